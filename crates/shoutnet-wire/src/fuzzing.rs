@@ -1,0 +1,173 @@
+//! Entry points for the cargo-fuzz targets in `fuzz/` (docs/PROTOCOL.md §4,
+//! §7, §8). Each checks an oracle, not just "does not crash": whatever
+//! decodes must re-encode to what decodes the same, and nothing exceeds its
+//! limits.
+//!
+//! They live here, not in `fuzz/`, so that ordinary builds compile them and
+//! the corpus replay tests can call them on stable Rust.
+
+// An oracle failure must crash the fuzzer: panicking is this module's job.
+#![allow(clippy::panic, clippy::expect_used)]
+
+use bytes::Bytes;
+
+use crate::{
+    BatchEncoder, Limits, Message, Method, MethodSet, Payload, Profile, StreamDecoder, Value,
+    ValueLimits, decode_transmission,
+};
+
+/// Limits small enough that the fuzzer reaches them.
+const FUZZ_LIMITS: Limits = Limits {
+    max_transmission: 1 << 16,
+    max_decompressed: 1 << 18,
+    max_messages: 64,
+    max_payload: 1 << 16,
+    value: ValueLimits {
+        max_depth: 16,
+        max_values: 4096,
+    },
+};
+
+/// Profile chosen by the first input byte, so one corpus covers both.
+fn split_profile(data: &[u8]) -> (Profile, &[u8]) {
+    match data.split_first() {
+        Some((b, rest)) if b & 1 == 1 => (Profile::Rsa2048, rest),
+        Some((_, rest)) => (Profile::Ed25519, rest),
+        None => (Profile::Ed25519, data),
+    }
+}
+
+/// Decodes `data` as one transmission; on success, every message must
+/// re-encode into a transmission that decodes to the same messages, and
+/// every plain payload's value must round-trip.
+pub fn transmission(data: &[u8]) {
+    let (profile, data) = split_profile(data);
+    let Ok(tx) = decode_transmission(
+        Bytes::copy_from_slice(data),
+        profile,
+        &FUZZ_LIMITS,
+        MethodSet::all(),
+    ) else {
+        return;
+    };
+    assert!(!tx.messages.is_empty() && tx.messages.len() <= FUZZ_LIMITS.max_messages);
+    let mut batch = BatchEncoder::new(profile);
+    for msg in &tx.messages {
+        assert!(msg.body_len() <= FUZZ_LIMITS.max_payload);
+        batch.push(msg).expect("a decoded message re-encodes");
+        check_payload(msg, profile);
+    }
+    let again = batch
+        .finish(Method::None)
+        .unwrap_or_else(|e| panic!("re-encoding: {e}"));
+    let back = decode_transmission(again, profile, &Limits::DEFAULT, MethodSet::all())
+        .unwrap_or_else(|e| panic!("re-encoded transmission does not decode: {e}"));
+    assert_eq!(back.messages, tx.messages);
+}
+
+/// Feeds `data` to a stream decoder in chunks whose sizes come from the
+/// input itself; frames must match decoding the same bytes in one piece.
+pub fn stream(data: &[u8]) {
+    let (chunk, data) = match data.split_first() {
+        Some((c, rest)) => (usize::from(*c % 31) + 1, rest),
+        None => return,
+    };
+    let mut whole = StreamDecoder::new(FUZZ_LIMITS);
+    whole.accept(Method::Zlib);
+    whole.push(data);
+    let mut split = StreamDecoder::new(FUZZ_LIMITS);
+    split.accept(Method::Zlib);
+    let mut from_split = Vec::new();
+    let mut split_err = None;
+    for piece in data.chunks(chunk) {
+        split.push(piece);
+        assert!(split.buffered() <= FUZZ_LIMITS.max_transmission + 6 + chunk);
+        loop {
+            match split.next_frame() {
+                Ok(Some(frame)) => from_split.push(frame),
+                Ok(None) => break,
+                Err(e) => {
+                    split_err = Some(e);
+                    break;
+                }
+            }
+        }
+        if split_err.is_some() {
+            break;
+        }
+    }
+    let mut from_whole = Vec::new();
+    let whole_err = loop {
+        match whole.next_frame() {
+            Ok(Some(frame)) => from_whole.push(frame),
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        }
+    };
+    assert_eq!(from_split, from_whole);
+    assert_eq!(split_err, whole_err);
+    for frame in from_whole {
+        assert!(frame.body.len() <= FUZZ_LIMITS.max_transmission);
+        let _ = frame.decode(Profile::Ed25519, &FUZZ_LIMITS);
+    }
+}
+
+/// Decodes `data` as a restricted value; on success it must re-encode to
+/// bytes that decode to an equal value, no longer than the input.
+pub fn value(data: &[u8]) {
+    let bytes = Bytes::copy_from_slice(data);
+    let Ok(v) = Value::decode(&bytes, &FUZZ_LIMITS.value) else {
+        return;
+    };
+    let again = v
+        .encode()
+        .unwrap_or_else(|e| panic!("decoded value does not encode: {e}"));
+    assert!(
+        again.len() <= data.len(),
+        "shortest form is longer than the input"
+    );
+    assert_eq!(again.len(), v.encoded_len());
+    let back = Value::decode(&again, &FUZZ_LIMITS.value)
+        .unwrap_or_else(|e| panic!("re-encoded value does not decode: {e}"));
+    assert_eq!(back, v);
+}
+
+/// Decodes `data` as the payload of the opcode in its first byte; on
+/// success the typed payload must encode and decode back to itself.
+pub fn payload(data: &[u8]) {
+    let Some((op, rest)) = data.split_first() else {
+        return;
+    };
+    let (profile, opcode) = (
+        if op & 0x10 == 0 {
+            Profile::Ed25519
+        } else {
+            Profile::Rsa2048
+        },
+        crate::Opcode::from_nibble(*op),
+    );
+    let Ok(payload) = Payload::decode(
+        opcode,
+        &Bytes::copy_from_slice(rest),
+        profile,
+        &FUZZ_LIMITS.value,
+    ) else {
+        return;
+    };
+    round_trip_payload(&payload, profile);
+}
+
+fn check_payload(msg: &Message, profile: Profile) {
+    if let Ok(payload) = msg.payload(profile, &FUZZ_LIMITS.value) {
+        round_trip_payload(&payload, profile);
+    }
+}
+
+fn round_trip_payload(payload: &Payload, profile: Profile) {
+    let bytes = payload
+        .encode(profile)
+        .unwrap_or_else(|e| panic!("decoded payload does not encode: {e}"));
+    let back = Payload::decode(payload.opcode(), &bytes, profile, &ValueLimits::DEFAULT)
+        .unwrap_or_else(|e| panic!("encoded payload does not decode: {e}"));
+    assert_eq!(&back, payload);
+}

@@ -1,0 +1,248 @@
+//! Request and broadcast payloads: `PING`, `SET_CONNECTION_OPT`, `SHOUT`,
+//! `SPEAK`, `WHISPER`, `FIND_NODE`, `FIND_VALUE`, `STORE`, `CUSTOM`
+//! (docs/PROTOCOL.md §8.1, §8.4–§8.8).
+
+use bytes::Bytes;
+
+use super::records::Hello;
+use super::schema::{self, Fields};
+use super::{MAX_CUSTOM_NAME, MAX_DHT_KEY, MAX_DHT_VALUE};
+use crate::{Opcode, PayloadError, Value};
+
+/// `PING [request_id]` (keepalive) or `PING [request_id, hello]` (handshake).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ping {
+    /// The request id.
+    pub request_id: u64,
+    /// The handshake fields, on the first PING of a connection.
+    pub hello: Option<Hello>,
+}
+
+impl Ping {
+    pub(crate) fn from_value(value: Value) -> Result<Self, PayloadError> {
+        let mut f = Fields::new(Opcode::Ping, value, 1..=2, "1 or 2")?;
+        let request_id = f.uint("request_id")?;
+        let hello = match f.remaining() {
+            0 => None,
+            _ => Some(Hello::from_value(f.any("hello")?)?),
+        };
+        Ok(Self { request_id, hello })
+    }
+
+    pub(crate) fn to_value(&self) -> Value {
+        let mut items = vec![Value::from(self.request_id)];
+        items.extend(self.hello.as_ref().map(Hello::to_value));
+        Value::Array(items)
+    }
+}
+
+/// `SET_CONNECTION_OPT [request_id, option, setting]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SetConnectionOpt {
+    /// The request id.
+    pub request_id: u64,
+    /// 0 = compression the sender will use, 1 = preferred compression.
+    pub option: u64,
+    /// A compression id.
+    pub setting: u64,
+}
+
+impl SetConnectionOpt {
+    /// Option 0: the compression method the sender will use.
+    pub const COMPRESSION: u64 = 0;
+    /// Option 1: the compression method the sender prefers to receive.
+    pub const PREFERRED_COMPRESSION: u64 = 1;
+
+    pub(crate) fn from_value(value: Value) -> Result<Self, PayloadError> {
+        let mut f = Fields::new(Opcode::SetConnectionOpt, value, 3..=3, "3")?;
+        Ok(Self {
+            request_id: f.uint("request_id")?,
+            option: f.uint("option")?,
+            setting: f.uint("setting")?,
+        })
+    }
+
+    pub(crate) fn to_value(self) -> Value {
+        Value::Array(vec![
+            Value::from(self.request_id),
+            Value::from(self.option),
+            Value::from(self.setting),
+        ])
+    }
+}
+
+/// `SHOUT` / `SPEAK [nonce, data]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Broadcast {
+    /// Makes identical broadcasts from one origin distinct.
+    pub nonce: u64,
+    /// The application's data.
+    pub data: Value,
+}
+
+impl Broadcast {
+    pub(crate) fn from_value(opcode: Opcode, value: Value) -> Result<Self, PayloadError> {
+        let mut f = Fields::new(opcode, value, 2..=2, "2")?;
+        Ok(Self {
+            nonce: f.uint("nonce")?,
+            data: f.any("data")?,
+        })
+    }
+
+    pub(crate) fn to_value(&self) -> Value {
+        Value::Array(vec![Value::from(self.nonce), self.data.clone()])
+    }
+}
+
+/// `WHISPER [request_id, data]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Whisper {
+    /// The request id.
+    pub request_id: u64,
+    /// The application's data.
+    pub data: Value,
+}
+
+impl Whisper {
+    pub(crate) fn from_value(value: Value) -> Result<Self, PayloadError> {
+        let mut f = Fields::new(Opcode::Whisper, value, 2..=2, "2")?;
+        Ok(Self {
+            request_id: f.uint("request_id")?,
+            data: f.any("data")?,
+        })
+    }
+
+    pub(crate) fn to_value(&self) -> Value {
+        Value::Array(vec![Value::from(self.request_id), self.data.clone()])
+    }
+}
+
+/// `FIND_NODE [request_id, target]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FindNode {
+    /// The request id.
+    pub request_id: u64,
+    /// A routing or DHT key address.
+    pub target: [u8; 32],
+}
+
+impl FindNode {
+    pub(crate) fn from_value(value: Value) -> Result<Self, PayloadError> {
+        let mut f = Fields::new(Opcode::FindNode, value, 2..=2, "2")?;
+        Ok(Self {
+            request_id: f.uint("request_id")?,
+            target: f.bin32("target")?,
+        })
+    }
+
+    pub(crate) fn to_value(self) -> Value {
+        Value::Array(vec![
+            Value::from(self.request_id),
+            Value::bin(self.target.to_vec()),
+        ])
+    }
+}
+
+/// `FIND_VALUE [request_id, address, key]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FindValue {
+    /// The request id.
+    pub request_id: u64,
+    /// SHA-256 of `key` (checked by the DHT, which owns hashing).
+    pub address: [u8; 32],
+    /// The DHT key, at most 1,024 bytes.
+    pub key: Bytes,
+}
+
+impl FindValue {
+    pub(crate) fn from_value(value: Value) -> Result<Self, PayloadError> {
+        let mut f = Fields::new(Opcode::FindValue, value, 3..=3, "3")?;
+        Ok(Self {
+            request_id: f.uint("request_id")?,
+            address: f.bin32("address")?,
+            key: f.bin("key", MAX_DHT_KEY)?,
+        })
+    }
+
+    pub(crate) fn to_value(&self) -> Value {
+        Value::Array(vec![
+            Value::from(self.request_id),
+            Value::bin(self.address.to_vec()),
+            Value::Bin(self.key.clone()),
+        ])
+    }
+}
+
+/// `STORE [request_id, address, key, value]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Store {
+    /// The request id.
+    pub request_id: u64,
+    /// SHA-256 of `key`.
+    pub address: [u8; 32],
+    /// The DHT key, at most 1,024 bytes.
+    pub key: Bytes,
+    /// The value, at most 65,536 bytes encoded.
+    pub value: Value,
+}
+
+impl Store {
+    pub(crate) fn from_value(value: Value) -> Result<Self, PayloadError> {
+        let mut f = Fields::new(Opcode::Store, value, 4..=4, "4")?;
+        let request_id = f.uint("request_id")?;
+        let address = f.bin32("address")?;
+        let key = f.bin("key", MAX_DHT_KEY)?;
+        let value = f.any("value")?;
+        schema::too_long(Opcode::Store, "value", value.encoded_len(), MAX_DHT_VALUE)?;
+        Ok(Self {
+            request_id,
+            address,
+            key,
+            value,
+        })
+    }
+
+    pub(crate) fn to_value(&self) -> Value {
+        Value::Array(vec![
+            Value::from(self.request_id),
+            Value::bin(self.address.to_vec()),
+            Value::Bin(self.key.clone()),
+            self.value.clone(),
+        ])
+    }
+}
+
+/// `CUSTOM [request_id | nil, name, data]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Custom {
+    /// With an id the receiver answers; with `None` it does not.
+    pub request_id: Option<u64>,
+    /// The application handler's name, 1 to 64 bytes.
+    pub name: String,
+    /// The application's data.
+    pub data: Value,
+}
+
+impl Custom {
+    pub(crate) fn from_value(value: Value) -> Result<Self, PayloadError> {
+        let mut f = Fields::new(Opcode::Custom, value, 3..=3, "3")?;
+        let request_id = f.uint_or_nil("request_id")?;
+        let name = f.str("name", MAX_CUSTOM_NAME)?;
+        if name.is_empty() {
+            return Err(f.field("name", "a non-empty string"));
+        }
+        Ok(Self {
+            request_id,
+            name,
+            data: f.any("data")?,
+        })
+    }
+
+    pub(crate) fn to_value(&self) -> Value {
+        Value::Array(vec![
+            Value::from(self.request_id),
+            Value::from(self.name.as_str()),
+            self.data.clone(),
+        ])
+    }
+}
