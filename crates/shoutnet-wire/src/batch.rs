@@ -162,6 +162,11 @@ impl Frame {
                 .map(Bytes::from)
                 .map_err(DecodeError::Decompress)?,
         };
+        if body.is_empty() {
+            // Only a compressed body can shrink to nothing; the header check
+            // already refused an empty one as sent.
+            return Err(DecodeError::EmptyTransmission);
+        }
         Ok(Transmission {
             compression: self.header.compression,
             messages: split_body(&body, profile, limits)?,
@@ -280,4 +285,163 @@ fn split_body(
         pos = body_end;
     }
     Ok(messages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Opcode;
+
+    const P: Profile = Profile::Ed25519;
+
+    fn msg(content: &'static [u8]) -> Message {
+        let key = Bytes::from(vec![9u8; P.key_len()]);
+        Message::new(
+            key.clone(),
+            key,
+            Opcode::Custom,
+            Bytes::from_static(content),
+        )
+    }
+
+    fn wire(messages: &[Message]) -> Vec<u8> {
+        encode_transmission(P, messages, Method::None)
+            .unwrap()
+            .to_vec()
+    }
+
+    fn decode(bytes: Vec<u8>, limits: &Limits) -> Result<Transmission, DecodeError> {
+        decode_transmission(Bytes::from(bytes), P, limits, MethodSet::all())
+    }
+
+    #[test]
+    fn framing_violations_are_distinct_errors_with_offsets() {
+        let limits = Limits::default();
+        let two = wire(&[msg(&[0xc0]), msg(&[0x90])]);
+        let first_len = P.header_len() + 1;
+
+        let mut cut = two.clone();
+        cut.truncate(two.len() - 3);
+        assert_eq!(
+            decode(cut, &limits),
+            Err(DecodeError::Truncated {
+                offset: two.len() - 3,
+                needed: 3
+            })
+        );
+
+        let mut trailing = two.clone();
+        trailing.push(0);
+        assert_eq!(
+            decode(trailing, &limits),
+            Err(DecodeError::TrailingBytes {
+                offset: two.len(),
+                extra: 1
+            })
+        );
+
+        // The second message's payload length claims one byte more than is left.
+        let mut past_end = two.clone();
+        let len_at = 6 + first_len + P.header_len() - 1;
+        past_end[len_at] = 2;
+        assert_eq!(
+            decode(past_end, &limits),
+            Err(DecodeError::PayloadPastEnd {
+                offset: 6 + first_len,
+                len: 2
+            })
+        );
+
+        // Claiming a signature on a one-byte payload.
+        let mut unsigned = two.clone();
+        unsigned[6 + 2 * P.key_len() + 1] = 0x02;
+        assert_eq!(
+            decode(unsigned, &limits),
+            Err(DecodeError::MissingSignature {
+                offset: 6,
+                len: 1,
+                needed: 64
+            })
+        );
+
+        let few = Limits {
+            max_messages: 1,
+            ..limits
+        };
+        assert_eq!(
+            decode(two.clone(), &few),
+            Err(DecodeError::TooManyMessages {
+                offset: 6 + first_len,
+                max: 1
+            })
+        );
+        let small = Limits {
+            max_payload: 0,
+            ..limits
+        };
+        assert_eq!(
+            decode(two, &small),
+            Err(DecodeError::PayloadTooLarge {
+                offset: 6,
+                len: 1,
+                max: 0
+            })
+        );
+    }
+
+    #[test]
+    fn a_body_cut_inside_a_message_header_is_truncated() {
+        let mut bytes = wire(&[msg(&[0xc0])]);
+        bytes.extend_from_slice(&[1, 2, 3]);
+        let body_len = (bytes.len() - 6) as u32;
+        bytes[2..6].copy_from_slice(&body_len.to_be_bytes());
+        let end = bytes.len();
+        assert_eq!(
+            decode(bytes, &Limits::default()),
+            Err(DecodeError::Truncated {
+                offset: end,
+                needed: P.header_len() - 3
+            })
+        );
+    }
+
+    #[test]
+    fn a_body_that_decompresses_to_nothing_is_empty() {
+        let empty = shoutnet_compress::compress(Method::Zlib, &[]).unwrap();
+        let mut bytes = vec![0, Method::Zlib.id()];
+        bytes.extend_from_slice(&(empty.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(&empty);
+        assert_eq!(
+            decode(bytes, &Limits::default()),
+            Err(DecodeError::EmptyTransmission)
+        );
+    }
+
+    #[test]
+    fn decompression_stops_at_the_limit() {
+        let big = vec![msg(&[0xc0]); 1000];
+        let wire = encode_transmission(P, &big, Method::Gzip).unwrap();
+        let limits = Limits {
+            max_decompressed: 4096,
+            ..Limits::default()
+        };
+        let err = decode_transmission(wire, P, &limits, MethodSet::all()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DecodeError::Decompress(shoutnet_compress::Error::OutputLimit { limit: 4096, .. })
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn uncompressed_decoding_shares_the_input_buffer() {
+        let bytes = encode_transmission(P, &[msg(b"\xa3abc")], Method::None).unwrap();
+        let range = bytes.as_ptr_range();
+        let tx =
+            decode_transmission(bytes.clone(), P, &Limits::default(), MethodSet::all()).unwrap();
+        let content = &tx.messages[0].content;
+        assert!(range.contains(&content.as_ptr()), "content was copied");
+    }
 }

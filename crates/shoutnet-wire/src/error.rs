@@ -29,7 +29,9 @@ pub enum DecodeError {
     UnnegotiatedCompression(Method),
     /// The header announces an empty body; a transmission holds at least one
     /// message.
-    #[error("transmission length at offset 2 is 0: a transmission holds at least one message")]
+    #[error(
+        "empty transmission (length 0 at offset 2, or a body that decompresses to nothing): a transmission holds at least one message"
+    )]
     EmptyTransmission,
     /// The header announces a body over `max_transmission`.
     #[error("transmission length {len} at offset 2 is over the limit of {max} bytes")]

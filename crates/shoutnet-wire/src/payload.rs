@@ -151,3 +151,219 @@ impl Payload {
         Ok(bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use shoutnet_compress::MethodSet;
+
+    use super::*;
+
+    const P: Profile = Profile::Ed25519;
+
+    fn decode(opcode: Opcode, value: Value) -> Result<Payload, PayloadError> {
+        let bytes = value.encode().unwrap();
+        Payload::decode(opcode, &bytes, P, &ValueLimits::default())
+    }
+
+    fn hello() -> Hello {
+        Hello {
+            version: PROTOCOL_VERSION,
+            profile: "ed25519".into(),
+            nonce: [7; NONCE_LEN],
+            listen: vec![
+                "127.0.0.1:4000".parse().unwrap(),
+                "[::1]:4000".parse().unwrap(),
+            ],
+            compression: MethodSet::all(),
+            preferred: shoutnet_compress::Method::Zlib,
+        }
+    }
+
+    #[test]
+    fn hello_round_trips_and_its_map_must_be_exact() {
+        let ping = Payload::Ping(Ping {
+            request_id: 1,
+            hello: Some(hello()),
+        });
+        assert_eq!(decode(Opcode::Ping, ping.to_value()), Ok(ping.clone()));
+
+        let Value::Array(mut items) = ping.to_value() else {
+            unreachable!()
+        };
+        let Some(Value::Map(entries)) = items.get_mut(1) else {
+            unreachable!()
+        };
+        entries.push(("extra".into(), Value::Nil));
+        let extra = decode(Opcode::Ping, Value::Array(items.clone()));
+        assert!(
+            matches!(extra, Err(PayloadError::Field { field: "hello", .. })),
+            "{extra:?}"
+        );
+
+        let Some(Value::Map(entries)) = items.get_mut(1) else {
+            unreachable!()
+        };
+        entries.retain(|(k, _)| k != "extra" && k != "nonce");
+        let missing = decode(Opcode::Ping, Value::Array(items));
+        assert!(
+            matches!(missing, Err(PayloadError::Field { field: "hello", .. })),
+            "{missing:?}"
+        );
+    }
+
+    #[test]
+    fn hello_compression_must_include_none_and_known_ids() {
+        for ids in [vec![4u8], vec![0, 6]] {
+            let mut h = hello().to_value();
+            let Value::Map(entries) = &mut h else {
+                unreachable!()
+            };
+            for (k, v) in entries.iter_mut() {
+                if k == "compression" {
+                    *v = Value::Array(ids.iter().map(|i| Value::from(*i)).collect());
+                }
+            }
+            let err = decode(Opcode::Ping, Value::Array(vec![Value::from(1u8), h]));
+            assert!(
+                matches!(
+                    err,
+                    Err(PayloadError::Field {
+                        field: "hello.compression",
+                        ..
+                    })
+                ),
+                "{ids:?}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn schema_violations_name_their_field() {
+        let cases: Vec<(Opcode, Value, PayloadError)> = vec![
+            (
+                Opcode::FindNode,
+                Value::Array(vec![Value::from(1u8), Value::bin(vec![0; 31])]),
+                PayloadError::Field {
+                    opcode: Opcode::FindNode,
+                    field: "target",
+                    expected: "bin(32)",
+                },
+            ),
+            (
+                Opcode::FindNode,
+                Value::Array(vec![Value::from(1u8)]),
+                PayloadError::Arity {
+                    opcode: Opcode::FindNode,
+                    len: 1,
+                    expected: "2",
+                },
+            ),
+            (
+                Opcode::Whisper,
+                Value::Array(vec![Value::from(-1i8), Value::Nil]),
+                PayloadError::Field {
+                    opcode: Opcode::Whisper,
+                    field: "request_id",
+                    expected: "an unsigned integer",
+                },
+            ),
+            (
+                Opcode::Ack,
+                Value::Array(vec![
+                    Value::from(Opcode::Shout.value()),
+                    Value::from(1u8),
+                    Value::Nil,
+                ]),
+                PayloadError::Field {
+                    opcode: Opcode::Ack,
+                    field: "acked_opcode",
+                    expected: "an acknowledgeable opcode",
+                },
+            ),
+            (
+                Opcode::Nack,
+                Value::Array(vec![
+                    Value::from(7u8),
+                    Value::Nil,
+                    Value::from(1u8),
+                    Value::from("x".repeat(257)),
+                ]),
+                PayloadError::TooLong {
+                    opcode: Opcode::Nack,
+                    field: "reason",
+                    len: 257,
+                    max: MAX_NACK_REASON,
+                },
+            ),
+            (
+                Opcode::Store,
+                Value::Array(vec![
+                    Value::from(1u8),
+                    Value::bin(vec![0; 32]),
+                    Value::bin(vec![1]),
+                    Value::bin(vec![0; MAX_DHT_VALUE]),
+                ]),
+                PayloadError::TooLong {
+                    opcode: Opcode::Store,
+                    field: "value",
+                    len: MAX_DHT_VALUE + 5,
+                    max: MAX_DHT_VALUE,
+                },
+            ),
+            (
+                Opcode::Custom,
+                Value::Array(vec![Value::Nil, Value::from(""), Value::Nil]),
+                PayloadError::Field {
+                    opcode: Opcode::Custom,
+                    field: "name",
+                    expected: "a non-empty string",
+                },
+            ),
+            (
+                Opcode::Reserved12,
+                Value::Nil,
+                PayloadError::ReservedOpcode(Opcode::Reserved12),
+            ),
+        ];
+        for (opcode, value, expected) in cases {
+            assert_eq!(
+                decode(opcode, value.clone()),
+                Err(expected),
+                "{opcode} {value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn too_many_nodes_are_refused_on_both_sides() {
+        let node = NodeInfo {
+            key: Bytes::from(vec![1; 32]),
+            listen: vec![],
+            relays: vec![],
+        };
+        let ack = Payload::Ack(Ack {
+            request_id: 3,
+            result: AckResult::Nodes {
+                acked: NodesFor::FindNode,
+                nodes: vec![node; MAX_NODES_PER_REPLY + 1],
+            },
+        });
+        let too_long = PayloadError::TooLong {
+            opcode: Opcode::Ack,
+            field: "nodes",
+            len: MAX_NODES_PER_REPLY + 1,
+            max: MAX_NODES_PER_REPLY,
+        };
+        assert_eq!(decode(Opcode::Ack, ack.to_value()), Err(too_long));
+        assert_eq!(ack.encode(P), Err(EncodeError::Invalid(too_long)));
+    }
+
+    #[test]
+    fn nack_codes_keep_unknown_values() {
+        for n in 0..40 {
+            assert_eq!(NackCode::from_u64(n).code(), n);
+        }
+        assert_eq!(NackCode::from_u64(8), NackCode::NotAuthenticated);
+        assert_eq!(NackCode::from_u64(99), NackCode::Other(99));
+    }
+}

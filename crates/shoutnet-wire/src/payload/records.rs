@@ -275,6 +275,13 @@ fn addresses(
         .collect()
 }
 
+/// The text forms of `addrs`. IPv6 flow labels and zone ids mean nothing
+/// beyond the local link, so the text form (docs/PROTOCOL.md §8) drops them.
 fn addresses_value(addrs: &[SocketAddr]) -> Value {
-    Value::Array(addrs.iter().map(|a| Value::from(a.to_string())).collect())
+    Value::Array(
+        addrs
+            .iter()
+            .map(|a| Value::from(SocketAddr::new(a.ip(), a.port()).to_string()))
+            .collect(),
+    )
 }
