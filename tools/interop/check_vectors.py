@@ -1,0 +1,1067 @@
+#!/usr/bin/env python3
+"""Cross-check shoutnet's wire test vectors with an independent decoder.
+
+Written from docs/PROTOCOL.md alone (no shoutnet source was read), so that a
+vector which agrees with this decoder agrees with the spec's text, not merely
+with the Rust implementation that generated it.
+
+    python3 tools/interop/check_vectors.py docs/vectors
+
+For every <profile>/<name>.hex + <name>.json the transmission is decoded
+(§3-§7), every payload is checked against its opcode's schema (§8) and the
+result is compared with the JSON (§13). Every <profile>/invalid/<name>.hex
+must be rejected with the error the .json beside it names.
+
+Signatures and ciphertexts are only split off, not verified or decrypted:
+each Message keeps `signed_bytes` (the first 2K+2 header bytes followed by
+the content, what §5.2 says the signature covers) for the crypto layer.
+
+Dependencies: Python 3.11 standard library, msgpack 1.x, cramjam.
+"""
+
+import argparse
+import bz2
+import hashlib
+import json
+import lzma
+import pathlib
+import struct
+import sys
+import zlib
+
+try:
+    import cramjam
+    import msgpack
+except ImportError as exc:
+    print(
+        f"check_vectors.py: cannot import {exc.name!r}; "
+        "install the dependencies with: pip install msgpack cramjam",
+        file=sys.stderr,
+    )
+    sys.exit(2)
+
+# §2: profile -> (K = key-field length, S = signature length), in bytes.
+PROFILES = {"ed25519": (32, 64), "rsa2048": (270, 256)}
+
+# §11 default limits.
+MAX_TRANSMISSION = 16 * 1024 * 1024
+MAX_DECOMPRESSED = 64 * 1024 * 1024
+MAX_MESSAGES = 65536
+MAX_PAYLOAD = 16 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_VALUES = 1048576
+MAX_LISTEN = 8
+MAX_RELAYS = 3
+MAX_NODES = 20
+MAX_DHT_KEY = 1024
+MAX_DHT_VALUE = 65536
+MAX_CUSTOM_NAME = 64
+MAX_NACK_REASON = 256
+
+# §3 compression ids; 6 and 7 are reserved.
+COMPRESSION = ["none", "bz2", "gzip", "lzma", "zlib", "snappy"]
+
+# §5.1 opcodes.
+ACK, NACK, PING, SET_CONNECTION_OPT, SHOUT, SPEAK, WHISPER = range(7)
+FIND_NODE, FIND_VALUE, STORE, CUSTOM = 7, 8, 9, 15
+OPCODE_NAMES = {
+    ACK: "ACK", NACK: "NACK", PING: "PING",
+    SET_CONNECTION_OPT: "SET_CONNECTION_OPT", SHOUT: "SHOUT", SPEAK: "SPEAK",
+    WHISPER: "WHISPER", FIND_NODE: "FIND_NODE", FIND_VALUE: "FIND_VALUE",
+    STORE: "STORE", CUSTOM: "CUSTOM",
+}
+OPCODE_NAMES.update({op: f"RESERVED_{op}" for op in range(10, 15)})
+
+# §10 NACK codes whose `detail` has a fixed shape (§8.3).
+LOCKED, CONFLICT = 6, 7
+
+# Error names the spec defines (§4, §5.2, §7); the schema checks of §8 use
+# the NACK code names of §10.
+SPEC_ERRORS = {
+    "ReservedBitsSet", "UnknownCompression", "UnnegotiatedCompression",
+    "EmptyTransmission", "TransmissionTooLarge", "Decompress", "Truncated",
+    "PayloadPastEnd", "PayloadTooLarge", "TooManyMessages", "MissingSignature",
+    "ReservedMarker", "ExtType", "NonStringKey", "DuplicateKey", "InvalidUtf8",
+    "TooDeep", "TooManyValues", "UnexpectedEnd", "TrailingBytes",
+    "MALFORMED", "TOO_LARGE",
+}
+
+RSA_DER_PREFIX = bytes.fromhex("3082010a0282010100")
+RSA_DER_SUFFIX = bytes.fromhex("0203010001")
+
+
+class Reject(Exception):
+    """The decoder rejects the input with the spec's error `name`.
+
+    `certain` is False where the spec names no error for the case, so the
+    name given is this decoder's best guess.
+    """
+
+    def __init__(self, name, detail, certain=True):
+        super().__init__(f"{name}: {detail}")
+        self.name = name
+        self.detail = detail
+        self.certain = certain
+
+
+class Mismatch(Exception):
+    """The vector decodes, but not to what its .json says."""
+
+
+# ---------------------------------------------------------------------------
+# §4 transmission header and §3 decompression
+
+
+def parse_transmission(raw):
+    """Returns (compression id, compressed body); checks in §4's order."""
+    if len(raw) < 6:
+        raise Reject("Truncated", f"{len(raw)} bytes, shorter than the 6-byte "
+                     "transmission header", certain=False)
+    b0, b1, body_len = struct.unpack(">BBI", raw[:6])
+    if b0 != 0 or b1 & 0xF8:
+        raise Reject("ReservedBitsSet",
+                     f"transmission header bytes 0-1 are {raw[:2].hex()}")
+    cid = b1 & 0x07
+    if cid >= len(COMPRESSION):
+        raise Reject("UnknownCompression", f"compression id {cid}")
+    if body_len == 0:
+        raise Reject("EmptyTransmission", "body length 0")
+    if body_len > MAX_TRANSMISSION:
+        raise Reject("TransmissionTooLarge",
+                     f"body length {body_len} > max_transmission {MAX_TRANSMISSION}")
+    body = raw[6:]
+    if len(body) < body_len:
+        raise Reject("Truncated", f"header gives a body of {body_len} bytes, "
+                     f"the file has {len(body)}", certain=False)
+    if len(body) > body_len:
+        raise Reject("BytesAfterTransmission", f"{len(body) - body_len} bytes "
+                     "after the body; a .hex holds one transmission (§13)",
+                     certain=False)
+    return cid, body
+
+
+def _stream_decompress(d, body, what):
+    """Runs a bz2/lzma/zlib decompressor object with the §3 checks."""
+    try:
+        out = d.decompress(body, MAX_DECOMPRESSED + 1)
+    except (OSError, ValueError, EOFError, lzma.LZMAError, zlib.error) as exc:
+        raise Reject("Decompress", f"{what}: {exc}")
+    if len(out) > MAX_DECOMPRESSED:
+        raise Reject("Decompress", f"{what}: output passes max_decompressed")
+    if not d.eof:
+        raise Reject("Decompress", f"{what}: the stream is incomplete")
+    leftover = d.unused_data + getattr(d, "unconsumed_tail", b"")
+    if leftover:
+        raise Reject("Decompress",
+                     f"{what}: {len(leftover)} bytes after the end of the stream")
+    return out
+
+
+def decompress(cid, body):
+    if cid == 0:
+        return body
+    if cid == 1:
+        return _stream_decompress(bz2.BZ2Decompressor(), body, "bz2")
+    if cid == 2:
+        return _stream_decompress(zlib.decompressobj(wbits=31), body, "gzip")
+    if cid == 3:
+        return _stream_decompress(lzma.LZMADecompressor(format=lzma.FORMAT_XZ),
+                                  body, "lzma")
+    if cid == 4:
+        return _stream_decompress(zlib.decompressobj(), body, "zlib")
+    # cid == 5: snappy raw block. Check the declared length before inflating.
+    declared, shift, pos = 0, 0, 0
+    while True:
+        if pos >= len(body) or pos >= 5:
+            raise Reject("Decompress", "snappy: bad length varint")
+        byte = body[pos]
+        declared |= (byte & 0x7F) << shift
+        pos += 1
+        shift += 7
+        if not byte & 0x80:
+            break
+    if declared > MAX_DECOMPRESSED:
+        raise Reject("Decompress",
+                     f"snappy: declared length {declared} passes max_decompressed")
+    try:
+        out = bytes(cramjam.snappy.decompress_raw(body))
+    except Exception as exc:  # cramjam.DecompressionError and friends
+        raise Reject("Decompress", f"snappy: {exc}")
+    if len(out) != declared:
+        raise Reject("Decompress", f"snappy: {len(out)} bytes, declared {declared}")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# §5 message framing
+
+
+class Message:
+    def __init__(self, index, from_key, to_key, opcode, flags, body, header_sig):
+        self.index = index
+        self.from_key = from_key
+        self.to_key = to_key
+        self.opcode = opcode
+        self.encrypted = bool(flags & 0x01)
+        self.signed = bool(flags & 0x02)
+        self.body = body              # the payload bytes as sent
+        self.header_sig = header_sig  # header minus its length field (2K+2)
+        self.content = body
+        self.signature = None
+        self.value = None             # decoded content, if not encrypted
+
+    @property
+    def signed_bytes(self):
+        """What the signature covers (§5.2)."""
+        return self.header_sig + self.content
+
+
+def split_messages(body, k):
+    """All framing errors of §4/§5 come out of here, before any payload is read."""
+    hlen = 2 * k + 6
+    if not body:
+        raise Reject("EmptyTransmission", "the body decompresses to 0 bytes",
+                     certain=False)
+    messages, off = [], 0
+    while off < len(body):
+        if len(messages) == MAX_MESSAGES:
+            raise Reject("TooManyMessages", f"more than {MAX_MESSAGES} messages")
+        i = len(messages)
+        if len(body) - off < hlen:
+            raise Reject("Truncated", f"message {i}: {len(body) - off} bytes left, "
+                         f"header needs {hlen}")
+        hdr = body[off:off + hlen]
+        op_byte, flags = hdr[2 * k], hdr[2 * k + 1]
+        (plen,) = struct.unpack(">I", hdr[2 * k + 2:])
+        if op_byte & 0x0F:
+            raise Reject("ReservedBitsSet", f"message {i}: opcode byte {op_byte:#04x} "
+                         "has low bits set", certain=False)
+        if flags & 0xFC:
+            raise Reject("ReservedBitsSet", f"message {i}: flags byte {flags:#04x} "
+                         "has reserved bits set", certain=False)
+        if plen > MAX_PAYLOAD:
+            raise Reject("PayloadTooLarge", f"message {i}: payload length {plen}")
+        start = off + hlen
+        if plen > len(body) - start:
+            raise Reject("PayloadPastEnd", f"message {i}: payload length {plen}, "
+                         f"{len(body) - start} bytes left")
+        messages.append(Message(i, hdr[:k], hdr[k:2 * k], op_byte >> 4, flags,
+                                body[start:start + plen], hdr[:2 * k + 2]))
+        off = start + plen
+    return messages
+
+
+# ---------------------------------------------------------------------------
+# §7 restricted msgpack
+
+
+class WireMap:
+    """A decoded map: its (key, value) pairs in wire order."""
+
+    def __init__(self, pairs):
+        self.pairs = pairs
+
+    def get(self, key):
+        for k, v in self.pairs:
+            if k == key:
+                return v
+        raise KeyError(key)
+
+
+def _ext_hook(code, data):
+    raise Reject("ExtType", f"ext type {code}")
+
+
+def _pairs_hook(pairs):
+    seen = set()
+    for key, _ in pairs:
+        if type(key) is not str:
+            raise Reject("NonStringKey", f"map key {key!r}")
+        if key in seen:
+            raise Reject("DuplicateKey", f"map key {key!r} repeats")
+        seen.add(key)
+    return WireMap(pairs)
+
+
+def _check_tree(value):
+    """Depth, value count and leftover types of a value msgpack accepted."""
+    count = 0
+    stack = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise Reject("TooManyValues", f"more than {MAX_VALUES} values")
+        if isinstance(v, (list, WireMap)):
+            if depth + 1 > MAX_DEPTH:
+                raise Reject("TooDeep", f"nesting deeper than {MAX_DEPTH}")
+            if isinstance(v, list):
+                stack.extend((x, depth + 1) for x in v)
+            else:
+                for key, x in v.pairs:
+                    stack.append((key, depth + 1))
+                    stack.append((x, depth + 1))
+        elif isinstance(v, msgpack.Timestamp):
+            raise Reject("ExtType", "ext type -1 (timestamp)")
+        elif v is not None and type(v) not in (bool, int, float, str, bytes):
+            raise Reject("MsgpackType", f"unexpected decoded type {type(v)}",
+                         certain=False)
+
+
+def _library_decode(content):
+    """Decodes with the msgpack library; returns (value, error name, detail)."""
+    try:
+        value = msgpack.unpackb(
+            content, raw=False, strict_map_key=False, use_list=True,
+            ext_hook=_ext_hook, object_pairs_hook=_pairs_hook)
+    except Reject as exc:
+        return None, exc.name, exc.detail
+    except msgpack.ExtraData as exc:
+        # The value itself came first in the bytes: its faults win.
+        try:
+            _check_tree(exc.unpacked)
+        except Reject as inner:
+            return None, inner.name, inner.detail
+        return None, "TrailingBytes", f"{len(exc.extra)} bytes after the value"
+    except msgpack.StackError:
+        return None, "TooDeep", "msgpack's own nesting limit"
+    except msgpack.FormatError:
+        return None, "ReservedMarker", "msgpack FormatError (marker 0xc1)"
+    except UnicodeDecodeError as exc:
+        return None, "InvalidUtf8", str(exc)
+    except ValueError as exc:
+        text = str(exc)
+        if "incomplete input" in text or any(
+                f"max_{t}_len" in text for t in ("str", "bin", "array", "map")):
+            return None, "UnexpectedEnd", text
+        if "max_ext_len" in text or "timestamp" in text:
+            return None, "ExtType", text
+        return None, None, f"msgpack ValueError: {text}"
+    except Exception as exc:  # anything else msgpack may raise
+        return None, None, f"msgpack {type(exc).__name__}: {exc}"
+    try:
+        _check_tree(value)
+    except Reject as exc:
+        return None, exc.name, exc.detail
+    return value, None, None
+
+
+def _scan(buf):
+    """A structural walk of restricted msgpack in wire order.
+
+    Returns None if `buf` is exactly one valid restricted value, else
+    (error name, detail) for the first violation in the bytes. It names
+    errors precisely where msgpack's exceptions cannot (e.g. a truncated ext
+    is an ExtType before it is an UnexpectedEnd), and it is a second,
+    independent acceptance check.
+    """
+    n, pos, count = len(buf), 0, 0
+    stack = []  # per open container: [items left, is map, seen keys]
+
+    def take(size):
+        nonlocal pos
+        if pos + size > n:
+            raise Reject("UnexpectedEnd", f"needs {size} bytes at offset {pos}")
+        chunk = buf[pos:pos + size]
+        pos += size
+        return chunk
+
+    def uint(size):
+        return int.from_bytes(take(size), "big")
+
+    try:
+        while True:
+            top = stack[-1] if stack else None
+            is_key = top is not None and top[1] and top[0] % 2 == 0
+            marker = take(1)[0]
+            count += 1
+            if count > MAX_VALUES:
+                raise Reject("TooManyValues", f"more than {MAX_VALUES} values")
+            length, kind = None, "scalar"
+            if marker <= 0x7F or marker >= 0xE0:
+                pass
+            elif 0x80 <= marker <= 0x8F:
+                kind, length = "map", marker & 0x0F
+            elif 0x90 <= marker <= 0x9F:
+                kind, length = "array", marker & 0x0F
+            elif 0xA0 <= marker <= 0xBF:
+                kind, length = "str", marker & 0x1F
+            elif marker == 0xC1:
+                raise Reject("ReservedMarker", f"0xc1 at offset {pos - 1}")
+            elif marker in (0xC7, 0xC8, 0xC9) or 0xD4 <= marker <= 0xD8:
+                raise Reject("ExtType", f"marker {marker:#04x} at offset {pos - 1}")
+            elif marker in (0xC0, 0xC2, 0xC3):
+                pass
+            elif marker in (0xC4, 0xC5, 0xC6):
+                kind, length = "bin", uint({0xC4: 1, 0xC5: 2, 0xC6: 4}[marker])
+            elif marker in (0xCA, 0xCB):
+                take(4 if marker == 0xCA else 8)
+            elif 0xCC <= marker <= 0xD3:
+                take(1 << ((marker - 0xCC) % 4))
+            elif marker in (0xD9, 0xDA, 0xDB):
+                kind, length = "str", uint({0xD9: 1, 0xDA: 2, 0xDB: 4}[marker])
+            elif marker in (0xDC, 0xDD):
+                kind, length = "array", uint(2 if marker == 0xDC else 4)
+            else:  # 0xDE, 0xDF
+                kind, length = "map", uint(2 if marker == 0xDE else 4)
+            if is_key and kind != "str":
+                raise Reject("NonStringKey", f"{kind} key at offset {pos - 1}")
+            if kind == "bin":
+                take(length)
+            elif kind == "str":
+                raw = take(length)
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise Reject("InvalidUtf8", str(exc))
+                if is_key:
+                    if raw in top[2]:
+                        raise Reject("DuplicateKey", f"key {raw!r} repeats")
+                    top[2].add(raw)
+            elif kind in ("array", "map"):
+                if len(stack) + 1 > MAX_DEPTH:
+                    raise Reject("TooDeep", f"nesting deeper than {MAX_DEPTH}")
+                if length:
+                    stack.append([length * (2 if kind == "map" else 1),
+                                  kind == "map", set()])
+                    continue
+            # One value is complete: close every container it completes.
+            while stack:
+                stack[-1][0] -= 1
+                if stack[-1][0]:
+                    break
+                stack.pop()
+            if not stack:
+                break
+        if pos != n:
+            raise Reject("TrailingBytes", f"{n - pos} bytes after the value")
+    except Reject as exc:
+        return exc.name, exc.detail
+    return None
+
+
+def decode_value(content):
+    """Decodes one restricted msgpack value (§7) or raises Reject."""
+    value, lib_name, lib_detail = _library_decode(content)
+    scanned = _scan(content)
+    if lib_name is None and lib_detail is None and scanned is None:
+        return value
+    if scanned is None:
+        raise Reject(lib_name or "?", f"msgpack rejects ({lib_detail}) but the "
+                     "structural scan accepts", certain=False)
+    name, detail = scanned
+    if lib_name is None and lib_detail is None:
+        raise Reject(name, f"{detail} (found by the structural scan only; "
+                     "msgpack accepted)", certain=False)
+    if lib_name == name:
+        raise Reject(name, detail)
+    # Several faults, found in another order by msgpack (it checks a
+    # container's declared length up front, and map keys only once the map
+    # is complete); the spec fixes no precedence between them.
+    raise Reject(name, f"{detail}, the first fault in wire order; msgpack "
+                 f"reports {lib_name or lib_detail}", certain=False)
+
+
+# ---------------------------------------------------------------------------
+# §8 payload schemas
+
+
+class Schema:
+    """Checks for one message; errors are Reject('MALFORMED'|'TOO_LARGE')."""
+
+    def __init__(self, profile, msg):
+        self.profile = profile
+        self.k, self.s = PROFILES[profile]
+        self.msg = msg
+
+    def fail(self, where, what, name="MALFORMED"):
+        raise Reject(name, f"message {self.msg.index} "
+                     f"({OPCODE_NAMES[self.msg.opcode]}) {where}: {what}")
+
+    # element types -------------------------------------------------------
+
+    def uint(self, v, where):
+        if type(v) is not int or not 0 <= v < 2 ** 64:
+            self.fail(where, f"expected uint, got {_describe(v)}")
+        return v
+
+    def uint_or_nil(self, v, where):
+        if v is not None:
+            self.uint(v, where)
+
+    def binary(self, v, where, size=None, limit=None):
+        if type(v) is not bytes:
+            self.fail(where, f"expected bin, got {_describe(v)}")
+        if size is not None and len(v) != size:
+            self.fail(where, f"expected bin({size}), got bin({len(v)})")
+        if limit is not None and len(v) > limit:
+            self.fail(where, f"{len(v)} bytes > {limit}", "TOO_LARGE")
+        return v
+
+    def key(self, v, where):
+        """bin(K) holding a key field of the profile (§2)."""
+        self.binary(v, where, self.k)
+        problem = key_field_problem(self.profile, v)
+        if problem:
+            self.fail(where, problem)
+        return v
+
+    def string(self, v, where, lo=0, hi=None):
+        if type(v) is not str:
+            self.fail(where, f"expected str, got {_describe(v)}")
+        size = len(v.encode("utf-8"))
+        if size < lo:
+            self.fail(where, f"{size} bytes < {lo}")
+        if hi is not None and size > hi:
+            self.fail(where, f"{size} bytes > {hi}", "TOO_LARGE")
+        return v
+
+    def array(self, v, where, lo, hi=None):
+        """An array of lo..hi elements (hi None: exactly lo)."""
+        hi = lo if hi is None else hi
+        if type(v) is not list:
+            self.fail(where, f"expected array, got {_describe(v)}")
+        if not lo <= len(v) <= hi:
+            self.fail(where, f"{len(v)} elements, schema allows {lo}..{hi}")
+        return v
+
+    def list_of(self, v, where, hi):
+        """An array of 0..hi elements where going over is TOO_LARGE."""
+        if type(v) is not list:
+            self.fail(where, f"expected array, got {_describe(v)}")
+        if len(v) > hi:
+            self.fail(where, f"{len(v)} elements > {hi}", "TOO_LARGE")
+        return v
+
+    def exact_map(self, v, where, keys):
+        if not isinstance(v, WireMap):
+            self.fail(where, f"expected map, got {_describe(v)}")
+        got = [k for k, _ in v.pairs]
+        if sorted(got) != sorted(keys):
+            self.fail(where, f"keys {got}, expected exactly {sorted(keys)}")
+        return v
+
+    # common fields -------------------------------------------------------
+
+    def socket_addr(self, v, where):
+        self.string(v, where)
+        problem = socket_addr_problem(v)
+        if problem:
+            self.fail(where, f"{v!r}: {problem}")
+
+    def node_info(self, v, where):
+        key, listen, relays = self.array(v, where, 3)
+        self.key(key, f"{where}.key")
+        for i, addr in enumerate(self.list_of(listen, f"{where}.listen", MAX_LISTEN)):
+            self.socket_addr(addr, f"{where}.listen[{i}]")
+        for i, relay in enumerate(self.list_of(relays, f"{where}.relays", MAX_RELAYS)):
+            self.key(relay, f"{where}.relays[{i}]")
+
+    def nodes(self, v, where):
+        for i, node in enumerate(self.list_of(v, where, MAX_NODES)):
+            self.node_info(node, f"{where}[{i}]")
+
+    def metadata(self, v, where):
+        m = self.exact_map(v, where,
+                           ["version", "ttl", "stored_at", "publisher", "lock"])
+        for name in ("version", "ttl", "stored_at"):
+            self.uint(m.get(name), f"{where}.{name}")
+        self.key(m.get("publisher"), f"{where}.publisher")
+        lock = m.get("lock")
+        if lock is not None:
+            lock = self.exact_map(lock, f"{where}.lock", ["holder", "expires"])
+            self.key(lock.get("holder"), f"{where}.lock.holder")
+            self.uint(lock.get("expires"), f"{where}.lock.expires")
+
+    def dht_key(self, v, where):
+        return self.binary(v, where, limit=MAX_DHT_KEY)
+
+    def dht_value(self, index, where):
+        """The encoded size of top-level array element `index` (§8.7, §11)."""
+        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+        unpacker.feed(self.msg.content)
+        unpacker.read_array_header()
+        for _ in range(index):
+            unpacker.skip()
+        start = unpacker.tell()
+        unpacker.skip()
+        size = unpacker.tell() - start
+        if size > MAX_DHT_VALUE:
+            self.fail(where, f"encoded value is {size} bytes > {MAX_DHT_VALUE}",
+                      "TOO_LARGE")
+
+    def address_of(self, address, key, where):
+        if hashlib.sha256(key).digest() != address:
+            self.fail(where, "address is not SHA-256 of key")
+
+    # payloads ------------------------------------------------------------
+
+    def check(self, v):
+        op = self.msg.opcode
+        if op == PING:
+            p = self.array(v, "payload", 1, 2)
+            self.uint(p[0], "request_id")
+            if len(p) == 2:
+                self.hello(p[1])
+        elif op == ACK:
+            self.ack(v)
+        elif op == NACK:
+            self.nack(v)
+        elif op == SET_CONNECTION_OPT:
+            p = self.array(v, "payload", 3)
+            self.uint(p[0], "request_id")
+            self.uint(p[1], "option")
+            self.uint(p[2], "setting")
+        elif op in (SHOUT, SPEAK):
+            p = self.array(v, "payload", 2)
+            self.uint(p[0], "nonce")
+        elif op == WHISPER:
+            p = self.array(v, "payload", 2)
+            self.uint(p[0], "request_id")
+        elif op == FIND_NODE:
+            p = self.array(v, "payload", 2)
+            self.uint(p[0], "request_id")
+            self.binary(p[1], "target", 32)
+        elif op == FIND_VALUE:
+            p = self.array(v, "payload", 3)
+            self.uint(p[0], "request_id")
+            self.binary(p[1], "address", 32)
+            self.dht_key(p[2], "key")
+            self.address_of(p[1], p[2], "address")
+        elif op == STORE:
+            p = self.array(v, "payload", 4)
+            self.uint(p[0], "request_id")
+            self.binary(p[1], "address", 32)
+            self.dht_key(p[2], "key")
+            self.address_of(p[1], p[2], "address")
+            self.dht_value(3, "value")
+        elif op == CUSTOM:
+            p = self.array(v, "payload", 3)
+            self.uint_or_nil(p[0], "request_id")
+            self.string(p[1], "name", 1, MAX_CUSTOM_NAME)
+        # 10-14 are reserved: no schema, any restricted value.
+
+    def hello(self, v):
+        h = self.exact_map(v, "hello", ["version", "profile", "nonce", "listen",
+                                        "compression", "preferred"])
+        self.uint(h.get("version"), "hello.version")
+        self.string(h.get("profile"), "hello.profile")
+        self.binary(h.get("nonce"), "hello.nonce", 32)
+        for i, addr in enumerate(self.list_of(h.get("listen"), "hello.listen",
+                                              MAX_LISTEN)):
+            self.socket_addr(addr, f"hello.listen[{i}]")
+        ids = self.list_of(h.get("compression"), "hello.compression", 8)
+        for i, cid in enumerate(ids):
+            self.uint(cid, f"hello.compression[{i}]")
+        if 0 not in ids:
+            self.fail("hello.compression", f"{ids} does not include 0")
+        self.uint(h.get("preferred"), "hello.preferred")
+
+    def ack(self, v):
+        self.array(v, "payload", 2, 5)
+        acked = self.uint(v[0], "acked_opcode")
+        self.uint(v[1], "request_id")
+        r = v[2:]
+        name = OPCODE_NAMES.get(acked, str(acked))
+        if acked == PING:
+            self.array(r, "result", 0, 1)
+            if r:
+                self.binary(r[0], "proof", self.s)
+        elif acked == SET_CONNECTION_OPT:
+            self.array(r, "result", 2)
+            self.uint(r[0], "option")
+            self.uint(r[1], "setting")
+        elif acked == WHISPER:
+            self.array(r, "result", 1)
+            self.binary(r[0], "digest", 32)
+        elif acked == FIND_NODE:
+            self.array(r, "result", 1)
+            self.nodes(r[0], "nodes")
+        elif acked == FIND_VALUE:
+            self.array(r, "result", 1, 3)
+            if len(r) == 1:
+                self.nodes(r[0], "nodes")
+            elif len(r) == 3:
+                self.dht_key(r[0], "key")
+                self.dht_value(3, "value")
+                self.metadata(r[2], "metadata")
+            else:
+                self.fail("result", "2 elements: neither nodes nor key, value, metadata")
+        elif acked == STORE:
+            self.array(r, "result", 2)
+            self.dht_key(r[0], "key")
+            self.metadata(r[1], "metadata")
+        elif acked == CUSTOM:
+            self.array(r, "result", 1)
+        else:
+            self.fail("acked_opcode", f"ACK of {name} is malformed (§8.2)")
+
+    def nack(self, v):
+        p = self.array(v, "payload", 4, 5)
+        acked = self.uint(p[0], "acked_opcode")
+        if acked > 15:
+            self.fail("acked_opcode", f"{acked} is not an opcode")
+        self.uint_or_nil(p[1], "request_id")
+        code = self.uint(p[2], "code")
+        self.string(p[3], "reason", 0, MAX_NACK_REASON)
+        if len(p) == 5:
+            if acked == SET_CONNECTION_OPT:
+                d = self.array(p[4], "detail", 2)
+                self.uint(d[0], "detail.option")
+                self.uint(d[1], "detail.setting")
+            elif code in (LOCKED, CONFLICT):
+                self.metadata(p[4], "detail")
+
+
+def key_field_problem(profile, key):
+    """None if `key` is a well-formed key field of `profile` (§2)."""
+    if profile == "rsa2048":
+        if not (key.startswith(RSA_DER_PREFIX) and key.endswith(RSA_DER_SUFFIX)):
+            return "not the 270-byte DER RSAPublicKey layout of §2"
+        if key[len(RSA_DER_PREFIX)] < 0x80:
+            return "modulus is not 2048 bits"
+    return None
+
+
+def socket_addr_problem(text):
+    """None if `text` is IPv4:port or [IPv6]:port (§8 node_info)."""
+    if text.startswith("["):
+        host, sep, port = text[1:].partition("]:")
+        if not sep:
+            return "expected [IPv6]:port"
+        if not _is_ipv6(host):
+            return "bad IPv6 address"
+    else:
+        host, sep, port = text.rpartition(":")
+        if not sep:
+            return "no port"
+        if not _is_ipv4(host):
+            return "bad IPv4 address"
+    if not (port.isascii() and port.isdigit() and len(port) <= 5
+            and int(port) <= 65535):
+        return "bad port"
+    return None
+
+
+def _is_ipv4(text):
+    parts = text.split(".")
+    return len(parts) == 4 and all(
+        p.isascii() and p.isdigit() and len(p) <= 3 and int(p) <= 255
+        and (p == "0" or not p.startswith("0")) for p in parts)
+
+
+def _is_ipv6(text):
+    def groups(s):
+        if not s:
+            return 0
+        parts = s.split(":")
+        count = 0
+        for i, p in enumerate(parts):
+            if i == len(parts) - 1 and "." in p:
+                if not _is_ipv4(p):
+                    return None
+                count += 2
+            elif 1 <= len(p) <= 4 and all(c in "0123456789abcdefABCDEF" for c in p):
+                count += 1
+            else:
+                return None
+        return count
+
+    if text.count("::") > 1:
+        return False
+    if "::" in text:
+        head, tail = text.split("::")
+        if tail and "." in head:
+            return False
+        h, t = groups(head), groups(tail)
+        return h is not None and t is not None and h + t <= 7
+    return groups(text) == 8
+
+
+def _describe(v):
+    if isinstance(v, WireMap):
+        return "map"
+    if type(v) is list:
+        return "array"
+    return {type(None): "nil", bool: "bool", int: "int", float: "float",
+            str: "str", bytes: "bin"}.get(type(v), type(v).__name__)
+
+
+# ---------------------------------------------------------------------------
+# whole-transmission decoding
+
+
+def header_problems(profile, msg):
+    """MUSTs of §2/§5.2/§8.5 that concern the header rather than the payload."""
+    k = PROFILES[profile][0]
+    zero = bytes(k)
+    name = OPCODE_NAMES[msg.opcode]
+    if msg.from_key == zero:
+        return "the from-key is the broadcast key (§2)"
+    if msg.to_key == zero:
+        hello_ping = (msg.opcode == PING and type(msg.value) is list
+                      and len(msg.value) == 2)
+        if msg.opcode not in (SHOUT, SPEAK) and not hello_ping:
+            return f"broadcast to-key on {name} (§2)"
+    elif msg.opcode == SHOUT:
+        return "SHOUT's to-key is not the broadcast key (§8.5)"
+    if msg.opcode == SHOUT and not msg.signed:
+        return "SHOUT MUST be signed (§5.2)"
+    for what, key in (("from-key", msg.from_key), ("to-key", msg.to_key)):
+        if key != zero:
+            problem = key_field_problem(profile, key)
+            if problem:
+                return f"{what}: {problem}"
+    return None
+
+
+def decode_transmission(raw, profile):
+    """Returns (compression name, [Message]) or raises Reject."""
+    k, s = PROFILES[profile]
+    cid, body = parse_transmission(raw)
+    messages = split_messages(decompress(cid, body), k)
+    for msg in messages:
+        if msg.signed:
+            if len(msg.body) < s:
+                raise Reject("MissingSignature", f"message {msg.index}: signed body "
+                             f"of {len(msg.body)} bytes < S = {s}")
+            msg.content, msg.signature = msg.body[:-s], msg.body[-s:]
+            # Signature verification (crypto layer) slots in here, with
+            # msg.signed_bytes, msg.signature and msg.from_key.
+        if not msg.encrypted:
+            try:
+                msg.value = decode_value(msg.content)
+            except Reject as exc:
+                raise Reject(exc.name, f"message {msg.index}: {exc.detail}",
+                             exc.certain)
+            Schema(profile, msg).check(msg.value)
+        problem = header_problems(profile, msg)
+        if problem:
+            raise Reject("Header", f"message {msg.index}: {problem}", certain=False)
+    return COMPRESSION[cid], messages
+
+
+# ---------------------------------------------------------------------------
+# §13 JSON forms
+
+
+def value_to_json(v):
+    if v is None or type(v) in (bool, int, str):
+        return v
+    if type(v) is float:
+        if v != v:
+            return {"$float": "NaN"}
+        if v in (float("inf"), float("-inf")):
+            return {"$float": "Infinity" if v > 0 else "-Infinity"}
+        return {"$float": v}
+    if type(v) is bytes:
+        return {"$bin": v.hex()}
+    if type(v) is list:
+        return [value_to_json(x) for x in v]
+    obj = {key: value_to_json(x) for key, x in v.pairs}
+    if len(obj) == 1 and next(iter(obj)).startswith("$"):
+        return {"$map": obj}
+    return obj
+
+
+def message_to_json(msg):
+    obj = {
+        "from": msg.from_key.hex(),
+        "to": msg.to_key.hex(),
+        "opcode": OPCODE_NAMES[msg.opcode],
+        "encrypted": msg.encrypted,
+        "signed": msg.signed,
+    }
+    if msg.encrypted:
+        obj["payload_hex"] = msg.content.hex()
+    else:
+        obj["payload"] = value_to_json(msg.value)
+    if msg.signed:
+        obj["signature"] = msg.signature.hex()
+    return obj
+
+
+def _float_bits(x):
+    return struct.pack(">d", float(x))
+
+
+def value_diff(exp, act, path):
+    """None if the JSON value `exp` equals `act` exactly, maps in order."""
+    if type(exp) is dict and type(act) is dict:
+        if list(exp) != list(act):
+            return f"{path}: keys {list(exp)} != decoded {list(act)} (wire order)"
+        if list(act) == ["$float"] and type(act["$float"]) is float:
+            x = exp["$float"]
+            try:
+                same = type(x) in (int, float) and _float_bits(x) == _float_bits(act["$float"])
+            except OverflowError:
+                same = False
+            return None if same else f"{path}: {x!r} != decoded {act['$float']!r}"
+        for key in exp:
+            d = value_diff(exp[key], act[key], f"{path}.{key}")
+            if d:
+                return d
+        return None
+    if type(exp) is list and type(act) is list:
+        if len(exp) != len(act):
+            return f"{path}: {len(exp)} elements != decoded {len(act)}"
+        for i, (e, a) in enumerate(zip(exp, act)):
+            d = value_diff(e, a, f"{path}[{i}]")
+            if d:
+                return d
+        return None
+    if type(exp) is not type(act) or exp != act:
+        return f"{path}: {json.dumps(exp)[:80]} != decoded {json.dumps(act)[:80]}"
+    return None
+
+
+def compare_messages(expected, messages):
+    if type(expected) is not list:
+        raise Mismatch('"messages" is not an array')
+    if len(expected) != len(messages):
+        raise Mismatch(f"the JSON has {len(expected)} messages, "
+                       f"the transmission {len(messages)}")
+    for i, (exp, msg) in enumerate(zip(expected, messages)):
+        act = message_to_json(msg)
+        if type(exp) is not dict:
+            raise Mismatch(f"messages[{i}] is not an object")
+        if set(exp) != set(act):
+            raise Mismatch(f"messages[{i}] has fields {sorted(exp)}, "
+                           f"expected {sorted(act)}")
+        for field in act:
+            d = value_diff(exp[field], act[field], f"messages[{i}].{field}")
+            if d:
+                raise Mismatch(d)
+
+
+# ---------------------------------------------------------------------------
+# the vector directory
+
+
+def _json_pairs(pairs):
+    obj = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate JSON key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def _bad_constant(name):
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def load_vector(hex_path):
+    """Returns (transmission bytes, JSON object); raises Mismatch on format."""
+    json_path = hex_path.with_suffix(".json")
+    if not json_path.is_file():
+        raise Mismatch(f"no {json_path.name} beside it")
+    text = hex_path.read_text(encoding="ascii", errors="replace")
+    if text.endswith("\n"):
+        text = text[:-1]
+    if len(text) % 2 or any(c not in "0123456789abcdef" for c in text):
+        raise Mismatch(".hex is not one line of lowercase hex (§13)")
+    try:
+        spec = json.loads(json_path.read_text(encoding="utf-8"),
+                          object_pairs_hook=_json_pairs,
+                          parse_constant=_bad_constant)
+    except ValueError as exc:
+        raise Mismatch(f"{json_path.name}: {exc}")
+    if type(spec) is not dict:
+        raise Mismatch(f"{json_path.name} is not a JSON object")
+    return bytes.fromhex(text), spec
+
+
+def check_valid(hex_path, profile):
+    """Returns a list of warnings; raises Mismatch or Reject on failure."""
+    raw, spec = load_vector(hex_path)
+    warnings = []
+    if spec.get("profile") != profile:
+        raise Mismatch(f'"profile" is {spec.get("profile")!r}, '
+                       f"the directory says {profile!r}")
+    if type(spec.get("description")) is not str:
+        warnings.append('no "description" string')
+    extra = set(spec) - {"description", "profile", "compression", "messages"}
+    if extra:
+        warnings.append(f"unknown fields {sorted(extra)}")
+    compression, messages = decode_transmission(raw, profile)
+    if spec.get("compression") != compression:
+        raise Mismatch(f'"compression" is {spec.get("compression")!r}, '
+                       f"the header says {compression!r}")
+    compare_messages(spec.get("messages"), messages)
+    return warnings
+
+
+def check_invalid(hex_path, profile):
+    raw, spec = load_vector(hex_path)
+    warnings = []
+    if "profile" in spec and spec["profile"] != profile:
+        raise Mismatch(f'"profile" is {spec["profile"]!r}, '
+                       f"the directory says {profile!r}")
+    expected = spec.get("error")
+    if type(expected) is not str:
+        raise Mismatch('no "error" string')
+    if expected not in SPEC_ERRORS:
+        warnings.append(f"{expected!r} is not an error name of the spec")
+    try:
+        decode_transmission(raw, profile)
+    except Reject as exc:
+        if exc.name == expected:
+            return warnings
+        if exc.certain and expected in SPEC_ERRORS:
+            raise Mismatch(f"rejected as {exc.name} ({exc.detail}), "
+                           f"the JSON expects {expected}")
+        warnings.append(f"rejected as {exc.name} ({exc.detail}), the JSON "
+                        f"expects {expected}: the spec does not fix this name")
+        return warnings
+    raise Mismatch(f"accepted, the JSON expects {expected}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Cross-check shoutnet wire test vectors (docs/PROTOCOL.md §13).")
+    parser.add_argument("vectors", type=pathlib.Path,
+                        help="the vectors directory, e.g. docs/vectors")
+    args = parser.parse_args(argv)
+
+    jobs = []  # (label, path, profile, invalid?)
+    problems = []
+    root = args.vectors
+    if root.is_dir():
+        for pdir in sorted(p for p in root.iterdir() if p.is_dir()):
+            for sub, invalid in ((pdir, False), (pdir / "invalid", True)):
+                if not sub.is_dir():
+                    continue
+                for path in sorted(sub.iterdir()):
+                    label = str(path.relative_to(root).with_suffix(""))
+                    if path.suffix == ".hex":
+                        jobs.append((label, path, pdir.name, invalid))
+                    elif path.suffix == ".json" and not path.with_suffix(".hex").exists():
+                        problems.append(f"FAIL {label}: .json without .hex")
+    passed, failed = 0, len(problems)
+    for line in problems:
+        print(line)
+    for label, path, profile, invalid in jobs:
+        try:
+            if profile not in PROFILES:
+                raise Mismatch(f"unknown profile directory {profile!r}")
+            warnings = (check_invalid if invalid else check_valid)(path, profile)
+        except (Mismatch, Reject) as exc:
+            failed += 1
+            print(f"FAIL {label}: {exc}")
+            continue
+        except Exception as exc:  # a bug here, or input nothing above expects
+            failed += 1
+            print(f"FAIL {label}: checker error {type(exc).__name__}: {exc}")
+            continue
+        passed += 1
+        note = "".join(f" (warning: {w})" for w in warnings)
+        print(f"ok   {label}{note}")
+    if not jobs:
+        print(f"FAIL: no vectors found under {root}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed or not jobs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
