@@ -130,13 +130,13 @@ def parse_transmission(raw):
         raise Reject("TransmissionTooLarge",
                      f"body length {body_len} > max_transmission {MAX_TRANSMISSION}")
     body = raw[6:]
+    # §4 step 2 names both errors.
     if len(body) < body_len:
         raise Reject("Truncated", f"header gives a body of {body_len} bytes, "
-                     f"the file has {len(body)}", certain=False)
+                     f"the file has {len(body)}")
     if len(body) > body_len:
-        raise Reject("BytesAfterTransmission", f"{len(body) - body_len} bytes "
-                     "after the body; a .hex holds one transmission (§13)",
-                     certain=False)
+        raise Reject("TrailingBytes", f"{len(body) - body_len} bytes after the "
+                     "body; a transmission decoded on its own ends with it (§4)")
     return cid, body
 
 
@@ -220,8 +220,7 @@ def split_messages(body, k):
     """All framing errors of §4/§5 come out of here, before any payload is read."""
     hlen = 2 * k + 6
     if not body:
-        raise Reject("EmptyTransmission", "the body decompresses to 0 bytes",
-                     certain=False)
+        raise Reject("EmptyTransmission", "the body decompresses to 0 bytes (§4)")
     messages, off = [], 0
     while off < len(body):
         if len(messages) == MAX_MESSAGES:
@@ -235,10 +234,10 @@ def split_messages(body, k):
         (plen,) = struct.unpack(">I", hdr[2 * k + 2:])
         if op_byte & 0x0F:
             raise Reject("ReservedBitsSet", f"message {i}: opcode byte {op_byte:#04x} "
-                         "has low bits set", certain=False)
+                         "has low bits set (§5)")
         if flags & 0xFC:
             raise Reject("ReservedBitsSet", f"message {i}: flags byte {flags:#04x} "
-                         "has reserved bits set", certain=False)
+                         "has reserved bits set (§5)")
         if plen > MAX_PAYLOAD:
             raise Reject("PayloadTooLarge", f"message {i}: payload length {plen}")
         start = off + hlen

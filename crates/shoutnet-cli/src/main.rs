@@ -1,1 +1,91 @@
-fn main(){}
+//! The `shoutnet` command: argument parsing and dispatch for the `shoutnet
+//! wire` commands, which decode, encode and generate transmissions
+//! (docs/PROTOCOL.md §4–§8 and the test vectors of §13).
+//!
+//! Errors end the process with one line on stderr, `error: ...`, and exit
+//! code 1. Usage errors exit with code 2, as clap does.
+
+mod vectors;
+mod wire;
+
+use std::io;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Command-line tools for the shoutnet wire protocol.
+#[derive(Debug, Parser)]
+#[command(name = "shoutnet", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode and encode wire transmissions (docs/PROTOCOL.md §4–§8, §13).
+    #[command(subcommand)]
+    Wire(WireCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum WireCommand {
+    /// Decode one transmission and print each message as a line of JSON.
+    Decode(wire::decode::DecodeArgs),
+    /// Encode JSON messages (as `decode` prints them, or a test vector) into
+    /// one transmission.
+    Encode(wire::encode::EncodeArgs),
+    /// Regenerate the test vectors of docs/PROTOCOL.md §13 into a directory.
+    Vectors(vectors::VectorsArgs),
+}
+
+fn main() -> ExitCode {
+    // `parse` prints usage errors itself and exits with code 2.
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Wire(WireCommand::Decode(args)) => wire::decode::run(&args),
+        Command::Wire(WireCommand::Encode(args)) => wire::encode::run(&args),
+        Command::Wire(WireCommand::Vectors(args)) => vectors::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // A reader that went away (`shoutnet wire decode x | head -1`) is not
+        // an error of ours.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, `outer: inner: root`.
+fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").replace(['\n', '\r'], " ")
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn errors_print_on_one_line() {
+        let e = anyhow::anyhow!("root\ncause").context("reading x");
+        assert_eq!(one_line(&e), "reading x: root cause");
+    }
+}

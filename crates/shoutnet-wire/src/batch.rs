@@ -165,7 +165,9 @@ impl Frame {
         if body.is_empty() {
             // Only a compressed body can shrink to nothing; the header check
             // already refused an empty one as sent.
-            return Err(DecodeError::EmptyTransmission);
+            return Err(DecodeError::EmptyTransmission {
+                offset: TRANSMISSION_HEADER_LEN,
+            });
         }
         Ok(Transmission {
             compression: self.header.compression,
@@ -413,7 +415,7 @@ mod tests {
         bytes.extend_from_slice(&empty);
         assert_eq!(
             decode(bytes, &Limits::default()),
-            Err(DecodeError::EmptyTransmission)
+            Err(DecodeError::EmptyTransmission { offset: 6 })
         );
     }
 

@@ -27,12 +27,15 @@ pub enum DecodeError {
     /// The compression method has not been accepted on this connection.
     #[error("compression {0} at offset 1 was not negotiated on this connection")]
     UnnegotiatedCompression(Method),
-    /// The header announces an empty body; a transmission holds at least one
+    /// The header announces an empty body (offset 2), or the body
+    /// decompresses to nothing (offset 6); a transmission holds at least one
     /// message.
-    #[error(
-        "empty transmission (length 0 at offset 2, or a body that decompresses to nothing): a transmission holds at least one message"
-    )]
-    EmptyTransmission,
+    #[error("empty transmission at offset {offset}: a transmission holds at least one message")]
+    EmptyTransmission {
+        /// 2 for a length field of 0, 6 for a body that decompresses to
+        /// nothing.
+        offset: usize,
+    },
     /// The header announces a body over `max_transmission`.
     #[error("transmission length {len} at offset 2 is over the limit of {max} bytes")]
     TransmissionTooLarge {
@@ -104,6 +107,26 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// The byte the violation was found at, counting the transmission header
+    /// and then the body as if it were uncompressed. Header errors point into
+    /// the header: 1 for the compression id, 2 for the length field; a body
+    /// that does not decompress points at its first byte, 6.
+    pub const fn offset(&self) -> usize {
+        match *self {
+            Self::UnknownCompression(_) | Self::UnnegotiatedCompression(_) => 1,
+            Self::TransmissionTooLarge { .. } => 2,
+            Self::Decompress(_) => crate::TRANSMISSION_HEADER_LEN,
+            Self::ReservedBitsSet { offset, .. }
+            | Self::EmptyTransmission { offset }
+            | Self::Truncated { offset, .. }
+            | Self::TrailingBytes { offset, .. }
+            | Self::PayloadPastEnd { offset, .. }
+            | Self::PayloadTooLarge { offset, .. }
+            | Self::TooManyMessages { offset, .. }
+            | Self::MissingSignature { offset, .. } => offset,
+        }
+    }
+
     /// The spec's name for this violation (docs/PROTOCOL.md §4), as used by
     /// the invalid test vectors.
     pub const fn name(&self) -> &'static str {
@@ -111,7 +134,7 @@ impl DecodeError {
             Self::ReservedBitsSet { .. } => "ReservedBitsSet",
             Self::UnknownCompression(_) => "UnknownCompression",
             Self::UnnegotiatedCompression(_) => "UnnegotiatedCompression",
-            Self::EmptyTransmission => "EmptyTransmission",
+            Self::EmptyTransmission { .. } => "EmptyTransmission",
             Self::TransmissionTooLarge { .. } => "TransmissionTooLarge",
             Self::Truncated { .. } => "Truncated",
             Self::TrailingBytes { .. } => "TrailingBytes",

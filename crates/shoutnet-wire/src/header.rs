@@ -72,7 +72,7 @@ impl TransmissionHeader {
         }
         let body_len = u32::from_be_bytes([l0, l1, l2, l3]) as usize;
         if body_len == 0 {
-            return Err(DecodeError::EmptyTransmission);
+            return Err(DecodeError::EmptyTransmission { offset: 2 });
         }
         if body_len > limits.max_transmission {
             return Err(DecodeError::TransmissionTooLarge {
@@ -199,7 +199,10 @@ mod tests {
             ),
             ([0, 6, 0, 0, 0, 1], Err(DecodeError::UnknownCompression(6))),
             ([0, 7, 0, 0, 0, 1], Err(DecodeError::UnknownCompression(7))),
-            ([0, 0, 0, 0, 0, 0], Err(DecodeError::EmptyTransmission)),
+            (
+                [0, 0, 0, 0, 0, 0],
+                Err(DecodeError::EmptyTransmission { offset: 2 }),
+            ),
             (
                 [0, 5, 0xff, 0xff, 0xff, 0xff],
                 Err(DecodeError::TransmissionTooLarge {

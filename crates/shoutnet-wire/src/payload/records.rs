@@ -55,7 +55,8 @@ impl NodeInfo {
         })
     }
 
-    pub(crate) fn to_value(&self) -> Value {
+    /// The value form of docs/PROTOCOL.md §8.
+    pub fn to_value(&self) -> Value {
         Value::Array(vec![
             Value::Bin(self.key.clone()),
             addresses_value(&self.listen),
@@ -134,7 +135,8 @@ impl Metadata {
         })
     }
 
-    pub(crate) fn to_value(&self) -> Value {
+    /// The value form of docs/PROTOCOL.md §8.
+    pub fn to_value(&self) -> Value {
         let lock = self.lock.as_ref().map(|l| {
             Value::map([
                 ("holder", Value::Bin(l.holder.clone())),
@@ -213,7 +215,8 @@ impl Hello {
         })
     }
 
-    pub(crate) fn to_value(&self) -> Value {
+    /// The value form of docs/PROTOCOL.md §8.
+    pub fn to_value(&self) -> Value {
         let ids = self
             .compression
             .with(Method::None)

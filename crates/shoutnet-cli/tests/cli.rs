@@ -1,0 +1,344 @@
+//! Runs the `shoutnet` binary over the committed test vectors of
+//! docs/PROTOCOL.md §13: decode prints each valid vector's messages, encode
+//! writes its bytes, invalid vectors are refused with their error, and the
+//! generator reproduces docs/vectors byte for byte.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value as Json;
+
+const PROFILES: [&str; 2] = ["ed25519", "rsa2048"];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn vectors_dir() -> PathBuf {
+    root().join("docs/vectors")
+}
+
+/// Runs `shoutnet` with `args` in the workspace root, feeding it `stdin`.
+fn shoutnet(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shoutnet"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running shoutnet");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("writing stdin");
+    child.wait_with_output().expect("waiting for shoutnet")
+}
+
+fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).expect("UTF-8 output")
+}
+
+/// The `.hex` files of a vector directory, sorted.
+fn hex_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "hex"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn read_json(path: &Path) -> Json {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn decode_prints_the_messages_of_every_valid_vector() {
+    let mut count = 0;
+    for profile in PROFILES {
+        for hex in hex_files(&vectors_dir().join(profile)) {
+            let vector = read_json(&hex.with_extension("json"));
+            let out = shoutnet(
+                &[
+                    "wire",
+                    "decode",
+                    "--profile",
+                    profile,
+                    hex.to_str().unwrap(),
+                ],
+                b"",
+            );
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                hex.display(),
+                text(&out.stderr)
+            );
+            // Compare text, not values: the JSON must keep the wire order of
+            // map keys, which `serde_json::Value` equality ignores.
+            let expected: Vec<String> = vector["messages"]
+                .as_array()
+                .expect("messages")
+                .iter()
+                .map(|m| serde_json::to_string(m).unwrap())
+                .collect();
+            let printed: Vec<&str> = text(&out.stdout).lines().collect();
+            assert_eq!(printed, expected, "{}", hex.display());
+            count += 1;
+        }
+    }
+    assert!(count >= 2 * 30, "only {count} valid vectors found");
+}
+
+#[test]
+fn encode_writes_the_bytes_of_every_valid_vector() {
+    for profile in PROFILES {
+        for hex in hex_files(&vectors_dir().join(profile)) {
+            let json = hex.with_extension("json");
+            let out = shoutnet(&["wire", "encode", json.to_str().unwrap()], b"");
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                json.display(),
+                text(&out.stderr)
+            );
+            let expected = fs::read_to_string(&hex).unwrap();
+            assert_eq!(text(&out.stdout), expected, "{}", json.display());
+        }
+    }
+}
+
+#[test]
+fn decode_refuses_every_invalid_vector_with_its_error() {
+    let mut count = 0;
+    for profile in PROFILES {
+        for hex in hex_files(&vectors_dir().join(profile).join("invalid")) {
+            let error = read_json(&hex.with_extension("json"))["error"]
+                .as_str()
+                .expect("an error name")
+                .to_owned();
+            let out = shoutnet(
+                &[
+                    "wire",
+                    "decode",
+                    "--profile",
+                    profile,
+                    hex.to_str().unwrap(),
+                ],
+                b"",
+            );
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{}: {stderr}", hex.display());
+            assert!(out.stdout.is_empty(), "{}", hex.display());
+            assert_eq!(stderr.lines().count(), 1, "{}: {stderr}", hex.display());
+            assert!(
+                stderr.starts_with("error: byte ") && stderr.contains(&format!("({error})")),
+                "{}: {stderr} should name byte and {error}",
+                hex.display()
+            );
+            count += 1;
+        }
+    }
+    assert!(count >= 2 * 25, "only {count} invalid vectors found");
+}
+
+/// Every file under `dir`, by path relative to it.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                let relative = path.strip_prefix(base).unwrap().to_owned();
+                out.insert(relative, fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+#[test]
+fn the_generator_reproduces_docs_vectors_byte_for_byte() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = shoutnet(
+        &["wire", "vectors", "--out", out_dir.path().to_str().unwrap()],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let generated = tree(out_dir.path());
+    let committed = tree(&vectors_dir());
+    let only = |a: &BTreeMap<PathBuf, Vec<u8>>, b: &BTreeMap<PathBuf, Vec<u8>>| {
+        a.keys()
+            .filter(|k| !b.contains_key(*k))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        only(&generated, &committed),
+        Vec::<PathBuf>::new(),
+        "not committed"
+    );
+    assert_eq!(
+        only(&committed, &generated),
+        Vec::<PathBuf>::new(),
+        "no longer generated"
+    );
+    let stale: Vec<_> = generated
+        .iter()
+        .filter(|(path, bytes)| committed.get(*path) != Some(*bytes))
+        .map(|(path, _)| path.clone())
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "stale vectors (run `cargo xtask vectors`): {stale:?}"
+    );
+}
+
+#[test]
+fn decode_reads_hex_or_binary_from_stdin() {
+    let hex = fs::read_to_string(vectors_dir().join("ed25519/ping_keepalive.hex")).unwrap();
+    let bytes = hex_to_bytes(hex.trim());
+    let expected = shoutnet(
+        &["wire", "decode", "docs/vectors/ed25519/ping_keepalive.hex"],
+        b"",
+    );
+    assert!(expected.status.success());
+    for (args, input) in [
+        (vec!["wire", "decode"], hex.as_bytes().to_vec()),
+        (
+            vec!["wire", "decode", "-", "--hex"],
+            format!("  {hex}  ").into_bytes(),
+        ),
+        (vec!["wire", "decode"], bytes.clone()),
+        (vec!["wire", "decode", "--binary", "-"], bytes.clone()),
+    ] {
+        let out = shoutnet(&args, &input);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(out.stdout, expected.stdout, "{args:?}");
+    }
+    // The profile matters: a 70-byte ed25519 header is no rsa2048 header.
+    let out = shoutnet(&["wire", "decode", "--profile", "rsa2048"], hex.as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+}
+
+fn hex_to_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn pretty_output_and_json_lines_encode_back() {
+    let path = "docs/vectors/rsa2048/batch_none.hex";
+    let lines = shoutnet(&["wire", "decode", "--profile", "rsa2048", path], b"");
+    assert!(lines.status.success());
+    let pretty = shoutnet(
+        &["wire", "decode", "--profile", "rsa2048", "--pretty", path],
+        b"",
+    );
+    assert!(pretty.status.success());
+    assert!(text(&pretty.stdout).lines().count() > text(&lines.stdout).lines().count());
+    let expected = fs::read_to_string(root().join(path)).unwrap();
+    for input in [&lines.stdout, &pretty.stdout] {
+        let out = shoutnet(&["wire", "encode", "--profile", "rsa2048"], input);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), expected);
+    }
+    // --compression re-encodes the same messages as another vector.
+    let zlib = shoutnet(
+        &[
+            "wire",
+            "encode",
+            "--profile",
+            "rsa2048",
+            "--compression",
+            "zlib",
+        ],
+        &lines.stdout,
+    );
+    let expected = fs::read_to_string(vectors_dir().join("rsa2048/batch_zlib.hex")).unwrap();
+    assert_eq!(text(&zlib.stdout), expected);
+    // --binary writes the raw bytes.
+    let binary = shoutnet(
+        &["wire", "encode", "--profile", "rsa2048", "--binary"],
+        &lines.stdout,
+    );
+    assert_eq!(
+        binary.stdout,
+        hex_to_bytes(fs::read_to_string(root().join(path)).unwrap().trim())
+    );
+}
+
+#[test]
+fn check_schema_names_the_field() {
+    let bad = r#"{"from":"0101010101010101010101010101010101010101010101010101010101010101","to":"0202020202020202020202020202020202020202020202020202020202020202","opcode":"FIND_NODE","payload":[1,{"$bin":"00"}]}"#;
+    let wire = shoutnet(&["wire", "encode"], bad.as_bytes());
+    assert!(wire.status.success(), "{}", text(&wire.stderr));
+    let plain = shoutnet(&["wire", "decode"], &wire.stdout);
+    assert!(plain.status.success(), "{}", text(&plain.stderr));
+    let checked = shoutnet(&["wire", "decode", "--check-schema"], &wire.stdout);
+    assert_eq!(checked.status.code(), Some(1));
+    assert_eq!(
+        text(&checked.stderr),
+        "error: byte 76: message 0 (FIND_NODE) breaks its payload schema: FIND_NODE payload \
+         field `target` is not bin(32) (Field)\n"
+    );
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_code_1() {
+    let cases: [(&[&str], &[u8], &str); 4] = [
+        (
+            &["wire", "decode", "--hex"],
+            b"0000zz",
+            "error: character 4: 'z' is not a hex digit",
+        ),
+        (
+            &["wire", "decode", "no/such/file"],
+            b"",
+            "error: reading no/such/file: ",
+        ),
+        (
+            &["wire", "encode"],
+            b"{\"opcode\":",
+            "error: the input is not valid JSON: ",
+        ),
+        (
+            &["wire", "decode"],
+            b"",
+            "error: byte 0: truncated at offset 0",
+        ),
+    ];
+    for (args, input, start) in cases {
+        let out = shoutnet(args, input);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with(start), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["wire", "decode", "--profile", "dsa"][..],
+        &["wire", "decode", "--hex", "--binary"],
+        &["wire", "encode", "--compression", "zstd"],
+        &["wire"],
+    ] {
+        let out = shoutnet(args, b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
