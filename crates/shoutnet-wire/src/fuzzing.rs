@@ -113,7 +113,8 @@ pub fn stream(data: &[u8]) {
 }
 
 /// Decodes `data` as a restricted value; on success it must re-encode to
-/// bytes that decode to an equal value, no longer than the input.
+/// bytes that decode to an equal value. (The shortest form can be longer
+/// than the input: float 32 is widened to float 64.)
 pub fn value(data: &[u8]) {
     let bytes = Bytes::copy_from_slice(data);
     let Ok(v) = Value::decode(&bytes, &FUZZ_LIMITS.value) else {
@@ -122,10 +123,6 @@ pub fn value(data: &[u8]) {
     let again = v
         .encode()
         .unwrap_or_else(|e| panic!("decoded value does not encode: {e}"));
-    assert!(
-        again.len() <= data.len(),
-        "shortest form is longer than the input"
-    );
     assert_eq!(again.len(), v.encoded_len());
     let back = Value::decode(&again, &FUZZ_LIMITS.value)
         .unwrap_or_else(|e| panic!("re-encoded value does not decode: {e}"));
