@@ -67,16 +67,33 @@ pub fn transmission(data: &[u8]) {
 
 /// Feeds `data` to a stream decoder in chunks whose sizes come from the
 /// input itself; frames must match decoding the same bytes in one piece.
+///
+/// The first byte sets the chunk size (low 5 bits, 1–32 bytes), the profile
+/// (`0x20`: rsa2048) and the accepted methods (`0x40`: all, else none and
+/// zlib).
 pub fn stream(data: &[u8]) {
-    let (chunk, data) = match data.split_first() {
-        Some((c, rest)) => (usize::from(*c % 31) + 1, rest),
-        None => return,
+    let Some((&control, data)) = data.split_first() else {
+        return;
     };
-    let mut whole = StreamDecoder::new(FUZZ_LIMITS);
-    whole.accept(Method::Zlib);
+    let chunk = usize::from(control & 0x1f) + 1;
+    let profile = if control & 0x20 == 0 {
+        Profile::Ed25519
+    } else {
+        Profile::Rsa2048
+    };
+    let accepted: Vec<Method> = if control & 0x40 == 0 {
+        vec![Method::Zlib]
+    } else {
+        Method::ALL.to_vec()
+    };
+    let decoder = || {
+        let mut d = StreamDecoder::new(FUZZ_LIMITS);
+        accepted.iter().for_each(|m| d.accept(*m));
+        d
+    };
+    let mut whole = decoder();
     whole.push(data);
-    let mut split = StreamDecoder::new(FUZZ_LIMITS);
-    split.accept(Method::Zlib);
+    let mut split = decoder();
     let mut from_split = Vec::new();
     let mut split_err = None;
     for piece in data.chunks(chunk) {
@@ -108,7 +125,7 @@ pub fn stream(data: &[u8]) {
     assert_eq!(split_err, whole_err);
     for frame in from_whole {
         assert!(frame.body.len() <= FUZZ_LIMITS.max_transmission);
-        let _ = frame.decode(Profile::Ed25519, &FUZZ_LIMITS);
+        let _ = frame.decode(profile, &FUZZ_LIMITS);
     }
 }
 
