@@ -196,11 +196,11 @@ fn check_valid(profile: Profile, vector: &Valid) -> Result<(Vec<u8>, Json)> {
         .map_err(|e| anyhow!("the decoder rejects it: {e} ({})", e.name()))?;
     ensure!(tx.compression == vector.compression, "compression changed");
     ensure!(
-        tx.messages == vector.messages,
+        tx.to_messages() == vector.messages,
         "decoding does not give back the messages"
     );
     let mut messages = Vec::new();
-    for (i, msg) in tx.messages.iter().enumerate() {
+    for (i, msg) in tx.to_messages().iter().enumerate() {
         if !msg.encrypted && !msg.opcode.is_reserved() {
             msg.payload(profile, &limits.value)
                 .map_err(|e| anyhow!("message {i} breaks its schema: {e}"))?;
@@ -244,7 +244,6 @@ fn check_invalid(profile: Profile, vector: &Invalid) -> Result<()> {
         (Breaks::Value, Err(e)) => bail!("framing fails ({e}), but only a value should"),
         (Breaks::Value, Ok(tx)) => {
             let errors: Vec<_> = tx
-                .messages
                 .iter()
                 .filter_map(|m| m.value(&limits.value).err())
                 .collect();

@@ -74,7 +74,7 @@ fn codec(c: &mut Criterion) {
                     MethodSet::all(),
                 )
                 .expect("decode");
-                for msg in &tx.messages {
+                for msg in tx.iter() {
                     black_box(msg.value(&limits.value).expect("value"));
                 }
                 tx
@@ -91,7 +91,7 @@ fn codec(c: &mut Criterion) {
                     decoder.push(chunk);
                     while let Some(frame) = decoder.next_frame().expect("frame") {
                         let tx = frame.decode(profile, &limits).expect("decode");
-                        decoded += tx.messages.len();
+                        decoded += tx.len();
                         black_box(tx);
                     }
                 }

@@ -5,7 +5,12 @@ use bytes::{BufMut, Bytes, BytesMut};
 use shoutnet_compress::{Method, MethodSet};
 
 use crate::header::{HeaderTail, TRANSMISSION_HEADER_LEN};
+use crate::message::{Entry, MessageRef};
 use crate::{DecodeError, EncodeError, Limits, Message, Profile, TransmissionHeader};
+
+/// Bytes [`BatchEncoder::new`] reserves: 16 KiB holds 100 small messages of
+/// the `ed25519` profile, or a few dozen of `rsa2048`, without reallocating.
+pub const DEFAULT_BATCH_CAPACITY: usize = 16 * 1024;
 
 /// Builds one transmission from messages, writing each header and body
 /// straight into the output buffer.
@@ -23,26 +28,29 @@ use crate::{DecodeError, EncodeError, Limits, Message, Profile, TransmissionHead
 /// }
 /// let wire = batch.finish(Method::Zlib).unwrap();
 /// let tx = decode_transmission(wire, Profile::Ed25519, &Limits::default(), MethodSet::all()).unwrap();
-/// assert_eq!(tx.messages.len(), 3);
+/// assert_eq!(tx.len(), 3);
 /// ```
 #[derive(Debug)]
 pub struct BatchEncoder {
     profile: Profile,
     /// Transmission header placeholder, then the uncompressed body.
-    buf: BytesMut,
+    buf: Vec<u8>,
     messages: usize,
 }
 
 impl BatchEncoder {
-    /// An empty batch for `profile`.
+    /// An empty batch for `profile`, with room for a typical batch
+    /// ([`DEFAULT_BATCH_CAPACITY`] bytes) so that small batches never
+    /// reallocate. Use [`with_capacity`](Self::with_capacity) when the size
+    /// is known.
     pub fn new(profile: Profile) -> Self {
-        Self::with_capacity(profile, 0)
+        Self::with_capacity(profile, DEFAULT_BATCH_CAPACITY)
     }
 
     /// An empty batch with room for `body_bytes` of headers and bodies.
     pub fn with_capacity(profile: Profile, body_bytes: usize) -> Self {
-        let mut buf = BytesMut::with_capacity(TRANSMISSION_HEADER_LEN + body_bytes);
-        buf.put_bytes(0, TRANSMISSION_HEADER_LEN);
+        let mut buf = Vec::with_capacity(TRANSMISSION_HEADER_LEN + body_bytes);
+        buf.extend_from_slice(&[0; TRANSMISSION_HEADER_LEN]);
         Self {
             profile,
             buf,
@@ -54,15 +62,15 @@ impl BatchEncoder {
     pub fn push(&mut self, msg: &Message) -> Result<(), EncodeError> {
         msg.check_lengths(self.profile)?;
         self.buf.reserve(msg.encoded_len(self.profile));
-        self.buf.put_slice(&msg.from);
-        self.buf.put_slice(&msg.to);
-        self.buf
-            .put_slice(&HeaderTail::op_and_flags(msg.opcode, msg.flags()));
+        let [op, flags] = HeaderTail::op_and_flags(msg.opcode, msg.flags());
         // check_lengths proved the body fits in 32 bits.
-        self.buf.put_u32(msg.body_len() as u32);
-        self.buf.put_slice(&msg.content);
+        let [l0, l1, l2, l3] = (msg.body_len() as u32).to_be_bytes();
+        self.buf.extend_from_slice(&msg.from);
+        self.buf.extend_from_slice(&msg.to);
+        self.buf.extend_from_slice(&[op, flags, l0, l1, l2, l3]);
+        self.buf.extend_from_slice(&msg.content);
         if let Some(sig) = &msg.signature {
-            self.buf.put_slice(sig);
+            self.buf.extend_from_slice(sig);
         }
         self.messages += 1;
         Ok(())
@@ -93,7 +101,7 @@ impl BatchEncoder {
             if let Some(slot) = self.buf.get_mut(..TRANSMISSION_HEADER_LEN) {
                 slot.copy_from_slice(&header);
             }
-            return Ok(self.buf.freeze());
+            return Ok(Bytes::from(self.buf));
         }
         let body = self.buf.get(TRANSMISSION_HEADER_LEN..).unwrap_or_default();
         let compressed =
@@ -133,13 +141,52 @@ pub fn encode_transmission(
     batch.finish(compression)
 }
 
-/// A decoded transmission.
-#[derive(Clone, Debug, PartialEq)]
+/// A decoded transmission: the (decompressed) body, shared, and where each
+/// message lies in it. Reading a message borrows from the body, so decoding
+/// costs one small index entry per message and no reference counting.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmission {
     /// How the body was compressed.
     pub compression: Method,
+    profile: Profile,
+    body: Bytes,
+    entries: Vec<Entry>,
+}
+
+impl Transmission {
+    /// The key profile the transmission was decoded with.
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// Number of messages (at least one).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Always false: a transmission holds at least one message.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Message `index`, if there is one.
+    pub fn get(&self, index: usize) -> Option<MessageRef<'_>> {
+        self.entries.get(index).map(|entry| self.message(entry))
+    }
+
     /// The messages, in order.
-    pub messages: Vec<Message>,
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = MessageRef<'_>> {
+        self.entries.iter().map(|entry| self.message(entry))
+    }
+
+    /// Owned copies of the messages; their byte fields share the body.
+    pub fn to_messages(&self) -> Vec<Message> {
+        self.iter().map(|m| m.to_message()).collect()
+    }
+
+    fn message<'a>(&'a self, entry: &'a Entry) -> MessageRef<'a> {
+        MessageRef::new(&self.body, entry, self.profile)
+    }
 }
 
 /// A framed transmission whose body has not been split yet: what the
@@ -169,9 +216,12 @@ impl Frame {
                 offset: TRANSMISSION_HEADER_LEN,
             });
         }
+        let entries = split_body(&body, profile, limits)?;
         Ok(Transmission {
             compression: self.header.compression,
-            messages: split_body(&body, profile, limits)?,
+            profile,
+            body,
+            entries,
         })
     }
 }
@@ -215,20 +265,18 @@ pub fn decode_transmission(
     .decode(profile, limits)
 }
 
-/// Splits a decompressed body into messages. Offsets in errors count the
-/// 6-byte transmission header, as if the body were uncompressed.
-fn split_body(
-    body: &Bytes,
-    profile: Profile,
-    limits: &Limits,
-) -> Result<Vec<Message>, DecodeError> {
+/// Splits a decompressed body into message entries. Offsets in errors count
+/// the 6-byte transmission header, as if the body were uncompressed.
+fn split_body(body: &Bytes, profile: Profile, limits: &Limits) -> Result<Vec<Entry>, DecodeError> {
     let key_len = profile.key_len();
     let header_len = profile.header_len();
-    let mut messages = Vec::new();
+    // Every message takes at least a header, so this bounds the count
+    // without a second pass; the limit bounds the allocation.
+    let mut entries = Vec::with_capacity((body.len() / header_len + 1).min(limits.max_messages));
     let mut pos = 0;
     while pos < body.len() {
         let offset = TRANSMISSION_HEADER_LEN + pos;
-        if messages.len() == limits.max_messages {
+        if entries.len() == limits.max_messages {
             return Err(DecodeError::TooManyMessages {
                 offset,
                 max: limits.max_messages,
@@ -255,38 +303,25 @@ fn split_body(
                 max: limits.max_payload,
             });
         }
-        let body_start = pos + header_len;
-        if len > body.len() - body_start {
+        if len > remaining - header_len {
             return Err(DecodeError::PayloadPastEnd { offset, len });
         }
-        let body_end = body_start + len;
-        let (content, signature) = if tail.flags.signed {
-            let sig_len = profile.signature_len();
-            if len < sig_len {
-                return Err(DecodeError::MissingSignature {
-                    offset,
-                    len,
-                    needed: sig_len,
-                });
-            }
-            (
-                body.slice(body_start..body_end - sig_len),
-                Some(body.slice(body_end - sig_len..body_end)),
-            )
-        } else {
-            (body.slice(body_start..body_end), None)
-        };
-        messages.push(Message {
-            from: body.slice(pos..pos + key_len),
-            to: body.slice(pos + key_len..tail_at),
+        if tail.flags.signed && len < profile.signature_len() {
+            return Err(DecodeError::MissingSignature {
+                offset,
+                len,
+                needed: profile.signature_len(),
+            });
+        }
+        entries.push(Entry {
+            at: pos,
             opcode: tail.opcode,
-            encrypted: tail.flags.encrypted,
-            content,
-            signature,
+            flags: tail.flags,
+            body_len: len,
         });
-        pos = body_end;
+        pos += header_len + len;
     }
-    Ok(messages)
+    Ok(entries)
 }
 
 #[cfg(test)]
@@ -443,7 +478,14 @@ mod tests {
         let range = bytes.as_ptr_range();
         let tx =
             decode_transmission(bytes.clone(), P, &Limits::default(), MethodSet::all()).unwrap();
-        let content = &tx.messages[0].content;
-        assert!(range.contains(&content.as_ptr()), "content was copied");
+        let msg = tx.get(0).unwrap();
+        assert!(
+            range.contains(&msg.content().as_ptr()),
+            "content was copied"
+        );
+        assert!(
+            range.contains(&msg.to_message().content.as_ptr()),
+            "owned content was copied"
+        );
     }
 }

@@ -50,10 +50,17 @@ pub fn transmission(data: &[u8]) {
     ) else {
         return;
     };
-    assert!(!tx.messages.is_empty() && tx.messages.len() <= FUZZ_LIMITS.max_messages);
+    assert!(!tx.is_empty() && tx.len() <= FUZZ_LIMITS.max_messages);
+    let messages = tx.to_messages();
     let mut batch = BatchEncoder::new(profile);
-    for msg in &tx.messages {
+    for (view, msg) in tx.iter().zip(&messages) {
         assert!(msg.body_len() <= FUZZ_LIMITS.max_payload);
+        // The borrowed view and the owned copy read the same fields.
+        assert_eq!(
+            (view.from(), view.to(), view.content()),
+            (&msg.from[..], &msg.to[..], &msg.content[..])
+        );
+        assert_eq!(view.signature(), msg.signature.as_deref());
         batch.push(msg).expect("a decoded message re-encodes");
         check_payload(msg, profile);
     }
@@ -62,7 +69,7 @@ pub fn transmission(data: &[u8]) {
         .unwrap_or_else(|e| panic!("re-encoding: {e}"));
     let back = decode_transmission(again, profile, &Limits::DEFAULT, MethodSet::all())
         .unwrap_or_else(|e| panic!("re-encoded transmission does not decode: {e}"));
-    assert_eq!(back.messages, tx.messages);
+    assert_eq!(back.to_messages(), messages);
 }
 
 /// Feeds `data` to a stream decoder in chunks whose sizes come from the

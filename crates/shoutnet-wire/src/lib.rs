@@ -26,11 +26,14 @@ mod profile;
 mod stream;
 mod value;
 
-pub use batch::{BatchEncoder, Frame, Transmission, decode_transmission, encode_transmission};
+pub use batch::{
+    BatchEncoder, DEFAULT_BATCH_CAPACITY, Frame, Transmission, decode_transmission,
+    encode_transmission,
+};
 pub use error::{DecodeError, EncodeError, Error, PayloadError, ValueError};
 pub use header::{Flags, TRANSMISSION_HEADER_LEN, TransmissionHeader, covered_header_len};
 pub use limits::{Limits, ValueLimits};
-pub use message::Message;
+pub use message::{Message, MessageRef};
 pub use opcode::{Opcode, UnknownOpcode};
 pub use payload::{
     Ack, AckResult, Broadcast, Custom, FindNode, FindValue, Hello, Lock, MAX_COMPRESSION_IDS,

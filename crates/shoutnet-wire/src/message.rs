@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::header::HeaderTail;
+use crate::header::{HeaderTail, TRANSMISSION_HEADER_LEN};
 use crate::{EncodeError, Flags, Opcode, Payload, PayloadError, Profile, Value, ValueLimits};
 
 /// A message as carried in a transmission.
@@ -106,17 +106,13 @@ impl Message {
 
     /// Decodes the content as one restricted msgpack value.
     pub fn value(&self, limits: &ValueLimits) -> Result<Value, PayloadError> {
-        if self.encrypted {
-            return Err(PayloadError::Encrypted(self.opcode));
-        }
+        plain(self.opcode, self.encrypted)?;
         Ok(Value::decode(&self.content, limits)?)
     }
 
     /// Decodes the content as the typed payload of the message's opcode.
     pub fn payload(&self, profile: Profile, limits: &ValueLimits) -> Result<Payload, PayloadError> {
-        if self.encrypted {
-            return Err(PayloadError::Encrypted(self.opcode));
-        }
+        plain(self.opcode, self.encrypted)?;
         Payload::decode(self.opcode, &self.content, profile, limits)
     }
 
@@ -145,5 +141,217 @@ impl Message {
             });
         }
         Ok(())
+    }
+}
+
+/// Only plain content can be read as a value; ciphertext must be decrypted
+/// first.
+fn plain(opcode: Opcode, encrypted: bool) -> Result<(), PayloadError> {
+    if encrypted {
+        return Err(PayloadError::Encrypted(opcode));
+    }
+    Ok(())
+}
+
+/// Where one message lies in a decoded body: checked once by the decoder,
+/// so reading it again cannot fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// Offset of the message header in the (decompressed) body.
+    pub(crate) at: usize,
+    pub(crate) opcode: Opcode,
+    pub(crate) flags: Flags,
+    /// Length of the body as sent: content plus signature.
+    pub(crate) body_len: usize,
+}
+
+/// A message inside a decoded [`Transmission`](crate::Transmission),
+/// borrowed from it: reading fields copies nothing and touches no reference
+/// count. [`to_message`](Self::to_message) makes an owned [`Message`]
+/// that still shares the transmission's buffer.
+///
+/// ```
+/// use bytes::Bytes;
+/// use shoutnet_wire::{Limits, Message, Method, MethodSet, Opcode, Profile, decode_transmission, encode_transmission};
+///
+/// let key = Bytes::from(vec![3u8; 32]);
+/// let msg = Message::new(key.clone(), key, Opcode::Custom, Bytes::from_static(&[0x93, 0xc0, 0xa1, b'x', 1]));
+/// let wire = encode_transmission(Profile::Ed25519, &[msg.clone()], Method::None).unwrap();
+/// let tx = decode_transmission(wire, Profile::Ed25519, &Limits::default(), MethodSet::all()).unwrap();
+/// let first = tx.get(0).unwrap();
+/// assert_eq!(first.opcode(), Opcode::Custom);
+/// assert_eq!(first.offset(), 6);
+/// assert_eq!(first.content_offset(), 6 + 70);
+/// assert_eq!(first.to_message(), msg);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct MessageRef<'a> {
+    body: &'a Bytes,
+    entry: &'a Entry,
+    profile: Profile,
+}
+
+impl<'a> MessageRef<'a> {
+    pub(crate) fn new(body: &'a Bytes, entry: &'a Entry, profile: Profile) -> Self {
+        Self {
+            body,
+            entry,
+            profile,
+        }
+    }
+
+    /// The operation.
+    pub fn opcode(&self) -> Opcode {
+        self.entry.opcode
+    }
+
+    /// The header's flags.
+    pub fn flags(&self) -> Flags {
+        self.entry.flags
+    }
+
+    /// Whether the content is ciphertext.
+    pub fn encrypted(&self) -> bool {
+        self.entry.flags.encrypted
+    }
+
+    /// Key field of the message's origin.
+    pub fn from(&self) -> &'a [u8] {
+        self.bytes(self.entry.at, self.profile.key_len())
+    }
+
+    /// Key field of its destination.
+    pub fn to(&self) -> &'a [u8] {
+        self.bytes(
+            self.entry.at + self.profile.key_len(),
+            self.profile.key_len(),
+        )
+    }
+
+    /// The body without its signature.
+    pub fn content(&self) -> &'a [u8] {
+        let (start, len) = self.content_range();
+        self.bytes(start, len)
+    }
+
+    /// The signature at the end of the body, if the message is signed.
+    pub fn signature(&self) -> Option<&'a [u8]> {
+        let (start, len) = self.content_range();
+        self.entry
+            .flags
+            .signed
+            .then(|| self.bytes(start + len, self.profile.signature_len()))
+    }
+
+    /// Offset of the message header in the transmission, counting the
+    /// 6-byte transmission header and the body as if uncompressed.
+    pub fn offset(&self) -> usize {
+        TRANSMISSION_HEADER_LEN + self.entry.at
+    }
+
+    /// Offset of the content, counted like [`offset`](Self::offset).
+    pub fn content_offset(&self) -> usize {
+        self.offset() + self.profile.header_len()
+    }
+
+    /// Decodes the content as one restricted msgpack value; binaries share
+    /// the transmission's buffer.
+    pub fn value(&self, limits: &ValueLimits) -> Result<Value, PayloadError> {
+        plain(self.opcode(), self.encrypted())?;
+        Ok(Value::decode(&self.content_bytes(), limits)?)
+    }
+
+    /// Decodes the content as the typed payload of the message's opcode.
+    pub fn payload(&self, limits: &ValueLimits) -> Result<Payload, PayloadError> {
+        plain(self.opcode(), self.encrypted())?;
+        Payload::decode(self.opcode(), &self.content_bytes(), self.profile, limits)
+    }
+
+    /// An owned message whose fields share the transmission's buffer.
+    pub fn to_message(&self) -> Message {
+        let key_len = self.profile.key_len();
+        let (start, len) = self.content_range();
+        let at = self.entry.at;
+        Message {
+            from: self.body.slice(at..at + key_len),
+            to: self.body.slice(at + key_len..at + 2 * key_len),
+            opcode: self.opcode(),
+            encrypted: self.encrypted(),
+            content: self.content_bytes(),
+            signature: self.entry.flags.signed.then(|| {
+                self.body
+                    .slice(start + len..start + len + self.profile.signature_len())
+            }),
+        }
+    }
+
+    /// Start and length of the content in the body.
+    fn content_range(&self) -> (usize, usize) {
+        let signature = if self.entry.flags.signed {
+            self.profile.signature_len()
+        } else {
+            0
+        };
+        (
+            self.entry.at + self.profile.header_len(),
+            self.entry.body_len - signature,
+        )
+    }
+
+    fn content_bytes(&self) -> Bytes {
+        let (start, len) = self.content_range();
+        self.body.slice(start..start + len)
+    }
+
+    /// The decoder checked every range it recorded, so the fallback is never
+    /// taken; it only keeps this free of panicking indexing.
+    fn bytes(&self, start: usize, len: usize) -> &'a [u8] {
+        self.body.get(start..start + len).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shoutnet_compress::MethodSet;
+
+    use super::*;
+    use crate::{Limits, Method, decode_transmission, encode_transmission};
+
+    fn custom(content: &'static [u8], profile: Profile) -> Message {
+        let key = Bytes::from(vec![5u8; profile.key_len()]);
+        Message::new(
+            key.clone(),
+            key,
+            Opcode::Custom,
+            Bytes::from_static(content),
+        )
+    }
+
+    #[test]
+    fn views_count_offsets_through_signatures_and_match_owned_messages() {
+        for p in Profile::ALL {
+            let mut signed = custom(&[0xc0], p);
+            signed.signature = Some(Bytes::from(vec![9; p.signature_len()]));
+            let messages = [custom(&[0xc0, 0xc0], p), signed, custom(&[0xc0], p)];
+            let wire = encode_transmission(p, &messages, Method::Zlib).unwrap();
+            let tx = decode_transmission(wire, p, &Limits::default(), MethodSet::all()).unwrap();
+            let h = p.header_len();
+            let offsets: Vec<_> = tx.iter().map(|m| m.content_offset()).collect();
+            // The signature of message 1 counts: it sits at the end of its body.
+            assert_eq!(
+                offsets,
+                [
+                    6 + h,
+                    6 + (h + 2) + h,
+                    6 + (h + 2) + (h + 1 + p.signature_len()) + h
+                ]
+            );
+            assert_eq!(tx.to_messages(), messages);
+            let view = tx.get(1).unwrap();
+            assert_eq!(view.signature(), messages[1].signature.as_deref());
+            assert_eq!(view.content(), &[0xc0]);
+            assert_eq!(view.from(), &messages[1].from[..]);
+            assert_eq!(view.value(&ValueLimits::default()), Ok(Value::Nil));
+        }
     }
 }

@@ -208,7 +208,7 @@ proptest! {
         let wire = encode_transmission(profile, &messages, method).unwrap();
         let tx = decode_transmission(wire, profile, &Limits::default(), MethodSet::all()).unwrap();
         prop_assert_eq!(tx.compression, method);
-        prop_assert_eq!(tx.messages, messages);
+        prop_assert_eq!(tx.to_messages(), messages);
     }
 
     #[test]
@@ -238,7 +238,7 @@ proptest! {
         for pair in cuts.windows(2) {
             decoder.push(&wire[pair[0]..pair[1]]);
             while let Some(frame) = decoder.next_frame().unwrap() {
-                got.push(frame.decode(profile, &Limits::default()).unwrap().messages);
+                got.push(frame.decode(profile, &Limits::default()).unwrap().to_messages());
             }
         }
         prop_assert_eq!(got, batches);
@@ -249,8 +249,8 @@ proptest! {
     fn arbitrary_transmissions_never_panic_or_exceed_limits(profile in profile(), data in bytes(2048)) {
         let limits = Limits { max_messages: 4, max_payload: 300, ..Limits::default() };
         if let Ok(tx) = decode_transmission(data, profile, &limits, MethodSet::all()) {
-            prop_assert!(!tx.messages.is_empty() && tx.messages.len() <= limits.max_messages);
-            for msg in &tx.messages {
+            prop_assert!(!tx.is_empty() && tx.len() <= limits.max_messages);
+            for msg in tx.to_messages() {
                 prop_assert!(msg.body_len() <= limits.max_payload);
             }
         }

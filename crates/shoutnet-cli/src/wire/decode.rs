@@ -177,14 +177,15 @@ pub(crate) fn decode_to_json(
     let tx = decode_transmission(data, profile, &limits, MethodSet::all())
         .map_err(|e| framing_rejection(&e, decompressed))?;
     let decompressed = tx.compression != Method::None;
-    let mut out = Vec::with_capacity(tx.messages.len());
-    for (index, msg) in tx.messages.iter().enumerate() {
-        let start = content_offset(&tx.messages, index, profile);
-        let json = message_to_json(msg, &limits.value)
-            .map_err(|e| payload_rejection(&e, msg, index, start, decompressed))?;
+    let mut out = Vec::with_capacity(tx.len());
+    for (index, view) in tx.iter().enumerate() {
+        let msg = view.to_message();
+        let start = view.content_offset();
+        let json = message_to_json(&msg, &limits.value)
+            .map_err(|e| payload_rejection(&e, &msg, index, start, decompressed))?;
         if check_schema && !msg.encrypted && !msg.opcode.is_reserved() {
-            msg.payload(profile, &limits.value)
-                .map_err(|e| payload_rejection(&e, msg, index, start, decompressed))?;
+            view.payload(&limits.value)
+                .map_err(|e| payload_rejection(&e, &msg, index, start, decompressed))?;
         }
         out.push(json);
     }
@@ -216,17 +217,6 @@ fn framing_rejection(e: &DecodeError, decompressed: bool) -> Rejection {
         what: e.to_string(),
         name: e.name(),
     }
-}
-
-/// Offset of message `index`'s content in the (decompressed) transmission:
-/// the transmission header, every earlier message, then this one's header.
-fn content_offset(messages: &[Message], index: usize, profile: Profile) -> usize {
-    let before: usize = messages
-        .iter()
-        .take(index)
-        .map(|m| m.encoded_len(profile))
-        .sum();
-    TRANSMISSION_HEADER_LEN + before + profile.header_len()
 }
 
 /// A message whose content is not a restricted value (§7) or, with
@@ -315,20 +305,6 @@ mod tests {
 
     fn custom(content: &'static [u8]) -> Message {
         Message::new(key(1), key(2), Opcode::Custom, Bytes::from_static(content))
-    }
-
-    #[test]
-    fn content_offsets_count_every_earlier_message() {
-        let p = Profile::Ed25519;
-        let mut signed = custom(&[0xc0]);
-        signed.signature = Some(Bytes::from(vec![9; 64]));
-        let messages = [custom(&[0xc0, 0xc0]), signed, custom(&[0xc0])];
-        assert_eq!(content_offset(&messages, 0, p), 6 + 70);
-        assert_eq!(content_offset(&messages, 1, p), 6 + 72 + 70);
-        // The signature of message 1 counts: it sits at the end of its body.
-        assert_eq!(content_offset(&messages, 2, p), 6 + 72 + (70 + 1 + 64) + 70);
-        let rsa = Profile::Rsa2048;
-        assert_eq!(content_offset(&messages[..1], 0, rsa), 6 + 546);
     }
 
     fn encode(messages: &[Message], method: Method) -> Bytes {
