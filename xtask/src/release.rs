@@ -49,13 +49,24 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Release) -> Result<()> {
     eprintln!("    version {version}; publish order: {}", names.join(", "));
 
     remove_stale_overlay_sources(&order)?;
+    // Cargo also caches what it built from the overlay registry by name and
+    // version, as if registry crates never changed, so verification gets a
+    // target directory of its own, emptied first.
+    let target_dir = project_root().join("target").join("xtask-release");
+    if target_dir.exists() {
+        fs::remove_dir_all(&target_dir)
+            .with_context(|| format!("removing {}", target_dir.display()))?;
+    }
     let publish = if flags.dry_run {
         cmd!(
             sh,
-            "cargo publish --workspace --locked --dry-run --allow-dirty"
+            "cargo publish --workspace --locked --dry-run --allow-dirty --target-dir {target_dir}"
         )
     } else {
-        cmd!(sh, "cargo publish --workspace --locked")
+        cmd!(
+            sh,
+            "cargo publish --workspace --locked --target-dir {target_dir}"
+        )
     };
     step("publish", &publish.to_string(), || run_quiet(publish))?;
     Ok(())
