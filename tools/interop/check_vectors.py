@@ -12,11 +12,16 @@ For every <profile>/<name>.hex + <name>.json the transmission is decoded
 result is compared with the JSON (§13). Every <profile>/invalid/<name>.hex
 must be rejected with the error the .json beside it names.
 
-Signatures and ciphertexts are only split off, not verified or decrypted:
-each Message keeps `signed_bytes` (the first 2K+2 header bytes followed by
-the content, what §5.2 says the signature covers) for the crypto layer.
+Then the cryptography of §5.3-§5.5 is checked with the test-only fixture
+keys of fixtures/keys/ (--keys): every signature is verified with its
+from-key, every encrypted message to a fixture key is decrypted and its
+plaintext compared with the JSON's "plaintext", and every handshake proof
+the JSON gives a "handshake" for is verified. Crypto failures are FAILs with
+--require-crypto (which also fails if nothing of a kind was verified), and
+warnings without it.
 
-Dependencies: Python 3.11 standard library, msgpack 1.x, cramjam.
+Dependencies: Python 3.11 standard library, msgpack 1.x, cramjam,
+cryptography.
 """
 
 import argparse
@@ -32,10 +37,15 @@ import zlib
 try:
     import cramjam
     import msgpack
+    from cryptography.exceptions import InvalidSignature, InvalidTag
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, x25519
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 except ImportError as exc:
     print(
-        f"check_vectors.py: cannot import {exc.name!r}; "
-        "install the dependencies with: pip install msgpack cramjam",
+        f"check_vectors.py: cannot import {exc.name!r}; install the "
+        "dependencies with: pip install msgpack cramjam cryptography",
         file=sys.stderr,
     )
     sys.exit(2)
@@ -61,6 +71,9 @@ MAX_NACK_REASON = 256
 # §3 compression ids; 6 and 7 are reserved.
 COMPRESSION = ["none", "bz2", "gzip", "lzma", "zlib", "snappy"]
 
+# The test-only fixture keys (fixtures/keys/README.md): two levels above us.
+DEFAULT_KEYS = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "keys"
+
 # §5.1 opcodes.
 ACK, NACK, PING, SET_CONNECTION_OPT, SHOUT, SPEAK, WHISPER = range(7)
 FIND_NODE, FIND_VALUE, STORE, CUSTOM = 7, 8, 9, 15
@@ -83,7 +96,7 @@ SPEC_ERRORS = {
     "PayloadPastEnd", "PayloadTooLarge", "TooManyMessages", "MissingSignature",
     "ReservedMarker", "ExtType", "NonStringKey", "DuplicateKey", "InvalidUtf8",
     "TooDeep", "TooManyValues", "UnexpectedEnd", "TrailingBytes",
-    "MALFORMED", "TOO_LARGE",
+    "MALFORMED", "TOO_LARGE", "BAD_SIGNATURE", "DECRYPT_FAILED",
 }
 
 RSA_DER_PREFIX = bytes.fromhex("3082010a0282010100")
@@ -468,10 +481,12 @@ def decode_value(content):
 class Schema:
     """Checks for one message; errors are Reject('MALFORMED'|'TOO_LARGE')."""
 
-    def __init__(self, profile, msg):
+    def __init__(self, profile, msg, content=None):
         self.profile = profile
         self.k, self.s = PROFILES[profile]
         self.msg = msg
+        # The encoded value: the content, or the plaintext of an encrypted one.
+        self.content = msg.content if content is None else content
 
     def fail(self, where, what, name="MALFORMED"):
         raise Reject(name, f"message {self.msg.index} "
@@ -578,7 +593,7 @@ class Schema:
     def dht_value(self, index, where):
         """The encoded size of top-level array element `index` (§8.7, §11)."""
         unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
-        unpacker.feed(self.msg.content)
+        unpacker.feed(self.content)
         unpacker.read_array_header()
         for _ in range(index):
             unpacker.skip()
@@ -825,8 +840,8 @@ def decode_transmission(raw, profile):
                 raise Reject("MissingSignature", f"message {msg.index}: signed body "
                              f"of {len(msg.body)} bytes < S = {s}")
             msg.content, msg.signature = msg.body[:-s], msg.body[-s:]
-            # Signature verification (crypto layer) slots in here, with
-            # msg.signed_bytes, msg.signature and msg.from_key.
+            # Signatures are verified (and ciphertexts decrypted) afterwards,
+            # by CryptoLayer.check, with the fixture keys.
         if not msg.encrypted:
             try:
                 msg.value = decode_value(msg.content)
@@ -924,13 +939,343 @@ def compare_messages(expected, messages):
         act = message_to_json(msg)
         if type(exp) is not dict:
             raise Mismatch(f"messages[{i}] is not an object")
-        if set(exp) != set(act):
-            raise Mismatch(f"messages[{i}] has fields {sorted(exp)}, "
+        # The crypto annotations are checked (placement included) by CryptoLayer.
+        fields = set(exp) - MESSAGE_CRYPTO_FIELDS
+        if fields != set(act):
+            raise Mismatch(f"messages[{i}] has fields {sorted(fields)}, "
                            f"expected {sorted(act)}")
         for field in act:
             d = value_diff(exp[field], act[field], f"messages[{i}].{field}")
             if d:
                 raise Mismatch(d)
+
+
+# ---------------------------------------------------------------------------
+# §5.3-§5.5 cryptography
+
+ED25519_P = 2 ** 255 - 19
+HKDF_INFO = b"shoutnet/1 ed25519 encryption"   # §5.4
+PROOF_LABEL = b"shoutnet/1 handshake proof"    # §5.5, 26 ASCII bytes
+# §5.4: what precedes ChaCha20-Poly1305's output: E (ed25519), W (rsa2048).
+KEY_PREFIX = {"ed25519": 32, "rsa2048": 256}
+TAG = 16
+ZERO_NONCE = bytes(12)
+PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(),
+                    label=None)
+
+# The §10 names an invalid vector may give for a transmission that frames
+# and decodes, but whose cryptography fails.
+CRYPTO_ERRORS = {"BAD_SIGNATURE", "DECRYPT_FAILED"}
+# Fields a message's JSON object may carry besides those of §13 (README).
+MESSAGE_CRYPTO_FIELDS = {"plaintext", "signature_valid", "handshake"}
+
+
+def rsa_public_numbers(der):
+    """(n, e) of a DER PKCS#1 RSAPublicKey, SEQUENCE { INTEGER n, INTEGER e }."""
+
+    def tlv(buf, pos, tag, what):
+        if pos + 2 > len(buf) or buf[pos] != tag:
+            raise ValueError(f"{what}: expected DER tag {tag:#04x}")
+        length, pos = buf[pos + 1], pos + 2
+        if length & 0x80:
+            size = length & 0x7F
+            if not 1 <= size <= 4 or pos + size > len(buf):
+                raise ValueError(f"{what}: bad DER length")
+            length = int.from_bytes(buf[pos:pos + size], "big")
+            if length < 0x80 or buf[pos] == 0:
+                raise ValueError(f"{what}: DER length not in its shortest form")
+            pos += size
+        if pos + length > len(buf):
+            raise ValueError(f"{what}: DER length runs past the end")
+        return buf[pos:pos + length], pos + length
+
+    def integer(buf, pos, what):
+        body, pos = tlv(buf, pos, 0x02, what)
+        if not body or body[0] & 0x80:
+            raise ValueError(f"{what}: not a positive INTEGER")
+        if len(body) > 1 and body[0] == 0 and not body[1] & 0x80:
+            raise ValueError(f"{what}: INTEGER not in its shortest form")
+        return int.from_bytes(body, "big"), pos
+
+    seq, end = tlv(der, 0, 0x30, "RSAPublicKey")
+    if end != len(der):
+        raise ValueError("bytes after the RSAPublicKey SEQUENCE")
+    n, pos = integer(seq, 0, "modulus")
+    e, pos = integer(seq, pos, "publicExponent")
+    if pos != len(seq):
+        raise ValueError("more than two INTEGERs in RSAPublicKey")
+    return n, e
+
+
+_PUBLIC_KEYS = {}
+
+
+def public_key(profile, key_field):
+    """The `cryptography` public key of a key field (§2); raises ValueError."""
+    cached = _PUBLIC_KEYS.get((profile, key_field))
+    if cached is None:
+        if profile == "ed25519":
+            cached = ed25519.Ed25519PublicKey.from_public_bytes(key_field)
+        else:
+            n, e = rsa_public_numbers(key_field)
+            cached = rsa.RSAPublicNumbers(e, n).public_key()
+        _PUBLIC_KEYS[(profile, key_field)] = cached
+    return cached
+
+
+def verify(profile, key_field, signature, data):
+    """None if `signature` is the §5.3 signature of `data` by `key_field`."""
+    try:
+        key = public_key(profile, key_field)
+    except ValueError as exc:
+        return f"the key field is not a usable public key ({exc})"
+    try:
+        if profile == "ed25519":
+            key.verify(signature, data)
+        else:
+            key.verify(signature, data, PSS, hashes.SHA256())
+    except InvalidSignature:
+        scheme = "Ed25519" if profile == "ed25519" else "RSASSA-PSS"
+        return f"{scheme} signature does not verify"
+    return None
+
+
+def key_field_of(private_key):
+    """(profile, key field) of a fixture private key, or raises ValueError."""
+    if isinstance(private_key, ed25519.Ed25519PrivateKey):
+        return "ed25519", private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        numbers = private_key.public_key().public_numbers()
+        if private_key.key_size != 2048 or numbers.e != 65537:
+            raise ValueError("an RSA key but not 2048 bits with e = 65537 (§2)")
+        field = private_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+        if rsa_public_numbers(field) != (numbers.n, numbers.e):
+            raise ValueError("this decoder's DER parser misreads the key")
+        return "rsa2048", field
+    raise ValueError(f"unsupported key type {type(private_key).__name__}")
+
+
+def load_fixture_keys(directory):
+    """Returns ({(profile, key field): (name, private key)}, [problem])."""
+    keys, problems = {}, []
+    try:
+        listed = json.loads((directory / "public.json").read_text(encoding="utf-8"),
+                            object_pairs_hook=_json_pairs)
+    except (OSError, ValueError) as exc:
+        return keys, [f"{directory / 'public.json'}: {exc}"]
+    if type(listed) is not dict:
+        return keys, [f"{directory / 'public.json'} is not a JSON object"]
+    for name, hex_field in listed.items():
+        try:
+            pem = (directory / f"{name}.pem").read_bytes()
+            private = serialization.load_pem_private_key(pem, password=None)
+            profile, field = key_field_of(private)
+        except (OSError, ValueError, TypeError) as exc:
+            problems.append(f"{name}.pem: {exc}")
+            continue
+        if hex_field != field.hex():
+            problems.append(f"public.json[{name!r}] is not the key field of "
+                            f"{name}.pem")
+            continue
+        keys[(profile, field)] = (name, private)
+    for pem in sorted(directory.glob("*.pem")):
+        if pem.stem not in listed:
+            problems.append(f"{pem.name} is not listed in public.json")
+    return keys, problems
+
+
+def montgomery_u(key_field):
+    """R of §5.4: the X25519 public key (u, 32 bytes little-endian) of an
+    Ed25519 key field, u = (1 + y) / (1 - y) mod p (RFC 7748 §4.1)."""
+    y = int.from_bytes(key_field, "little") & ((1 << 255) - 1)  # drop x's sign
+    if y >= ED25519_P:
+        raise ValueError("the key's y coordinate is not reduced mod p")
+    if y == 1:
+        raise ValueError("the key is the identity point (y = 1), u is undefined")
+    u = (1 + y) * pow(1 - y, ED25519_P - 2, ED25519_P) % ED25519_P
+    return u.to_bytes(32, "little")
+
+
+def x25519_private(private_key):
+    """§5.4: clamp(SHA-512(Ed25519 seed)[:32]) as an X25519 private key."""
+    seed = private_key.private_bytes(serialization.Encoding.Raw,
+                                     serialization.PrivateFormat.Raw,
+                                     serialization.NoEncryption())
+    scalar = bytearray(hashlib.sha512(seed).digest()[:32])
+    scalar[0] &= 248
+    scalar[31] &= 127
+    scalar[31] |= 64
+    return x25519.X25519PrivateKey.from_private_bytes(bytes(scalar))
+
+
+def decrypt(profile, private_key, to_key, content, aad):
+    """The plaintext of an encrypted content (§5.4); raises ValueError."""
+    prefix = KEY_PREFIX[profile]
+    if len(content) < prefix + TAG:
+        raise ValueError(f"content of {len(content)} bytes is shorter than the "
+                         f"{prefix + TAG}-byte overhead")
+    head, sealed = content[:prefix], content[prefix:]
+    if profile == "ed25519":
+        r = montgomery_u(to_key)
+        mine = x25519_private(private_key)
+        derived = mine.public_key().public_bytes(serialization.Encoding.Raw,
+                                                 serialization.PublicFormat.Raw)
+        if derived != r:  # checks the two conversions against each other
+            raise ValueError("the X25519 public key of the converted private key "
+                             "is not the Montgomery form of the to-key")
+        try:
+            z = mine.exchange(x25519.X25519PublicKey.from_public_bytes(head))
+        except ValueError as exc:  # OpenSSL refuses an all-zero result itself
+            raise ValueError(f"X25519 with E fails ({exc})")
+        if z == bytes(32):
+            raise ValueError("the shared secret Z is all zero")
+        k = HKDF(algorithm=hashes.SHA256(), length=32, salt=head + r,
+                 info=HKDF_INFO).derive(z)
+    else:
+        try:
+            k = private_key.decrypt(head, OAEP)
+        except ValueError:
+            raise ValueError("the wrapped key W does not decrypt (RSAES-OAEP)")
+        if len(k) != 32:
+            raise ValueError(f"W unwraps to {len(k)} bytes, not a 32-byte key")
+    try:
+        return ChaCha20Poly1305(k).decrypt(ZERO_NONCE, sealed, aad)
+    except InvalidTag:
+        raise ValueError("the ChaCha20-Poly1305 tag does not verify")
+
+
+def _hex_bytes(v, size, where):
+    if type(v) is not str or len(v) != 2 * size or any(
+            c not in "0123456789abcdef" for c in v):
+        raise Mismatch(f"{where} is not {size} bytes of lowercase hex")
+    return bytes.fromhex(v)
+
+
+class CryptoLayer:
+    """Verifies and decrypts the messages of vectors; counts what it checked.
+
+    `check` returns faults, [(name, text)], where name is BAD_SIGNATURE,
+    DECRYPT_FAILED, a §7/§8 error of a plaintext, or a name of this checker
+    for a disagreement with the JSON. A JSON annotation in the wrong place or
+    form raises Mismatch instead: that is a broken vector whatever the mode.
+    """
+
+    def __init__(self, keys, strict):
+        self.keys = keys
+        self.strict = strict
+        self.signatures = self.decrypted = self.proofs = 0
+
+    def check(self, profile, messages, spec=None):
+        """`spec` is the valid vector's JSON (None for an invalid vector:
+        nothing is compared or counted). Returns (faults, notes)."""
+        faults, notes = [], []
+        counting = spec is not None
+        expected = spec["messages"] if counting else [{}] * len(messages)
+        default_valid = spec.get("signature_valid", True) if counting else True
+        if type(default_valid) is not bool:
+            raise Mismatch('"signature_valid" is not a boolean')
+        for msg, exp in zip(messages, expected):
+            at = f"message {msg.index} ({OPCODE_NAMES[msg.opcode]})"
+            sig_valid = exp.get("signature_valid", default_valid)
+            if "signature_valid" in exp and (type(sig_valid) is not bool
+                                             or not msg.signed):
+                raise Mismatch(f'{at}: "signature_valid" must be a boolean, '
+                               "and only on a signed message")
+            if "plaintext" in exp and not msg.encrypted:
+                raise Mismatch(f'{at}: "plaintext" on a message that is not encrypted')
+            if msg.signed:
+                problem = verify(profile, msg.from_key, msg.signature,
+                                 msg.signed_bytes)
+                if not sig_valid:
+                    if not problem:
+                        faults.append(("SignatureVerifies", f'{at}: "signature_valid" '
+                                       "is false, but the signature verifies (§5.3)"))
+                elif problem:
+                    faults.append(("BAD_SIGNATURE", f"{at}: {problem} with the "
+                                   "from-key over H || content (§5.3)"))
+                elif counting:
+                    self.signatures += 1
+            value = None if msg.encrypted else msg.value
+            if msg.encrypted:
+                value = self._decrypt(profile, msg, exp, at, counting, faults, notes)
+            if "handshake" in exp:
+                self._proof(profile, msg, exp["handshake"], value, messages, at,
+                            counting, faults, notes)
+        return faults, notes
+
+    def _decrypt(self, profile, msg, exp, at, counting, faults, notes):
+        """The decrypted value of an encrypted message, or None."""
+        fixture = self.keys.get((profile, msg.to_key))
+        if fixture is None:
+            if "plaintext" in exp:
+                notes.append(f'{at}: "plaintext" not checked: the to-key is not '
+                             "a fixture key")
+            return None
+        name, private = fixture
+        try:
+            plain = decrypt(profile, private, msg.to_key, msg.content,
+                            msg.header_sig)
+        except ValueError as exc:
+            faults.append(("DECRYPT_FAILED", f"{at}: does not decrypt with "
+                           f"fixture key {name} (§5.4): {exc}"))
+            return None
+        try:
+            value = decode_value(plain)
+            Schema(profile, msg, plain).check(value)
+        except Reject as exc:
+            faults.append((exc.name, f"{at}: the plaintext is not valid (§5.2): "
+                           f"{exc.name}: {exc.detail}"))
+            return None
+        if counting:
+            if "plaintext" not in exp:
+                faults.append(("NoPlaintext", f'{at}: encrypted to fixture key '
+                               f'{name}, but the JSON has no "plaintext"'))
+                return value
+            diff = value_diff(exp["plaintext"], value_to_json(value),
+                              f"messages[{msg.index}].plaintext")
+            if diff:
+                faults.append(("PlaintextMismatch", f"{at}: decrypts, but {diff}"))
+                return value
+            self.decrypted += 1
+        return value
+
+    def _proof(self, profile, msg, handshake, value, messages, at, counting,
+               faults, notes):
+        """§5.5 for an ACK [2, request_id, proof] with a "handshake" object."""
+        k, s = PROFILES[profile]
+        if not (msg.opcode == ACK and (value is None or (
+                type(value) is list and len(value) == 3 and value[0] == PING))):
+            raise Mismatch(f'{at}: "handshake" on a message that is not '
+                           "ACK [2, request_id, proof]")
+        if type(handshake) is not dict or set(handshake) != {"nonce", "verifier"}:
+            raise Mismatch(f'{at}: "handshake" must be an object with exactly '
+                           '"nonce" and "verifier"')
+        nonce = _hex_bytes(handshake["nonce"], 32, f"{at}: handshake.nonce")
+        verifier = _hex_bytes(handshake["verifier"], k, f"{at}: handshake.verifier")
+        if value is None:  # encrypted, and not decrypted
+            if (profile, msg.to_key) not in self.keys:
+                notes.append(f"{at}: proof not checked: the message is encrypted "
+                             "to a key that is not a fixture key")
+            return  # else the decryption's fault is reported already
+        if verifier != msg.to_key:
+            notes.append(f"{at}: handshake.verifier is not the ACK's to-key (§9.1)")
+        for other in messages:
+            if (other.opcode == PING and not other.encrypted
+                    and other.from_key == verifier and type(other.value) is list
+                    and len(other.value) == 2
+                    and other.value[1].get("nonce") != nonce):
+                notes.append(f"{at}: handshake.nonce is not the nonce of the "
+                             f"verifier's hello (message {other.index})")
+        problem = verify(profile, msg.from_key, value[2],
+                         PROOF_LABEL + nonce + msg.from_key + verifier)
+        if problem:
+            faults.append(("BAD_PROOF", f"{at}: proof: {problem} with the from-key "
+                           "over label || nonce || from-key || verifier (§5.5)"))
+        elif counting:
+            self.proofs += 1
 
 
 # ---------------------------------------------------------------------------
@@ -971,7 +1316,7 @@ def load_vector(hex_path):
     return bytes.fromhex(text), spec
 
 
-def check_valid(hex_path, profile):
+def check_valid(hex_path, profile, crypto):
     """Returns a list of warnings; raises Mismatch or Reject on failure."""
     raw, spec = load_vector(hex_path)
     warnings = []
@@ -980,7 +1325,8 @@ def check_valid(hex_path, profile):
                        f"the directory says {profile!r}")
     if type(spec.get("description")) is not str:
         warnings.append('no "description" string')
-    extra = set(spec) - {"description", "profile", "compression", "messages"}
+    extra = set(spec) - {"description", "profile", "compression", "messages",
+                         "signature_valid"}
     if extra:
         warnings.append(f"unknown fields {sorted(extra)}")
     compression, messages = decode_transmission(raw, profile)
@@ -988,10 +1334,17 @@ def check_valid(hex_path, profile):
         raise Mismatch(f'"compression" is {spec.get("compression")!r}, '
                        f"the header says {compression!r}")
     compare_messages(spec.get("messages"), messages)
+    faults, notes = crypto.check(profile, messages, spec)
+    warnings.extend(notes)
+    if faults:
+        text = "; ".join(text for _, text in faults)
+        if crypto.strict:
+            raise Mismatch(text)
+        warnings.append(f"{text} [a FAIL with --require-crypto]")
     return warnings
 
 
-def check_invalid(hex_path, profile):
+def check_invalid(hex_path, profile, crypto):
     raw, spec = load_vector(hex_path)
     warnings = []
     if "profile" in spec and spec["profile"] != profile:
@@ -1013,7 +1366,21 @@ def check_invalid(hex_path, profile):
         warnings.append(f"rejected as {exc.name} ({exc.detail}), the JSON "
                         f"expects {expected}: the spec does not fix this name")
         return warnings
-    raise Mismatch(f"accepted, the JSON expects {expected}")
+    if expected not in CRYPTO_ERRORS:
+        raise Mismatch(f"accepted, the JSON expects {expected}")
+    # It frames and decodes; the fault must be in its cryptography.
+    _, messages = decode_transmission(raw, profile)
+    if expected == "DECRYPT_FAILED" and not any(
+            m.encrypted and (profile, m.to_key) in crypto.keys for m in messages):
+        raise Mismatch("expects DECRYPT_FAILED, but no message is encrypted to "
+                       "a fixture key, so nothing can be decrypted")
+    faults, _ = crypto.check(profile, messages)
+    if any(name == expected for name, _ in faults):
+        return warnings
+    if faults:
+        raise Mismatch(f"{faults[0][1]}; the JSON expects {expected}")
+    raise Mismatch(f"decodes, and every signature verifies and every message "
+                   f"to a fixture key decrypts; the JSON expects {expected}")
 
 
 def main(argv=None):
@@ -1021,10 +1388,28 @@ def main(argv=None):
         description="Cross-check shoutnet wire test vectors (docs/PROTOCOL.md §13).")
     parser.add_argument("vectors", type=pathlib.Path,
                         help="the vectors directory, e.g. docs/vectors")
+    parser.add_argument("--keys", type=pathlib.Path, default=None,
+                        help="the fixture keys directory (public.json and "
+                        "<name>.pem); default: fixtures/keys of this repository")
+    parser.add_argument("--require-crypto", action="store_true",
+                        help="crypto failures are FAILs, not warnings, and "
+                        "verifying no signature, decrypting no message or "
+                        "verifying no proof fails the run")
     args = parser.parse_args(argv)
 
     jobs = []  # (label, path, profile, invalid?)
     problems = []
+    keys_dir = args.keys or DEFAULT_KEYS
+    keys = {}
+    if keys_dir.is_dir():
+        keys, key_problems = load_fixture_keys(keys_dir)
+        problems.extend(f"FAIL {keys_dir}: {p}" for p in key_problems)
+    elif args.keys is not None:
+        problems.append(f"FAIL {keys_dir}: no such directory")
+    else:
+        print(f"check_vectors.py: no fixture keys at {keys_dir}; encrypted "
+              "messages are not decrypted", file=sys.stderr)
+    crypto = CryptoLayer(keys, args.require_crypto)
     root = args.vectors
     if root.is_dir():
         for pdir in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -1044,7 +1429,8 @@ def main(argv=None):
         try:
             if profile not in PROFILES:
                 raise Mismatch(f"unknown profile directory {profile!r}")
-            warnings = (check_invalid if invalid else check_valid)(path, profile)
+            warnings = (check_invalid if invalid else check_valid)(path, profile,
+                                                                   crypto)
         except (Mismatch, Reject) as exc:
             failed += 1
             print(f"FAIL {label}: {exc}")
@@ -1058,8 +1444,15 @@ def main(argv=None):
         print(f"ok   {label}{note}")
     if not jobs:
         print(f"FAIL: no vectors found under {root}")
+    print(f"crypto: {crypto.signatures} signatures verified, {crypto.decrypted} "
+          f"messages decrypted, {crypto.proofs} proofs verified")
+    missing = [what for what, n in (("signature verified", crypto.signatures),
+                                    ("message decrypted", crypto.decrypted),
+                                    ("proof verified", crypto.proofs)) if not n]
+    if args.require_crypto and missing:
+        print(f"FAIL --require-crypto: no {', no '.join(missing)}")
     print(f"{passed} passed, {failed} failed")
-    return 1 if failed or not jobs else 0
+    return 1 if failed or not jobs or (args.require_crypto and missing) else 0
 
 
 if __name__ == "__main__":
