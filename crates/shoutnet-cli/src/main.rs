@@ -1,10 +1,12 @@
 //! The `shoutnet` command: argument parsing and dispatch for the `shoutnet
 //! wire` commands, which decode, encode and generate transmissions
-//! (docs/PROTOCOL.md §4–§8 and the test vectors of §13).
+//! (docs/PROTOCOL.md §4–§8 and the test vectors of §13), and for the key
+//! file commands `shoutnet keygen` and `shoutnet key show` (§2).
 //!
 //! Errors end the process with one line on stderr, `error: ...`, and exit
 //! code 1. Usage errors exit with code 2, as clap does.
 
+mod key;
 mod vectors;
 mod wire;
 
@@ -13,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Command-line tools for the shoutnet wire protocol.
+/// Command-line tools for the shoutnet wire protocol and key files.
 #[derive(Debug, Parser)]
 #[command(name = "shoutnet", version, about, long_about = None)]
 struct Cli {
@@ -26,6 +28,17 @@ enum Command {
     /// Decode and encode wire transmissions (docs/PROTOCOL.md §4–§8, §13).
     #[command(subcommand)]
     Wire(WireCommand),
+    /// Generate a key pair and write it to a new key file (docs/PROTOCOL.md §2).
+    Keygen(key::KeygenArgs),
+    /// Inspect key files (docs/PROTOCOL.md §2).
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Print a key file's profile, key field and routing address.
+    Show(key::ShowArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,6 +59,8 @@ fn main() -> ExitCode {
         Command::Wire(WireCommand::Decode(args)) => wire::decode::run(&args),
         Command::Wire(WireCommand::Encode(args)) => wire::encode::run(&args),
         Command::Wire(WireCommand::Vectors(args)) => vectors::run(&args),
+        Command::Keygen(args) => key::keygen(&args),
+        Command::Key(KeyCommand::Show(args)) => key::show(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! The invalid test vectors (docs/PROTOCOL.md §13): one per framing error of
-//! §4 and §5.2 and per value error of §7 that the decoder tells apart, each
-//! made from a valid vector by breaking exactly one thing.
+//! §4 and §5.2 and per value error of §7 that the decoder tells apart, and
+//! one per crypto failure of §5.3 and §5.4, each made from a valid vector by
+//! breaking exactly one thing.
 //!
 //! `TooManyMessages` and `TooManyValues` are left out: with the default
 //! limits of §11 they need megabytes of input. `UnnegotiatedCompression`
@@ -101,6 +102,7 @@ pub(super) fn vectors(
     decompress_vectors(&mut m)?;
     message_vectors(&mut m)?;
     value_vectors(&mut m, keys)?;
+    crypto_vectors(&mut m)?;
     Ok(m.out)
 }
 
@@ -461,5 +463,49 @@ fn value_vectors(m: &mut Maker<'_>, keys: &Keys) -> Result<()> {
             breaks: Breaks::Value,
         });
     }
+    Ok(())
+}
+
+/// Crypto failures (§5.3, §5.4, §10): the transmission frames and decodes,
+/// but a signature does not verify or a ciphertext does not decrypt.
+fn crypto_vectors(m: &mut Maker<'_>) -> Result<()> {
+    let sig_len = m.profile.signature_len();
+    let signed = m.base("signed")?;
+    // The one message's signature ends the transmission.
+    let signature_at = signed
+        .len()
+        .checked_sub(sig_len)
+        .context("the signed vector is shorter than a signature")?;
+    m.out.push(Invalid {
+        name: "bad_signature".into(),
+        description: format!(
+            "the `signed` vector with the first byte of its {sig_len}-byte signature flipped \
+             (xor 0x01): it frames and decodes, but the signature does not verify, so a \
+             receiver answers NACK BAD_SIGNATURE (§5.3, §10)"
+        ),
+        bytes: poke(signed, signature_at, |b| b ^ 0x01)?,
+        error: "BAD_SIGNATURE",
+        breaks: Breaks::Crypto,
+    });
+    let encrypted = m.base("encrypted")?;
+    // The content follows the message header; the ciphertext follows the
+    // ephemeral key E (ed25519) or the wrapped key W (rsa2048).
+    let key_part = shoutnet_crypto::overhead(m.profile) - 16;
+    let ciphertext_at = TRANSMISSION_HEADER_LEN + m.profile.header_len() + key_part;
+    m.out.push(Invalid {
+        name: "decrypt_failed".into(),
+        description: format!(
+            "the `encrypted` vector with the first ciphertext byte (after the {key_part}-byte \
+             {}) flipped (xor 0x01): it frames and decodes, but the Poly1305 tag does not \
+             verify, so the receiver answers NACK DECRYPT_FAILED (§5.4, §10)",
+            match m.profile {
+                Profile::Ed25519 => "ephemeral key E",
+                Profile::Rsa2048 => "wrapped key W",
+            }
+        ),
+        bytes: poke(encrypted, ciphertext_at, |b| b ^ 0x01)?,
+        error: "DECRYPT_FAILED",
+        breaks: Breaks::Crypto,
+    });
     Ok(())
 }

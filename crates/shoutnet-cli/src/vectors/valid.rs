@@ -3,18 +3,23 @@
 //!
 //! Messages flow as on one connection between fixture nodes 1 and 2: node 1
 //! sends requests, node 2 answers them. Node 3 is known to both.
+//!
+//! Signatures, ciphertexts and the handshake proof are real, made with the
+//! fixture private keys and a generator seeded per vector (`seeded`).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
+use shoutnet_crypto::{encrypt_message, handshake_proof, seal_message, sign_message};
 use shoutnet_wire::{
     Ack, AckResult, Broadcast, Custom, FindNode, FindValue, Hello, Lock, Message, Metadata, Method,
     MethodSet, Nack, NackCode, NodeInfo, NodesFor, Opcode, PROTOCOL_VERSION, Payload, Ping,
-    SetConnectionOpt, Store, Value, Whisper,
+    Profile, SetConnectionOpt, Store, Value, Whisper,
 };
 
-use super::{Keys, Valid, placeholder, sha256};
+use super::{Annotation, Keys, Valid, fixed_bytes, seeded, sha256};
 
 /// The DHT key of the FIND_VALUE / STORE vectors.
 const DHT_KEY: &[u8] = b"shoutnet/vectors/greeting";
@@ -74,7 +79,7 @@ impl Ctx<'_> {
 
     fn hello(&self) -> Result<Hello> {
         let profile = self.keys.profile;
-        let nonce = placeholder(&format!("{profile} hello nonce"), 32);
+        let nonce = fixed_bytes(&format!("{profile} hello nonce"), 32);
         Ok(Hello {
             version: PROTOCOL_VERSION,
             profile: profile.name().to_owned(),
@@ -83,13 +88,6 @@ impl Ctx<'_> {
             compression: MethodSet::all(),
             preferred: Method::Zlib,
         })
-    }
-
-    /// A signature-sized placeholder: real signatures come with the crypto
-    /// layer.
-    fn signature(&self, label: &str) -> Bytes {
-        let profile = self.keys.profile;
-        placeholder(&format!("{profile} {label}"), profile.signature_len())
     }
 
     fn whisper(&self) -> Result<Message> {
@@ -101,6 +99,58 @@ impl Ctx<'_> {
             ]),
         });
         self.msg(1, 2, &payload)
+    }
+
+    /// A SHOUT from node 1 to everyone, signed by node 1.
+    fn signed_shout(&self) -> Result<Message> {
+        let mut msg = self.msg(
+            1,
+            0,
+            &Payload::Shout(Broadcast {
+                nonce: 42,
+                data: Value::from("flooded to every node"),
+            }),
+        )?;
+        let mut rng = seeded(self.keys.profile, "signed");
+        sign_message(self.keys.keypair(1), &mut rng, &mut msg)?;
+        Ok(msg)
+    }
+
+    /// Vector `name`: a WHISPER from node 1 to node `to`, encrypted for it,
+    /// and signed by node 1 if `signed` (encrypt-then-sign, §5.2).
+    fn encrypted(
+        &self,
+        name: &'static str,
+        description: String,
+        to: usize,
+        request_id: u64,
+        signed: bool,
+    ) -> Result<Valid> {
+        let payload = Payload::Whisper(Whisper {
+            request_id,
+            data: Value::map([
+                ("text", Value::from(format!("for node {to}'s eyes only"))),
+                ("reply_to", Value::from(1u8)),
+            ]),
+        });
+        let mut msg = self.msg(1, to, &payload)?;
+        let plaintext = msg.content.clone();
+        let recipient = self.keys.keypair(to).public();
+        let mut rng = seeded(self.keys.profile, name);
+        if signed {
+            seal_message(self.keys.keypair(1), recipient, &mut rng, &mut msg)?;
+        } else {
+            encrypt_message(recipient, &mut rng, &mut msg, false)?;
+        }
+        Ok(annotated(
+            name,
+            description,
+            msg,
+            Annotation {
+                plaintext: Some(plaintext),
+                ..Annotation::default()
+            },
+        ))
     }
 
     fn stored_value() -> Value {
@@ -127,6 +177,20 @@ fn plain(name: &'static str, description: String, messages: Vec<Message>) -> Val
         description,
         compression: Method::None,
         messages,
+        annotations: BTreeMap::new(),
+    }
+}
+
+/// A one-message vector whose message carries `annotation`.
+fn annotated(
+    name: &'static str,
+    description: String,
+    message: Message,
+    annotation: Annotation,
+) -> Valid {
+    Valid {
+        annotations: BTreeMap::from([(0, annotation)]),
+        ..plain(name, description, vec![message])
     }
 }
 
@@ -135,26 +199,36 @@ pub(super) fn vectors(keys: &Keys) -> Result<Vec<Valid>> {
     let c = Ctx { keys };
     let profile = keys.profile;
     let sig_len = profile.signature_len();
+    let overhead = shoutnet_crypto::overhead(profile);
     let whisper = c.whisper()?;
+    let hello = c.hello()?;
+    // Node 2 proves its key to node 1, over the nonce of node 1's hello.
+    let proof = handshake_proof(
+        keys.keypair(2),
+        &mut seeded(profile, "ack_ping_proof"),
+        &hello.nonce,
+        &keys.key(1),
+    )?;
     let address = sha256(DHT_KEY);
     let find_node = Payload::FindNode(FindNode {
         request_id: 6,
         target: sha256(&keys.key(3)),
     });
-    let mut out = vec![
+    let mut out =
+        vec![
         plain(
             "ping_hello",
             format!(
                 "PING [request_id, hello] opening a connection (§8.1, §9.1): version 1, \
-                 profile {profile}, a fixed placeholder nonce, two listen addresses, all six \
-                 compression ids, zlib preferred"
+                 profile {profile}, a fixed nonce (SHA-256 of a label), two listen addresses, \
+                 all six compression ids, zlib preferred"
             ),
             vec![c.msg(
                 1,
                 2,
                 &Payload::Ping(Ping {
                     request_id: 1,
-                    hello: Some(c.hello()?),
+                    hello: Some(hello.clone()),
                 }),
             )?],
         ),
@@ -170,23 +244,28 @@ pub(super) fn vectors(keys: &Keys) -> Result<Vec<Valid>> {
                 }),
             )?],
         ),
-        plain(
+        annotated(
             "ack_ping_proof",
             format!(
-                "ACK [2, request_id, proof] answering the hello PING (§8.2, §9.1). The proof \
-                 is {sig_len} fixed placeholder bytes, not a real signature: real proofs come \
-                 with the crypto layer"
+                "ACK [2, request_id, proof] from node 2 answering node 1's hello PING (§8.2, \
+                 §9.1): the proof is node 2's {sig_len}-byte signature over \"shoutnet/1 \
+                 handshake proof\", the nonce of the `ping_hello` vector, node 2's key field \
+                 and node 1's (§5.5); \"handshake\" gives the nonce and the verifier"
             ),
-            vec![c.msg(
+            c.msg(
                 2,
                 1,
                 &ack(
                     1,
                     AckResult::Ping {
-                        proof: Some(c.signature("handshake proof")),
+                        proof: Some(Bytes::from(proof)),
                     },
                 ),
-            )?],
+            )?,
+            Annotation {
+                handshake: Some((hello.nonce, keys.key(1))),
+                ..Annotation::default()
+            },
         ),
         plain(
             "ack_ping_keepalive",
@@ -436,41 +515,42 @@ pub(super) fn vectors(keys: &Keys) -> Result<Vec<Valid>> {
                 .into(),
             vec![c.msg(1, 2, &custom(Some(11), "values", every_value()))?],
         ),
-        plain(
+        c.encrypted(
             "encrypted",
-            "a WHISPER with the encrypted flag: its content is 96 opaque bytes, written as \
-             payload_hex (§5.2, §13). The bytes are a placeholder for the layout only, not \
-             real ciphertext: the hybrid encryption comes with the crypto layer"
-                .into(),
-            vec![Message {
-                encrypted: true,
-                ..Message::new(
-                    keys.key(1),
-                    keys.key(2),
-                    Opcode::Whisper,
-                    placeholder(&format!("{profile} ciphertext"), 96),
-                )
-            }],
-        ),
+            format!(
+                "a WHISPER from node 1 to node 2 sent directly, so encrypted but unsigned: its \
+                 content, written as payload_hex, is the {} ({overhead} bytes of overhead) \
+                 (§5.2, §5.4); \"plaintext\" is the decrypted value",
+                match profile {
+                    Profile::Ed25519 => "ephemeral X25519 key E, then the ChaCha20-Poly1305 \
+                                         ciphertext and tag",
+                    Profile::Rsa2048 => "RSA-OAEP-wrapped key W, then the ChaCha20-Poly1305 \
+                                         ciphertext and tag",
+                }
+            ),
+            2,
+            12,
+            false,
+        )?,
+        c.encrypted(
+            "encrypted_signed",
+            format!(
+                "a WHISPER from node 1 to node 3 routed through other nodes, so encrypted, then \
+                 signed: the signature ({sig_len} bytes, by node 1) covers the header with both \
+                 flags set and the ciphertext (§5.2–§5.4); \"plaintext\" is the decrypted value"
+            ),
+            3,
+            13,
+            true,
+        )?,
         plain(
             "signed",
             format!(
                 "a SHOUT to the broadcast key with the signed flag: the body is the content \
-                 followed by a {sig_len}-byte signature (§5.2, §8.5). The signature is fixed \
-                 placeholder bytes, not a real signature: real signatures come with the \
-                 crypto layer"
+                 followed by node 1's {sig_len}-byte signature over the header without its \
+                 length field and the content (§5.2, §5.3, §8.5)"
             ),
-            vec![Message {
-                signature: Some(c.signature("shout signature")),
-                ..c.msg(
-                    1,
-                    0,
-                    &Payload::Shout(Broadcast {
-                        nonce: 42,
-                        data: Value::from("flooded to every node"),
-                    }),
-                )?
-            }],
+            vec![c.signed_shout()?],
         ),
     ];
     let batch = batch(&c)?;
@@ -485,6 +565,7 @@ pub(super) fn vectors(keys: &Keys) -> Result<Vec<Valid>> {
             ),
             compression: method,
             messages: batch.clone(),
+            annotations: BTreeMap::new(),
         });
     }
     Ok(out)
