@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use rand_core::CryptoRngCore;
-use shoutnet_wire::{Flags, Message, MessageRef, Opcode};
+use shoutnet_wire::{Flags, Message, MessageRef, Opcode, header_without_length};
 
 use crate::{Error, Keypair, PublicKey};
 
@@ -86,16 +86,13 @@ pub(crate) fn signed_data(
     flags: Flags,
     content: &[u8],
 ) -> Vec<u8> {
-    let mut out = covered_header(from, to, opcode, flags);
+    let mut out = header_without_length(from, to, opcode, flags, content.len());
     out.extend_from_slice(content);
     out
 }
 
-/// `H`: the header without its length field (docs/PROTOCOL.md §5.2).
+/// The header minus its length field with the given flags (the flags as
+/// they will be sent, which may differ from the message's current ones).
 pub(crate) fn covered_header(from: &[u8], to: &[u8], opcode: Opcode, flags: Flags) -> Vec<u8> {
-    let mut out = Vec::with_capacity(from.len() + to.len() + 2);
-    out.extend_from_slice(from);
-    out.extend_from_slice(to);
-    out.extend_from_slice(&[opcode.value() << 4, flags.to_byte()]);
-    out
+    header_without_length(from, to, opcode, flags, 0)
 }

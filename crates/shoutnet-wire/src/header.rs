@@ -159,6 +159,30 @@ impl HeaderTail {
     }
 }
 
+/// The header minus its payload-length field, followed by room for
+/// `extra` more bytes: what signatures (followed by the content) and
+/// encryption's associated data cover (docs/PROTOCOL.md §5.3, §5.4).
+///
+/// ```
+/// use shoutnet_wire::{Flags, Opcode, header_without_length};
+/// let h = header_without_length(&[1; 32], &[2; 32], Opcode::Whisper, Flags { encrypted: true, signed: true }, 0);
+/// assert_eq!(h.len(), 66);
+/// assert_eq!(&h[64..], &[0x60, 0x03]);
+/// ```
+pub fn header_without_length(
+    from: &[u8],
+    to: &[u8],
+    opcode: Opcode,
+    flags: Flags,
+    extra: usize,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(from.len() + to.len() + 2 + extra);
+    out.extend_from_slice(from);
+    out.extend_from_slice(to);
+    out.extend_from_slice(&HeaderTail::op_and_flags(opcode, flags));
+    out
+}
+
 /// Length of the header minus its payload-length field: the bytes that
 /// signatures and encryption's associated data cover (docs/PROTOCOL.md §5.2).
 pub const fn covered_header_len(profile: Profile) -> usize {

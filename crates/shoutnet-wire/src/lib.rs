@@ -31,7 +31,9 @@ pub use batch::{
     encode_transmission,
 };
 pub use error::{DecodeError, EncodeError, Error, PayloadError, ValueError};
-pub use header::{Flags, TRANSMISSION_HEADER_LEN, TransmissionHeader, covered_header_len};
+pub use header::{
+    Flags, TRANSMISSION_HEADER_LEN, TransmissionHeader, covered_header_len, header_without_length,
+};
 pub use limits::{Limits, ValueLimits};
 pub use message::{Message, MessageRef};
 pub use opcode::{Opcode, UnknownOpcode};

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use crate::header::{HeaderTail, TRANSMISSION_HEADER_LEN};
+use crate::header::{TRANSMISSION_HEADER_LEN, header_without_length};
 use crate::{EncodeError, Flags, Opcode, Payload, PayloadError, Profile, Value, ValueLimits};
 
 /// A message as carried in a transmission.
@@ -89,7 +89,13 @@ impl Message {
     /// The bytes a signature covers: the header without its length field,
     /// then the content (docs/PROTOCOL.md §5.2).
     pub fn signed_bytes(&self) -> Vec<u8> {
-        let mut out = self.covered_header();
+        let mut out = header_without_length(
+            &self.from,
+            &self.to,
+            self.opcode,
+            self.flags(),
+            self.content.len(),
+        );
         out.extend_from_slice(&self.content);
         out
     }
@@ -97,11 +103,7 @@ impl Message {
     /// The header without its length field: the associated data of
     /// encryption and the first part of what a signature covers.
     pub fn covered_header(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.from.len() + self.to.len() + 2 + self.content.len());
-        out.extend_from_slice(&self.from);
-        out.extend_from_slice(&self.to);
-        out.extend_from_slice(&HeaderTail::op_and_flags(self.opcode, self.flags()));
-        out
+        header_without_length(&self.from, &self.to, self.opcode, self.flags(), 0)
     }
 
     /// Decodes the content as one restricted msgpack value.
