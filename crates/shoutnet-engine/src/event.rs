@@ -1,0 +1,114 @@
+//! The engine's inputs and outputs (docs/PROTOCOL.md §9, §10): connection
+//! ids, commands, transmissions, driver actions and application events.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use shoutnet_crypto::Address;
+use shoutnet_kad::LookupStats;
+
+/// A connection, numbered by the driver. The engine never invents one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnectionId(pub u64);
+
+/// The id of a [`Command`], returned by
+/// [`NodeEngine::handle_command`](crate::NodeEngine::handle_command) and
+/// carried back by the events it causes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+/// Who opened a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// The peer dialled this node.
+    Inbound,
+    /// This node dialled `addr` (usually after an [`Action::Dial`]).
+    Outbound {
+        /// The address that was dialled.
+        addr: SocketAddr,
+    },
+}
+
+/// What the application asks the engine to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command {
+    /// Run an iterative `FIND_NODE` lookup of `target`; ends with
+    /// [`Event::LookupFinished`].
+    FindNode {
+        /// The address looked up.
+        target: Address,
+    },
+    /// Dial `seeds`, then, once every seed has connected or failed, look up
+    /// this node's own address; ends with [`Event::LookupFinished`].
+    Bootstrap {
+        /// Addresses of nodes to start from.
+        seeds: Vec<SocketAddr>,
+    },
+}
+
+/// Bytes the driver must write to a connection, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// The connection to write to.
+    pub conn: ConnectionId,
+    /// One whole transmission (docs/PROTOCOL.md §4).
+    pub bytes: Bytes,
+}
+
+/// Something the driver must do besides writing bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Open a connection to `addr`, then report it with
+    /// [`NodeEngine::handle_connected`](crate::NodeEngine::handle_connected)
+    /// and [`Direction::Outbound`]. A dial that never connects needs no
+    /// report: the engine gives it up after the handshake timeout.
+    Dial {
+        /// Where to connect.
+        addr: SocketAddr,
+    },
+    /// Close `conn` after writing what was already transmitted. The engine
+    /// has already forgotten it.
+    Close {
+        /// The connection to close.
+        conn: ConnectionId,
+        /// Why, for logs.
+        reason: String,
+    },
+}
+
+/// What the engine tells the application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A handshake completed (docs/PROTOCOL.md §9.1).
+    Connected {
+        /// The connection.
+        conn: ConnectionId,
+        /// The peer's routing address.
+        peer: Address,
+        /// The peer's key field.
+        key: Bytes,
+        /// The addresses the peer says it listens on.
+        listen: Vec<SocketAddr>,
+    },
+    /// A connection the engine knew of is gone.
+    Disconnected {
+        /// The connection.
+        conn: ConnectionId,
+        /// The peer's address, if the handshake had completed.
+        peer: Option<Address>,
+    },
+    /// A lookup started by a [`Command`] ended.
+    LookupFinished {
+        /// The command's id.
+        id: RequestId,
+        /// The address looked up.
+        target: Address,
+        /// Up to k closest peers that answered, nearest first.
+        closest: Vec<Address>,
+        /// The lookup's counters.
+        stats: LookupStats,
+    },
+}
