@@ -471,10 +471,10 @@ fn dials_respect_the_outbound_limit() {
 #[test]
 fn absurd_durations_are_capped_instead_of_overflowing() {
     let mut c = Cluster::new(2, 3, |config| {
-        config.handshake_timeout = std::time::Duration::MAX;
-        config.request_timeout = std::time::Duration::MAX;
-        config.keepalive = std::time::Duration::MAX;
-        config.kad.request_timeout = std::time::Duration::MAX;
+        config.handshake_timeout = Duration::MAX;
+        config.request_timeout = Duration::MAX;
+        config.keepalive = Duration::MAX;
+        config.kad.request_timeout = Duration::MAX;
     });
     c.connect(0, 1);
     c.run_until_idle();
