@@ -1,0 +1,102 @@
+//! The simulator's command line: `shoutnet-sim lookup --n N --seed S
+//! --lookups L` prints the lookup table of ARCHITECTURE.md's simulation
+//! section.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use shoutnet_sim::scenario::lookup::{self, LookupParams};
+
+#[derive(Debug, Parser)]
+#[command(name = "shoutnet-sim", about = "Deterministic shoutnet simulations")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Debug, Subcommand)]
+enum Scenario {
+    /// Bootstrap n nodes, then look up random targets from random nodes.
+    Lookup {
+        /// Nodes.
+        #[arg(long)]
+        n: usize,
+        /// Master seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Lookups after the bootstrap.
+        #[arg(long, default_value_t = 100)]
+        lookups: usize,
+        /// Seed nodes.
+        #[arg(long, default_value_t = 3)]
+        seeds: usize,
+        /// Kademlia k.
+        #[arg(long, default_value_t = 20)]
+        k: usize,
+        /// Loss rate in [0, 1].
+        #[arg(long, default_value_t = 0.0)]
+        loss: f64,
+        /// Lookups started together.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+}
+
+/// Peak resident memory from `/proc/self/status`, in KiB (Linux only).
+fn peak_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.scenario {
+        Scenario::Lookup {
+            n,
+            seed,
+            lookups,
+            seeds,
+            k,
+            loss,
+            concurrency,
+        } => {
+            let mut params = LookupParams::new(n, seed, lookups);
+            params.seeds = seeds;
+            params.k = k;
+            params.loss = loss;
+            params.concurrency = concurrency;
+            #[allow(clippy::disallowed_methods)] // The one clock read: epoch and wall time.
+            let start = Instant::now();
+            let mut progress = |line: &str| {
+                let wall: Duration = start.elapsed();
+                eprintln!("[{:.1}s] {line}", wall.as_secs_f64());
+            };
+            let report = lookup::run(&params, start, &mut progress)?;
+            let wall = start.elapsed();
+            print!("{}", report.table(wall, peak_kib()));
+            let stats = report.stats;
+            println!();
+            println!(
+                "steps: {} ({:.0}/s wall), transmissions: {} ({} lost, {} delivered), dials: {}, connects: {}, unfinished lookups: {}, empty routing tables: {}, bootstrap virtual time: {:.1} s, trace hash: {}",
+                stats.steps,
+                stats.steps as f64 / wall.as_secs_f64().max(1e-9),
+                stats.transmissions,
+                stats.lost,
+                stats.delivered,
+                stats.dials,
+                stats.connects,
+                report.unfinished,
+                report.empty_tables,
+                report.bootstrap_time.as_secs_f64(),
+                report
+                    .trace_hash
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>(),
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! A deterministic discrete-event simulator for shoutnet (ARCHITECTURE.md,
+//! "Deterministic simulation"; DESIGN R10 for the Kademlia it measures, and
+//! the engine contract of docs/PROTOCOL.md §9): many `NodeEngine`s over a
+//! virtual network with seeded latency, loss, bandwidth, partitions and
+//! crashes.
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod config;
+mod error;
+pub mod scenario;
+mod sim;
+
+pub use config::{DEFAULT_MAX_STEPS, DEFAULT_SIM_MAX_OUTBOUND, Latency, SimConfig};
+pub use error::{Error, Livelock};
+pub use sim::{BASE_PORT, LoggedEvent, MAX_NODES, Sim, SimStats, addr, node_keypair, node_of};

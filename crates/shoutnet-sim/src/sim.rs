@@ -1,0 +1,693 @@
+//! The discrete-event driver (ARCHITECTURE.md, "Deterministic simulation";
+//! it drives the sans-IO contract of docs/PROTOCOL.md §9): many
+//! `NodeEngine`s, a virtual network of never-bound listen addresses, and one
+//! event queue keyed by `(time, sequence)`.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+use sha2::{Digest, Sha256};
+use shoutnet_crypto::{Keypair, Profile};
+use shoutnet_engine::{
+    Action, Command, ConnectionId, Direction, EngineConfig, Event, NodeEngine, RequestId,
+};
+
+use crate::config::SimConfig;
+use crate::error::{Error, Livelock};
+
+/// Node `i` listens on `127.0.0.1:(BASE_PORT + i)`. Nothing is bound: the
+/// address is only a name the simulator maps back to the node.
+pub const BASE_PORT: u16 = 10_000;
+
+/// The most nodes the port range above [`BASE_PORT`] can name.
+pub const MAX_NODES: usize = (u16::MAX - BASE_PORT) as usize + 1;
+
+/// The listen address of node `i` (port 0, which no node has, if `i` is
+/// out of range).
+pub fn addr(i: usize) -> SocketAddr {
+    let port = u16::try_from(i)
+        .ok()
+        .and_then(|i| BASE_PORT.checked_add(i))
+        .unwrap_or(0);
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+/// The node listening on `addr`, if the address names one of the first
+/// `n` nodes.
+pub fn node_of(addr: SocketAddr, n: usize) -> Option<usize> {
+    if addr.ip() != Ipv4Addr::LOCALHOST {
+        return None;
+    }
+    let i = usize::from(addr.port().checked_sub(BASE_PORT)?);
+    (i < n).then_some(i)
+}
+
+/// One engine event, with its virtual time.
+#[derive(Clone, Debug)]
+pub struct LoggedEvent {
+    /// Time since the simulation's epoch.
+    pub at: Duration,
+    /// The node that emitted it.
+    pub node: usize,
+    /// The event.
+    pub event: Event,
+}
+
+/// Counters of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SimStats {
+    /// Queue entries processed, stale timers included.
+    pub steps: u64,
+    /// Timer entries skipped because the node re-armed or crashed.
+    pub stale_timers: u64,
+    /// Transmissions the engines handed to the network (each is one
+    /// batch of one or more messages).
+    pub transmissions: u64,
+    /// Bytes in those transmissions.
+    pub bytes: u64,
+    /// Transmissions dropped by the loss rate.
+    pub lost: u64,
+    /// Transmissions dropped by a partition (at send or delivery).
+    pub partitioned: u64,
+    /// Transmissions delivered to an engine.
+    pub delivered: u64,
+    /// `Action::Dial`s.
+    pub dials: u64,
+    /// Dials that connected.
+    pub connects: u64,
+    /// `Event::LookupFinished` events (bootstraps included).
+    pub lookups_finished: u64,
+}
+
+/// A queue entry, ordered by `(at, seq)` only.
+#[derive(Debug)]
+struct Entry {
+    at: Instant,
+    seq: u64,
+    kind: Kind,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl Eq for Entry {}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// Bytes arrive on the receiver's `conn`.
+    Deliver { conn: ConnectionId, bytes: Bytes },
+    /// A dial by `from` (in its incarnation `incarnation`) reaches `to`.
+    Connect {
+        from: usize,
+        incarnation: u32,
+        to: usize,
+        addr: SocketAddr,
+        latency: Duration,
+    },
+    /// The peer closed; the receiver's `conn` is gone.
+    Closed { conn: ConnectionId },
+    /// `node`'s timer armed for `deadline`.
+    Timer { node: usize, deadline: Instant },
+}
+
+/// One side of an open connection, indexed by its `ConnectionId`.
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    node: usize,
+    peer_node: usize,
+    peer: ConnectionId,
+    latency: Duration,
+    /// When this side's sender is free again (bandwidth).
+    free_at: Instant,
+    /// The latest arrival scheduled from this side, so the link stays FIFO.
+    last_arrival: Instant,
+}
+
+#[derive(Debug)]
+struct Node {
+    engine: NodeEngine,
+    keypair: Keypair,
+    /// The deadline of the one live timer entry in the queue.
+    armed: Option<Instant>,
+    up: bool,
+    incarnation: u32,
+    /// Partition side: 0 none, 1 or 2.
+    side: u8,
+}
+
+/// A deterministic simulation of `n` engines over a virtual network.
+///
+/// Every input comes from the queue or from the caller, every random draw
+/// from one `ChaCha20Rng` seeded by [`SimConfig::seed`], so the same
+/// configuration gives the same run, byte for byte
+/// ([`trace_hash`](Self::trace_hash)).
+#[derive(Debug)]
+pub struct Sim {
+    config: SimConfig,
+    epoch: Instant,
+    now: Instant,
+    rng: ChaCha20Rng,
+    nodes: Vec<Node>,
+    links: Vec<Option<Link>>,
+    queue: BinaryHeap<Reverse<Entry>>,
+    seq: u64,
+    /// Entries in the queue other than timers.
+    in_flight: usize,
+    log: Vec<LoggedEvent>,
+    finished: Vec<LoggedEvent>,
+    hasher: Sha256,
+    stats: SimStats,
+    scratch: String,
+}
+
+fn derive(seed: u64, node: usize, label: &[u8], incarnation: u32) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(seed.to_le_bytes());
+    h.update((node as u64).to_le_bytes());
+    h.update(label);
+    h.update(incarnation.to_le_bytes());
+    h.finalize().into()
+}
+
+/// Node `node`'s key pair under master `seed`: ed25519 from a ChaCha20
+/// stream seeded with SHA-256 of the seed, the node index and `"key"`.
+pub fn node_keypair(seed: u64, node: usize) -> Result<Keypair, shoutnet_crypto::Error> {
+    let mut rng = ChaCha20Rng::from_seed(derive(seed, node, b"key", 0));
+    Keypair::generate(Profile::Ed25519, &mut rng)
+}
+
+impl Sim {
+    /// Builds `config.n` engines at `epoch`, the simulation's time zero.
+    /// The caller reads the clock (once); the simulator never does.
+    pub fn new(config: SimConfig, epoch: Instant) -> Result<Self, Error> {
+        if config.n > MAX_NODES {
+            return Err(Error::TooManyNodes {
+                n: config.n,
+                max: MAX_NODES,
+            });
+        }
+        if !(0.0..=1.0).contains(&config.loss) {
+            return Err(Error::BadLoss(config.loss));
+        }
+        let mut sim = Self {
+            rng: ChaCha20Rng::from_seed(derive(config.seed, usize::MAX, b"network", 0)),
+            epoch,
+            now: epoch,
+            nodes: Vec::with_capacity(config.n),
+            links: Vec::new(),
+            queue: BinaryHeap::new(),
+            seq: 0,
+            in_flight: 0,
+            log: Vec::new(),
+            finished: Vec::new(),
+            hasher: Sha256::new(),
+            stats: SimStats::default(),
+            scratch: String::new(),
+            config,
+        };
+        for i in 0..sim.config.n {
+            let keypair = node_keypair(sim.config.seed, i)?;
+            let engine = sim.engine(i, &keypair, 0);
+            sim.nodes.push(Node {
+                engine,
+                keypair,
+                armed: None,
+                up: true,
+                incarnation: 0,
+                side: 0,
+            });
+        }
+        Ok(sim)
+    }
+
+    fn engine(&self, i: usize, keypair: &Keypair, incarnation: u32) -> NodeEngine {
+        let mut config = EngineConfig::new(
+            keypair.clone(),
+            derive(self.config.seed, i, b"engine", incarnation),
+        );
+        config.listen = vec![addr(i)];
+        config.kad.k = self.config.k;
+        config.max_outbound = self.config.max_outbound;
+        NodeEngine::new(config, self.now)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether there are no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Time zero.
+    pub fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    /// The virtual clock.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Virtual time since the epoch.
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.epoch
+    }
+
+    /// Node `i`'s engine (its last incarnation if crashed). Panics if
+    /// `i >= len()`.
+    pub fn node(&self, i: usize) -> &NodeEngine {
+        &self.nodes[i].engine
+    }
+
+    /// Whether node `i` is running.
+    pub fn is_up(&self, i: usize) -> bool {
+        self.nodes[i].up
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> SimStats {
+        self.stats
+    }
+
+    /// The simulator's RNG, for scenarios that pick random nodes or targets
+    /// (drawing from it changes the rest of the run, deterministically).
+    pub fn rng(&mut self) -> &mut ChaCha20Rng {
+        &mut self.rng
+    }
+
+    /// Every event so far, in order (empty unless [`SimConfig::keep_log`]).
+    pub fn log(&self) -> &[LoggedEvent] {
+        &self.log
+    }
+
+    /// Takes the `Event::LookupFinished` events (bootstraps included) since
+    /// the last call; they are collected whether or not
+    /// [`SimConfig::keep_log`] is set.
+    pub fn take_finished(&mut self) -> Vec<LoggedEvent> {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// Node `i`'s events, in order.
+    pub fn events(&self, i: usize) -> impl Iterator<Item = &Event> {
+        self.log
+            .iter()
+            .filter(move |e| e.node == i)
+            .map(|e| &e.event)
+    }
+
+    /// SHA-256 over every event so far: its time since the epoch (ns), its
+    /// node and its `Debug` text, in order.
+    pub fn trace_hash(&self) -> [u8; 32] {
+        self.hasher.clone().finalize().into()
+    }
+
+    /// Gives node `i` a command now. Panics if `i >= len()`; a command to a
+    /// crashed node goes to its dead engine and has no effect on the
+    /// network.
+    pub fn command(&mut self, i: usize, command: Command) -> RequestId {
+        let now = self.now;
+        let id = self.nodes[i].engine.handle_command(command, now);
+        self.drain(i);
+        id
+    }
+
+    /// Processes the earliest queue entry; `false` if the queue is empty.
+    pub fn step(&mut self) -> bool {
+        let Some(Reverse(entry)) = self.queue.pop() else {
+            return false;
+        };
+        self.stats.steps += 1;
+        self.now = self.now.max(entry.at);
+        let now = self.now;
+        match entry.kind {
+            Kind::Timer { node, deadline } => {
+                let n = &mut self.nodes[node];
+                if !n.up || n.armed != Some(deadline) {
+                    self.stats.stale_timers += 1;
+                    return true;
+                }
+                n.armed = None;
+                n.engine.handle_timeout(now);
+                self.drain(node);
+            }
+            Kind::Deliver { conn, bytes } => {
+                self.in_flight -= 1;
+                let Some(link) = self.link(conn) else {
+                    return true;
+                };
+                if self.blocked(link.node, link.peer_node) {
+                    self.stats.partitioned += 1;
+                    return true;
+                }
+                self.stats.delivered += 1;
+                self.nodes[link.node].engine.handle_bytes(conn, &bytes, now);
+                self.drain(link.node);
+            }
+            Kind::Closed { conn } => {
+                self.in_flight -= 1;
+                let Some(link) = self.take_link(conn) else {
+                    return true;
+                };
+                self.nodes[link.node].engine.handle_closed(conn, now);
+                self.drain(link.node);
+            }
+            Kind::Connect {
+                from,
+                incarnation,
+                to,
+                addr,
+                latency,
+            } => {
+                self.in_flight -= 1;
+                let dialer = &self.nodes[from];
+                if !dialer.up
+                    || dialer.incarnation != incarnation
+                    || !self.nodes[to].up
+                    || self.blocked(from, to)
+                {
+                    // The dial goes unanswered; the engine gives it up
+                    // after its handshake timeout.
+                    return true;
+                }
+                self.stats.connects += 1;
+                let ca = self.new_link(from, to, latency);
+                let cb = self.new_link(to, from, latency);
+                self.set_peer(ca, cb);
+                self.set_peer(cb, ca);
+                self.nodes[from]
+                    .engine
+                    .handle_connected(ca, Direction::Outbound { addr }, now);
+                self.nodes[to]
+                    .engine
+                    .handle_connected(cb, Direction::Inbound, now);
+                self.drain(from);
+                self.drain(to);
+            }
+        }
+        true
+    }
+
+    /// Runs every entry due at or before `t`, then sets the clock to `t`.
+    pub fn run_until(&mut self, t: Instant) {
+        while self.queue.peek().is_some_and(|Reverse(e)| e.at <= t) {
+            self.step();
+        }
+        self.now = self.now.max(t);
+    }
+
+    /// Runs until nothing is in flight and the next timer is later than
+    /// `now + horizon` (keepalives never stop, so "empty" never comes),
+    /// failing after [`SimConfig::max_steps`] steps. With many connections
+    /// opened at different times the 30 s keepalives interleave closer than
+    /// any horizon under 30 s and idle never comes; wait for a goal with
+    /// [`run_while`](Self::run_while) instead.
+    pub fn run_until_idle(&mut self, horizon: Duration) -> Result<(), Livelock> {
+        let max = self.config.max_steps;
+        self.run_while(max, |sim| !sim.is_idle(horizon))
+    }
+
+    /// [`run_until_idle`](Self::run_until_idle) with a 20 s horizon (past
+    /// the 10 s handshake and request timeouts, short of the 30 s
+    /// keepalive) and a budget of `max_steps`.
+    pub fn run_bounded(&mut self, max_steps: u64) -> Result<(), Livelock> {
+        self.run_while(max_steps, |sim| !sim.is_idle(Duration::from_secs(20)))
+    }
+
+    /// Steps while `go(self)` holds and the queue is not empty, failing
+    /// after `max_steps` steps.
+    pub fn run_while(
+        &mut self,
+        max_steps: u64,
+        mut go: impl FnMut(&Self) -> bool,
+    ) -> Result<(), Livelock> {
+        let mut steps = 0;
+        while go(self) {
+            if steps >= max_steps {
+                return Err(Livelock { steps });
+            }
+            if !self.step() {
+                return Ok(());
+            }
+            steps += 1;
+        }
+        Ok(())
+    }
+
+    /// Whether nothing is in flight and no timer is due within `horizon`.
+    pub fn is_idle(&self, horizon: Duration) -> bool {
+        self.in_flight == 0
+            && self
+                .queue
+                .peek()
+                .is_none_or(|Reverse(e)| e.at > self.now + horizon)
+    }
+
+    /// Splits the network: from now on transmissions and dials between a
+    /// node of `a` and a node of `b` are dropped, including those already
+    /// in flight. Replaces any earlier partition. Connections stay open.
+    pub fn partition(&mut self, a: &[usize], b: &[usize]) {
+        self.heal();
+        for &i in a {
+            self.nodes[i].side = 1;
+        }
+        for &i in b {
+            self.nodes[i].side = 2;
+        }
+    }
+
+    /// Removes the partition.
+    pub fn heal(&mut self) {
+        for n in &mut self.nodes {
+            n.side = 0;
+        }
+    }
+
+    /// Crashes node `i`: its connections vanish (each peer sees
+    /// `handle_closed` one link latency later), in-flight traffic to it is
+    /// dropped and its timers stop.
+    pub fn crash(&mut self, i: usize) {
+        if !self.nodes[i].up {
+            return;
+        }
+        let node = &mut self.nodes[i];
+        node.up = false;
+        node.armed = None;
+        node.incarnation += 1;
+        for c in 0..self.links.len() {
+            let Some(link) = self.links[c] else { continue };
+            if link.node != i {
+                continue;
+            }
+            self.links[c] = None;
+            if self.links_get(link.peer).is_some() {
+                let at = (self.now + link.latency).max(link.last_arrival);
+                self.push(at, Kind::Closed { conn: link.peer });
+            }
+        }
+    }
+
+    /// Restarts crashed node `i` with a fresh engine and the same key. A
+    /// running node is left alone.
+    pub fn restart(&mut self, i: usize) {
+        if self.nodes[i].up {
+            return;
+        }
+        let incarnation = self.nodes[i].incarnation;
+        let engine = self.engine(i, &self.nodes[i].keypair, incarnation);
+        let node = &mut self.nodes[i];
+        node.engine = engine;
+        node.up = true;
+        node.armed = None;
+        self.drain(i);
+    }
+
+    fn blocked(&self, a: usize, b: usize) -> bool {
+        self.nodes[a].side | self.nodes[b].side == 3
+    }
+
+    fn links_get(&self, conn: ConnectionId) -> Option<&Link> {
+        self.links
+            .get(usize::try_from(conn.0).ok()?)
+            .and_then(Option::as_ref)
+    }
+
+    fn link(&self, conn: ConnectionId) -> Option<Link> {
+        self.links_get(conn).copied()
+    }
+
+    fn take_link(&mut self, conn: ConnectionId) -> Option<Link> {
+        self.links
+            .get_mut(usize::try_from(conn.0).ok()?)
+            .and_then(Option::take)
+    }
+
+    fn new_link(&mut self, node: usize, peer_node: usize, latency: Duration) -> ConnectionId {
+        let id = ConnectionId(self.links.len() as u64);
+        self.links.push(Some(Link {
+            node,
+            peer_node,
+            peer: id,
+            latency,
+            free_at: self.now,
+            last_arrival: self.now,
+        }));
+        id
+    }
+
+    fn set_peer(&mut self, conn: ConnectionId, peer: ConnectionId) {
+        if let Some(Some(link)) = usize::try_from(conn.0)
+            .ok()
+            .and_then(|c| self.links.get_mut(c))
+        {
+            link.peer = peer;
+        }
+    }
+
+    fn push(&mut self, at: Instant, kind: Kind) {
+        if !matches!(kind, Kind::Timer { .. }) {
+            self.in_flight += 1;
+        }
+        let seq = self.seq;
+        self.seq += 1;
+        self.queue.push(Reverse(Entry { at, seq, kind }));
+    }
+
+    /// Drains node `i`'s outputs in the engine's order and re-arms its
+    /// timer.
+    fn drain(&mut self, i: usize) {
+        while let Some(t) = self.nodes[i].engine.poll_transmit() {
+            self.send(i, t.conn, t.bytes);
+        }
+        while let Some(action) = self.nodes[i].engine.poll_action() {
+            match action {
+                Action::Dial { addr } => {
+                    self.stats.dials += 1;
+                    if let Some(to) = node_of(addr, self.nodes.len()) {
+                        let latency = self.config.latency.sample(&mut self.rng);
+                        let incarnation = self.nodes[i].incarnation;
+                        self.push(
+                            self.now + latency,
+                            Kind::Connect {
+                                from: i,
+                                incarnation,
+                                to,
+                                addr,
+                                latency,
+                            },
+                        );
+                    }
+                }
+                Action::Close { conn, .. } => {
+                    if let Some(link) = self.take_link(conn) {
+                        let at = (self.now + link.latency).max(link.last_arrival);
+                        self.push(at, Kind::Closed { conn: link.peer });
+                    }
+                }
+                // Actions added to the engine later are ignored until the
+                // simulator learns them.
+                _ => {}
+            }
+        }
+        while let Some(event) = self.nodes[i].engine.poll_event() {
+            self.record(i, event);
+        }
+        let node = &mut self.nodes[i];
+        match node.engine.poll_timeout() {
+            Some(deadline) if node.armed != Some(deadline) => {
+                node.armed = Some(deadline);
+                let at = deadline.max(self.now);
+                self.push(at, Kind::Timer { node: i, deadline });
+            }
+            Some(_) => {}
+            None => node.armed = None,
+        }
+    }
+
+    /// Puts one transmission of node `from` on the wire.
+    fn send(&mut self, from: usize, conn: ConnectionId, bytes: Bytes) {
+        self.stats.transmissions += 1;
+        self.stats.bytes += bytes.len() as u64;
+        let Some(link) = self.link(conn) else {
+            return;
+        };
+        if self.config.loss > 0.0 {
+            let draw = (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            if draw < self.config.loss {
+                self.stats.lost += 1;
+                return;
+            }
+        }
+        if self.blocked(from, link.peer_node) {
+            self.stats.partitioned += 1;
+            return;
+        }
+        let start = self.now.max(link.free_at);
+        let free_at = match self.config.bandwidth {
+            Some(bw) if bw > 0 => {
+                start + Duration::from_nanos(bytes.len() as u64 * 1_000_000_000 / bw)
+            }
+            _ => start,
+        };
+        let at = (free_at + link.latency).max(link.last_arrival);
+        if let Some(Some(l)) = self.links.get_mut(conn.0 as usize) {
+            l.free_at = free_at;
+            l.last_arrival = at;
+        }
+        self.push(
+            at,
+            Kind::Deliver {
+                conn: link.peer,
+                bytes,
+            },
+        );
+    }
+
+    fn record(&mut self, node: usize, event: Event) {
+        let finished = matches!(event, Event::LookupFinished { .. });
+        let at = self.now - self.epoch;
+        self.scratch.clear();
+        let _ = write!(self.scratch, "{event:?}");
+        self.hasher.update(at.as_nanos().to_le_bytes());
+        self.hasher.update((node as u64).to_le_bytes());
+        self.hasher
+            .update((self.scratch.len() as u64).to_le_bytes());
+        self.hasher.update(self.scratch.as_bytes());
+        let logged = LoggedEvent { at, node, event };
+        if finished {
+            self.stats.lookups_finished += 1;
+            self.finished.push(logged.clone());
+        }
+        if self.config.keep_log {
+            self.log.push(logged);
+        }
+    }
+}
