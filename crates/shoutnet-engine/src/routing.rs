@@ -352,11 +352,15 @@ impl NodeEngine {
     ) {
         let mut closer = Vec::with_capacity(nodes.len());
         for node in nodes {
-            let Ok(public) = PublicKey::from_key_field(self.profile, &node.key) else {
+            // A contact's key was validated when it was remembered, so a key
+            // field already held as a contact skips the (costly) point
+            // decompression of `PublicKey::from_key_field`.
+            let address = Address::of_key_field(&node.key);
+            let known = self.contacts.get(&address).is_some_and(|c| c.key == node.key);
+            if !known && PublicKey::from_key_field(self.profile, &node.key).is_err() {
                 self.stats.invalid_nodes += 1;
                 continue;
-            };
-            let address = public.routing_address();
+            }
             if address == self.local {
                 continue;
             }
