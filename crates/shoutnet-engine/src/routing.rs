@@ -356,7 +356,10 @@ impl NodeEngine {
             // field already held as a contact skips the (costly) point
             // decompression of `PublicKey::from_key_field`.
             let address = Address::of_key_field(&node.key);
-            let known = self.contacts.get(&address).is_some_and(|c| c.key == node.key);
+            let known = self
+                .contacts
+                .get(&address)
+                .is_some_and(|c| c.key == node.key);
             if !known && PublicKey::from_key_field(self.profile, &node.key).is_err() {
                 self.stats.invalid_nodes += 1;
                 continue;
