@@ -71,3 +71,24 @@ pub(crate) fn read_input(file: Option<&Path>) -> Result<Vec<u8>> {
         }
     }
 }
+
+/// Messages and transmissions shared by the `decode` and `encode` tests.
+#[cfg(test)]
+mod test_support {
+    use bytes::Bytes;
+    use shoutnet_wire::{Message, Method, Opcode, Profile};
+
+    pub(super) fn key(byte: u8) -> Bytes {
+        Bytes::from(vec![byte; 32])
+    }
+
+    /// A CUSTOM message from key 1 to key 2 with raw `content`.
+    pub(super) fn custom(content: &'static [u8]) -> Message {
+        Message::new(key(1), key(2), Opcode::Custom, Bytes::from_static(content))
+    }
+
+    /// `messages` as one ed25519 transmission.
+    pub(super) fn encode(messages: &[Message], method: Method) -> Bytes {
+        shoutnet_wire::encode_transmission(Profile::Ed25519, messages, method).unwrap()
+    }
+}

@@ -31,6 +31,20 @@ fn vectors_dir() -> PathBuf {
 }
 
 /// Runs `shoutnet` with `args` in the workspace root, feeding it `stdin`.
+/// `shoutnet wire decode --profile PROFILE FILE`.
+fn decode_file(profile: &str, file: &Path) -> Output {
+    shoutnet(
+        &[
+            "wire",
+            "decode",
+            "--profile",
+            profile,
+            file.to_str().unwrap(),
+        ],
+        b"",
+    )
+}
+
 fn shoutnet(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shoutnet"))
         .args(args)
@@ -75,16 +89,7 @@ fn decode_prints_the_messages_of_every_valid_vector() {
     for profile in PROFILES {
         for hex in hex_files(&vectors_dir().join(profile)) {
             let vector = read_json(&hex.with_extension("json"));
-            let out = shoutnet(
-                &[
-                    "wire",
-                    "decode",
-                    "--profile",
-                    profile,
-                    hex.to_str().unwrap(),
-                ],
-                b"",
-            );
+            let out = decode_file(profile, &hex);
             assert!(
                 out.status.success(),
                 "{}: {}",
@@ -163,16 +168,7 @@ fn decode_refuses_every_invalid_vector_with_its_error() {
                 .as_str()
                 .expect("an error name")
                 .to_owned();
-            let out = shoutnet(
-                &[
-                    "wire",
-                    "decode",
-                    "--profile",
-                    profile,
-                    hex.to_str().unwrap(),
-                ],
-                b"",
-            );
+            let out = decode_file(profile, &hex);
             let stderr = text(&out.stderr);
             if CRYPTO_ERRORS.contains(&error.as_str()) {
                 assert!(out.status.success(), "{}: {stderr}", hex.display());

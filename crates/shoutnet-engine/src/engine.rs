@@ -200,17 +200,14 @@ impl NodeEngine {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
             };
-            let frame = match c.decoder.next_frame() {
-                Ok(Some(frame)) => frame,
+            let (profile, limits) = (self.profile, &self.config.limits);
+            let decoded = c
+                .decoder
+                .next_frame()
+                .and_then(|frame| frame.map(|f| f.decode(profile, limits)).transpose());
+            let tx = match decoded {
+                Ok(Some(tx)) => tx,
                 Ok(None) => return,
-                Err(err) => {
-                    self.stats.framing_errors += 1;
-                    self.close(conn, format!("framing error: {err}"), now);
-                    return;
-                }
-            };
-            let tx = match frame.decode(self.profile, &self.config.limits) {
-                Ok(tx) => tx,
                 Err(err) => {
                     self.stats.framing_errors += 1;
                     self.close(conn, format!("framing error: {err}"), now);

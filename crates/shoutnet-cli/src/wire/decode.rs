@@ -258,6 +258,7 @@ mod tests {
     use shoutnet_wire::{FindNode, Opcode, Payload, Value};
 
     use super::*;
+    use crate::wire::test_support::{custom, encode, key};
 
     #[test]
     fn hex_is_detected_only_for_an_even_run_of_hex_digits() {
@@ -297,18 +298,6 @@ mod tests {
             let e = parse_hex(input).unwrap_err().to_string();
             assert!(e.contains(expected), "{e:?} should contain {expected:?}");
         }
-    }
-
-    fn key(byte: u8) -> Bytes {
-        Bytes::from(vec![byte; 32])
-    }
-
-    fn custom(content: &'static [u8]) -> Message {
-        Message::new(key(1), key(2), Opcode::Custom, Bytes::from_static(content))
-    }
-
-    fn encode(messages: &[Message], method: Method) -> Bytes {
-        shoutnet_wire::encode_transmission(Profile::Ed25519, messages, method).unwrap()
     }
 
     #[test]

@@ -149,21 +149,8 @@ fn line_of(text: &str, from: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use shoutnet_wire::{Message, Opcode};
-
     use super::*;
-
-    fn key(byte: u8) -> Bytes {
-        Bytes::from(vec![byte; 32])
-    }
-
-    fn custom(content: &'static [u8]) -> Message {
-        Message::new(key(1), key(2), Opcode::Custom, Bytes::from_static(content))
-    }
-
-    fn encode(messages: &[Message], method: Method) -> Bytes {
-        shoutnet_wire::encode_transmission(Profile::Ed25519, messages, method).unwrap()
-    }
+    use crate::wire::test_support::{custom, encode};
 
     #[test]
     fn encode_reads_json_lines_and_vectors() {
