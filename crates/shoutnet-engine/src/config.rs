@@ -20,8 +20,23 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Idle time after which an established connection is pinged.
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(30);
-/// ℓ, the outbound connection limit of DESIGN R10.
+/// ℓ, the limit on kept self-initiated connections of DESIGN R10 and the
+/// seed's broadcast analysis (each node keeps ℓ outbound connections, so a
+/// SHOUT costs at most (2ℓ − 1)·n + 1 transmissions).
 pub const DEFAULT_MAX_OUTBOUND: usize = 4;
+/// Short-lived outbound connections open at once for requests to peers the
+/// node keeps no connection to (lookup `FIND_NODE`s, liveness checks): 16,
+/// room for five lookups of α = 3 at once. Beyond it, requests wait for a
+/// free slot.
+pub const DEFAULT_MAX_TRANSIENT: usize = 16;
+/// A transient connection without traffic or outstanding requests for this
+/// long is closed: 5 s, long enough for a lookup's next request to the same
+/// peer to reuse it, far shorter than the 30 s keepalive.
+pub const DEFAULT_TRANSIENT_IDLE: Duration = Duration::from_secs(5);
+/// How often the engine tries to top up its ℓ kept connections when it has
+/// fewer: 10 s, so a lost one is replaced quickly without dialling in a
+/// tight loop when the routing table has no one to offer.
+pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(10);
 /// Bound of every output queue (transmissions, actions, events) and of each
 /// connection's outgoing message queue; beyond it items are dropped and
 /// counted in [`Stats`](crate::Stats).
@@ -49,9 +64,16 @@ pub struct EngineConfig {
     pub request_timeout: Duration,
     /// See [`DEFAULT_KEEPALIVE`].
     pub keepalive: Duration,
-    /// See [`DEFAULT_MAX_OUTBOUND`]; counts connections this node opened or
-    /// is opening.
+    /// ℓ, see [`DEFAULT_MAX_OUTBOUND`]: kept connections this node opened
+    /// or is opening. Used as at least 1 and at most [`max_outbound_limit`]
+    /// for the configured k.
     pub max_outbound: usize,
+    /// See [`DEFAULT_MAX_TRANSIENT`].
+    pub max_transient: usize,
+    /// See [`DEFAULT_TRANSIENT_IDLE`].
+    pub transient_idle: Duration,
+    /// See [`DEFAULT_MAINTENANCE_INTERVAL`].
+    pub maintenance_interval: Duration,
     /// Compression methods this node decodes, announced in its hello and
     /// accepted through `SET_CONNECTION_OPT` (`none` is always included).
     pub decode_methods: MethodSet,
@@ -76,6 +98,9 @@ impl EngineConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             keepalive: DEFAULT_KEEPALIVE,
             max_outbound: DEFAULT_MAX_OUTBOUND,
+            max_transient: DEFAULT_MAX_TRANSIENT,
+            transient_idle: DEFAULT_TRANSIENT_IDLE,
+            maintenance_interval: DEFAULT_MAINTENANCE_INTERVAL,
             decode_methods: MethodSet::all(),
             preferred: Method::None,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
@@ -85,12 +110,19 @@ impl EngineConfig {
 }
 
 impl EngineConfig {
-    /// The configuration with every duration capped at [`MAX_DURATION`].
+    /// The configuration with every duration capped at [`MAX_DURATION`] and
+    /// ℓ brought into its allowed range.
     pub(crate) fn capped(mut self) -> Self {
+        self.max_outbound = self
+            .max_outbound
+            .clamp(1, max_outbound_limit(self.kad.bucket_size()));
+        self.max_transient = self.max_transient.max(1);
         for d in [
             &mut self.handshake_timeout,
             &mut self.request_timeout,
             &mut self.keepalive,
+            &mut self.transient_idle,
+            &mut self.maintenance_interval,
             &mut self.kad.request_timeout,
             &mut self.kad.refresh_interval,
             &mut self.kad.ping_timeout,
@@ -99,4 +131,16 @@ impl EngineConfig {
         }
         self
     }
+}
+
+/// The largest ℓ the seed allows for bucket size `k`:
+/// `k · (τ − log2(k + 1) + 2)` with τ = 256, rounded down.
+///
+/// ```
+/// assert_eq!(shoutnet_engine::max_outbound_limit(20), 5072);
+/// assert_eq!(shoutnet_engine::max_outbound_limit(1), 257);
+/// ```
+pub fn max_outbound_limit(k: usize) -> usize {
+    let k = k.max(1) as f64;
+    (k * (256.0 - (k + 1.0).log2() + 2.0)).floor() as usize
 }

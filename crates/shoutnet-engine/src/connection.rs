@@ -1,6 +1,6 @@
 //! Per-connection state (docs/PROTOCOL.md §4, §6, §9): the stream decoder,
-//! the queue of messages waiting for the next transmission, and the
-//! handshake.
+//! the queue of messages waiting for the next transmission, the handshake,
+//! and the connection's role.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -11,6 +11,19 @@ use shoutnet_wire::{Limits, Message, Method, StreamDecoder};
 
 use crate::event::Direction;
 use crate::handshake::Handshake;
+
+/// Why a connection exists, which decides who closes it and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The peer dialled us; the peer decides when it ends.
+    Inbound,
+    /// One of this node's ℓ long-lived outbound connections (DESIGN R10):
+    /// kept open with keepalives, replaced when lost.
+    Kept,
+    /// An outbound connection for requests to a peer the node keeps no
+    /// connection to; closed once idle.
+    Transient,
+}
 
 /// The authenticated peer of an established connection.
 #[derive(Clone, Debug)]
@@ -26,8 +39,13 @@ pub(crate) struct Peer {
 /// One connection the driver reported.
 #[derive(Debug)]
 pub(crate) struct Connection {
-    /// Who opened it.
-    pub(crate) direction: Direction,
+    /// The address dialled, for outbound connections.
+    pub(crate) dialled: Option<SocketAddr>,
+    /// Who opened it and why.
+    pub(crate) role: Role,
+    /// The peers this node expected at the dialled address (empty for
+    /// inbound connections and seeds).
+    pub(crate) expected: Vec<Address>,
     /// Reassembles transmissions from the byte stream.
     pub(crate) decoder: StreamDecoder,
     /// Messages for the next transmission, bounded by the queue capacity.
@@ -36,12 +54,14 @@ pub(crate) struct Connection {
     pub(crate) handshake: Handshake,
     /// Set once the handshake completed.
     pub(crate) peer: Option<Peer>,
-    /// When the driver reported it.
-    pub(crate) opened: Instant,
-    /// When bytes last arrived or it was opened.
-    pub(crate) last_seen: Instant,
+    /// When bytes last arrived, or when it was opened.
+    pub(crate) last_received: Instant,
+    /// When bytes last arrived or were queued, or when it was opened.
+    pub(crate) last_active: Instant,
     /// Whether a keepalive `PING` is outstanding.
     pub(crate) keepalive_pending: bool,
+    /// Requests this node sent on it that await an answer.
+    pub(crate) outstanding: usize,
     /// The compression method used for sending; `none` until negotiated.
     pub(crate) send_method: Method,
 }
@@ -49,28 +69,33 @@ pub(crate) struct Connection {
 impl Connection {
     pub(crate) fn new(
         direction: Direction,
+        role: Role,
         limits: Limits,
         handshake: Handshake,
         now: Instant,
     ) -> Self {
+        let dialled = match direction {
+            Direction::Outbound { addr } => Some(addr),
+            Direction::Inbound => None,
+        };
         Self {
-            direction,
+            dialled,
+            role,
+            expected: Vec::new(),
             decoder: StreamDecoder::new(limits),
             outbox: Vec::new(),
             handshake,
             peer: None,
-            opened: now,
-            last_seen: now,
+            last_received: now,
+            last_active: now,
             keepalive_pending: false,
+            outstanding: 0,
             send_method: Method::None,
         }
     }
 
-    /// The address dialled, for outbound connections.
-    pub(crate) fn dialled(&self) -> Option<SocketAddr> {
-        match self.direction {
-            Direction::Outbound { addr } => Some(addr),
-            Direction::Inbound => None,
-        }
+    /// Whether the handshake completed.
+    pub(crate) fn is_established(&self) -> bool {
+        self.peer.is_some()
     }
 }

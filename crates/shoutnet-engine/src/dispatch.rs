@@ -9,7 +9,8 @@ use shoutnet_wire::{
 
 use crate::engine::NodeEngine;
 use crate::event::ConnectionId;
-use crate::requests::{Pending, Purpose};
+use crate::requests::{Failure, Pending, Purpose};
+use crate::timers::Timer;
 
 /// The reason of the `NACK UNSUPPORTED_OPCODE` answering requests this node
 /// does not serve yet (`WHISPER`, `STORE`, `CUSTOM`).
@@ -51,10 +52,10 @@ impl NodeEngine {
         let payload = match msg.payload(self.profile, &self.config.limits.value) {
             Ok(payload) => payload,
             Err(err) => {
-                if matches!(msg.opcode, Opcode::Shout | Opcode::Speak) {
-                    self.stats.unsupported_dropped += 1;
-                } else {
-                    self.refuse_malformed(conn, msg, &err);
+                match msg.opcode {
+                    Opcode::Shout | Opcode::Speak => self.stats.unsupported_dropped += 1,
+                    Opcode::Ack | Opcode::Nack => self.malformed_reply(conn, msg, now),
+                    _ => self.refuse_malformed(conn, msg, &err),
                 }
                 return;
             }
@@ -83,9 +84,11 @@ impl NodeEngine {
             ),
             Payload::SetConnectionOpt(opt) => self.on_set_connection_opt(conn, opt),
             Payload::FindNode(find) => {
+                self.seen_on(conn, now);
                 self.answer_find_node(conn, find.request_id, &find.target, &peer_address, false);
             }
             Payload::FindValue(find) => {
+                self.seen_on(conn, now);
                 self.answer_find_node(conn, find.request_id, &find.address, &peer_address, true);
             }
             Payload::Whisper(w) => self.not_supported(conn, Opcode::Whisper, Some(w.request_id)),
@@ -158,16 +161,13 @@ impl NodeEngine {
 
     fn on_ack(&mut self, conn: ConnectionId, ack: Ack, now: Instant) {
         let opcode = ack.result.acked_opcode();
-        let Some(pending) = self.requests.take(conn, ack.request_id, opcode) else {
+        let Some(pending) = self.take_request(conn, ack.request_id, opcode) else {
             self.stats.unsolicited += 1;
             return;
         };
+        self.seen_on(conn, now);
         match (pending.purpose, ack.result) {
-            (Purpose::Keepalive, AckResult::Ping { .. }) => {
-                if let Some(c) = self.conns.get_mut(&conn) {
-                    c.keepalive_pending = false;
-                }
-            }
+            (Purpose::Keepalive, AckResult::Ping { .. }) => self.keepalive_answered(conn, now),
             (Purpose::Liveness { address }, AckResult::Ping { .. }) => {
                 self.table.ping_result(&address, true, now);
                 self.drain_table();
@@ -176,74 +176,150 @@ impl NodeEngine {
                 self.on_nodes(lookup, peer, nodes, now);
             }
             (_, _) => {
-                // The opcode matched but the result shape did not (e.g. a
-                // FIND_VALUE answer to FIND_NODE cannot happen since the
-                // opcode is checked); treat it as a failed request.
-                self.request_failed(conn, pending, false, now);
+                // The opcode matched but the result shape did not (an ACK
+                // of FIND_NODE always carries nodes, so this cannot happen
+                // today); treat it as a refusal.
+                self.request_failed(conn, pending, Failure::Refused, now);
             }
         }
+        self.release_if_waited_for(conn, now);
     }
 
     fn on_nack(&mut self, conn: ConnectionId, nack: &Nack, now: Instant) {
         let pending = nack
             .request_id
-            .and_then(|id| self.requests.take(conn, id, nack.acked));
+            .and_then(|id| self.take_request(conn, id, nack.acked));
         match pending {
-            Some(pending) => self.request_failed(conn, pending, false, now),
+            Some(pending) => {
+                self.request_failed(conn, pending, Failure::Refused, now);
+                self.release_if_waited_for(conn, now);
+            }
             None => self.stats.unsolicited += 1,
         }
     }
 
-    /// A request got a `NACK`, timed out (`timed_out`) or lost its
-    /// connection.
+    /// An `ACK`/`NACK` whose payload does not decode (say, a `FIND_NODE`
+    /// answer with more than 20 nodes) is never answered, but the request
+    /// it names, if its id can be read, fails at once instead of waiting
+    /// for its timeout.
+    fn malformed_reply(&mut self, conn: ConnectionId, msg: &Message, now: Instant) {
+        self.stats.malformed_replies += 1;
+        let Some(id) = self.request_id_of(msg) else {
+            return;
+        };
+        if let Some(pending) = self.requests.remove(conn, id) {
+            self.request_done(conn, id);
+            self.request_failed(conn, pending, Failure::Refused, now);
+        }
+    }
+
+    /// A request got a `NACK`, timed out or lost its connection.
     pub(crate) fn request_failed(
         &mut self,
         conn: ConnectionId,
         pending: Pending,
-        timed_out: bool,
+        failure: Failure,
         now: Instant,
     ) {
         match pending.purpose {
-            Purpose::Keepalive => {
-                if timed_out {
+            Purpose::Keepalive => match failure {
+                Failure::TimedOut => {
+                    // A failed ping: the peer is dead to the routing table too.
+                    let peer = self
+                        .conns
+                        .get(&conn)
+                        .and_then(|c| c.peer.as_ref())
+                        .map(|p| p.address);
+                    if let Some(address) = peer {
+                        self.table.ping_result(&address, false, now);
+                        self.drain_table();
+                    }
                     self.close(conn, "keepalive not answered".into(), now);
-                } else if let Some(c) = self.conns.get_mut(&conn) {
-                    c.keepalive_pending = false;
                 }
-            }
+                Failure::Refused => self.keepalive_answered(conn, now),
+                Failure::ConnectionLost => {}
+            },
             Purpose::Liveness { address } => {
                 self.table.ping_result(&address, false, now);
                 self.drain_table();
             }
             Purpose::FindNode { lookup, peer } => {
-                if let Some(l) = self.lookups.get_mut(&lookup) {
-                    l.on_failure(&peer, now);
+                if failure == Failure::ConnectionLost && self.retry_find_node(lookup, peer, now) {
+                    return;
                 }
-                self.table.record_failure(&peer);
+                self.table.record_failure(&peer, now);
                 self.drain_table();
-                self.drive_lookup(lookup, now);
+                self.peer_failed(lookup, peer, now);
             }
         }
     }
 
-    /// Pings established connections idle for the keepalive interval.
-    pub(crate) fn send_keepalives(&mut self, now: Instant) {
-        let idle: Vec<ConnectionId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| {
-                c.peer.is_some()
-                    && !c.keepalive_pending
-                    && c.last_seen + self.config.keepalive <= now
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for conn in idle {
-            if self.send_ping(conn, Purpose::Keepalive, now)
-                && let Some(c) = self.conns.get_mut(&conn)
-            {
-                c.keepalive_pending = true;
-            }
+    /// Records request `request_id` on `conn` and arms its timeout; `false`
+    /// if the request table is full.
+    pub(crate) fn send_request(
+        &mut self,
+        conn: ConnectionId,
+        request_id: u64,
+        pending: Pending,
+        now: Instant,
+    ) -> bool {
+        if !self.requests.insert(conn, request_id, pending) {
+            self.stats.dropped_requests += 1;
+            return false;
+        }
+        self.timers.set(
+            Timer::Request(conn, request_id),
+            now + self.config.request_timeout,
+        );
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.outstanding += 1;
+        }
+        true
+    }
+
+    /// Takes the request an answer names (id and opcode must match).
+    fn take_request(&mut self, conn: ConnectionId, id: u64, opcode: Opcode) -> Option<Pending> {
+        let pending = self.requests.take(conn, id, opcode)?;
+        self.request_done(conn, id);
+        Some(pending)
+    }
+
+    /// Bookkeeping of a request that left the table: its timer and the
+    /// connection's outstanding count.
+    pub(crate) fn request_done(&mut self, conn: ConnectionId, id: u64) {
+        self.timers.cancel(Timer::Request(conn, id));
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.outstanding = c.outstanding.saturating_sub(1);
+        }
+    }
+
+    /// The keepalive timer of `conn` fired: ping it if it has been quiet
+    /// for the keepalive interval, else wait for the rest.
+    pub(crate) fn keepalive_due(&mut self, conn: ConnectionId, now: Instant) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        if !c.is_established() || c.keepalive_pending {
+            return;
+        }
+        let due = c.last_received + self.config.keepalive;
+        if due > now {
+            self.timers.set(Timer::Keepalive(conn), due);
+            return;
+        }
+        if self.send_ping(conn, Purpose::Keepalive, now)
+            && let Some(c) = self.conns.get_mut(&conn)
+        {
+            c.keepalive_pending = true;
+        }
+    }
+
+    /// The keepalive of `conn` was answered (or refused: the peer is there).
+    fn keepalive_answered(&mut self, conn: ConnectionId, now: Instant) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.keepalive_pending = false;
+            let at = c.last_received.max(now) + self.config.keepalive;
+            self.timers.set(Timer::Keepalive(conn), at);
         }
     }
 
@@ -253,11 +329,9 @@ impl NodeEngine {
         let request_id = self.requests.next_id();
         let pending = Pending {
             opcode: Opcode::Ping,
-            deadline: now + self.config.request_timeout,
             purpose,
         };
-        if !self.requests.insert(conn, request_id, pending) {
-            self.stats.dropped_requests += 1;
+        if !self.send_request(conn, request_id, pending, now) {
             return false;
         }
         self.send(

@@ -9,30 +9,35 @@ use bytes::Bytes;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use shoutnet_crypto::Address;
-use shoutnet_kad::{Lookup, RoutingTable};
+use shoutnet_kad::RoutingTable;
 use shoutnet_wire::{
     BatchEncoder, MAX_NACK_REASON, Message, Nack, NackCode, Opcode, Payload, Profile,
 };
 
 use crate::config::EngineConfig;
-use crate::connection::Connection;
+use crate::connection::{Connection, Role};
+use crate::dialer::Dials;
 use crate::event::{Action, Command, ConnectionId, Direction, Event, RequestId, Transmit};
 use crate::handshake::Handshake;
-use crate::requests::Requests;
+use crate::lookups::{Bootstrap, LookupState};
+use crate::requests::{Failure, Requests};
 use crate::routing::Contact;
+use crate::timers::{LookupId, Timer, Timers};
 
-/// Counters of things the engine dropped or refused; never reset.
+/// Counters of things the engine dropped, refused or gave up; never reset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
     /// `ACK`/`NACK`s naming no outstanding request, or the wrong opcode.
     pub unsolicited: u64,
-    /// `ACK`/`NACK`s whose payload did not decode (never answered).
+    /// `ACK`/`NACK`s whose payload did not decode (never answered; the
+    /// request they answer, if it can be read, fails at once).
     pub malformed_replies: u64,
     /// `SHOUT`/`SPEAK` and `CUSTOM` without request id: not supported yet,
     /// so dropped.
     pub unsupported_dropped: u64,
-    /// Node infos in `FIND_NODE` answers whose key is invalid.
+    /// Node infos from `FIND_NODE` answers that a lookup went to contact and
+    /// found unusable: an invalid key, or only unusable addresses.
     pub invalid_nodes: u64,
     /// Connections closed for framing errors.
     pub framing_errors: u64,
@@ -42,13 +47,20 @@ pub struct Stats {
     pub dropped_outputs: u64,
     /// Requests not sent because the request table was full.
     pub dropped_requests: u64,
-    /// Learned contacts dropped because the contact map was full.
-    pub dropped_contacts: u64,
     /// Messages that could not be encoded (an engine bug if ever non-zero).
     pub encode_errors: u64,
     /// Lookup requests failed because no connection could be opened (no
-    /// address, or ℓ outbound connections already open).
+    /// usable address, or the queue of requests waiting for a transient
+    /// connection was full).
     pub lookup_unreachable: u64,
+    /// Dials that failed or were never answered within the handshake
+    /// timeout.
+    pub dial_failures: u64,
+    /// Lookup requests sent a second time because the connection closed
+    /// before the answer came.
+    pub retries: u64,
+    /// Transient connections closed because they were idle.
+    pub idle_closed: u64,
 }
 
 /// One node of the shoutnet protocol as a pure state machine.
@@ -61,9 +73,11 @@ pub struct Stats {
 ///
 /// - [`handle_connected`](Self::handle_connected)`(conn, direction, now)`:
 ///   a connection opened; `conn` is a [`ConnectionId`] the driver chose.
+/// - [`handle_dial_failed`](Self::handle_dial_failed)`(addr, now)`: an
+///   [`Action::Dial`] could not connect.
 /// - [`handle_bytes`](Self::handle_bytes)`(conn, bytes, now)`: bytes read.
 /// - [`handle_closed`](Self::handle_closed)`(conn, now)`: the connection is
-///   gone (or a dial failed after `handle_connected`).
+///   gone.
 /// - [`handle_timeout`](Self::handle_timeout)`(now)`: the deadline from
 ///   `poll_timeout` passed.
 /// - [`handle_command`](Self::handle_command)`(command, now)`: the
@@ -79,12 +93,24 @@ pub struct Stats {
 /// 4. [`poll_timeout`](Self::poll_timeout): when to call `handle_timeout`.
 ///    While any output is still queued it returns the last `now` seen, so a
 ///    driver never sleeps past queued output; otherwise the earliest
-///    deadline of a fixed timer table (handshakes, requests, keepalives,
-///    dials, lookups, routing-table pings).
+///    deadline of the timer table (handshakes, requests, keepalives, idle
+///    transient connections, dials, lookups, routing-table pings, bucket
+///    refresh, upkeep of the ℓ kept connections), found in O(log n).
 ///
 /// Transmissions come before actions so that a `NACK` is written before
 /// the `Close` that follows it. Every queue is bounded; overflow is dropped
 /// and counted in [`stats`](Self::stats).
+///
+/// # Connections
+///
+/// ℓ ([`EngineConfig::max_outbound`]) bounds the node's *kept* outbound
+/// connections: after a bootstrap the node dials ℓ random peers of its
+/// routing table and keeps those connections open, replacing any it loses.
+/// Requests to peers it has no connection to (a lookup's `FIND_NODE`, a
+/// liveness check) use *transient* outbound connections, at most
+/// [`EngineConfig::max_transient`] at once, closed after
+/// [`EngineConfig::transient_idle`] without traffic. A request that finds
+/// every transient slot busy waits for one.
 #[derive(Debug)]
 pub struct NodeEngine {
     pub(crate) config: EngineConfig,
@@ -94,16 +120,23 @@ pub struct NodeEngine {
     pub(crate) rng: ChaCha20Rng,
     pub(crate) last_now: Instant,
     pub(crate) conns: BTreeMap<ConnectionId, Connection>,
+    /// The newest established connection to each peer.
     pub(crate) connected: BTreeMap<Address, ConnectionId>,
     pub(crate) requests: Requests,
+    pub(crate) timers: Timers,
     pub(crate) table: RoutingTable<Contact>,
-    pub(crate) contacts: BTreeMap<Address, Contact>,
-    pub(crate) lookups: BTreeMap<RequestId, Lookup>,
-    pub(crate) awaiting: BTreeMap<Address, BTreeSet<RequestId>>,
-    pub(crate) pending_dials: BTreeMap<SocketAddr, Instant>,
-    pub(crate) dial_targets: BTreeMap<SocketAddr, Address>,
-    pub(crate) bootstraps: BTreeMap<RequestId, BTreeSet<SocketAddr>>,
-    pub(crate) next_command: u64,
+    pub(crate) dials: Dials,
+    pub(crate) lookups: BTreeMap<LookupId, LookupState>,
+    pub(crate) next_lookup: u64,
+    pub(crate) bootstraps: BTreeMap<RequestId, Bootstrap>,
+    /// Whether the upkeep timers run: keeping ℓ connections and
+    /// refreshing idle buckets. They start when a bootstrap finishes, or
+    /// when the routing table gets its first entry (a seed node that never
+    /// bootstraps).
+    pub(crate) upkeep: bool,
+    next_command: u64,
+    /// Connections with messages queued in their outbox.
+    dirty: BTreeSet<ConnectionId>,
     transmits: VecDeque<Transmit>,
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
@@ -112,7 +145,8 @@ pub struct NodeEngine {
 
 impl NodeEngine {
     /// A node with `config`, created at `now`. Durations over
-    /// [`MAX_DURATION`](crate::MAX_DURATION) are capped.
+    /// [`MAX_DURATION`](crate::MAX_DURATION) are capped and ℓ is brought
+    /// into its allowed range.
     pub fn new(config: EngineConfig, now: Instant) -> Self {
         let config = config.capped();
         let profile = config.keypair.profile();
@@ -122,6 +156,7 @@ impl NodeEngine {
         Self {
             rng: ChaCha20Rng::from_seed(config.rng_seed),
             requests: Requests::new(config.table_capacity),
+            dials: Dials::new(config.table_capacity),
             config,
             profile,
             key,
@@ -129,14 +164,14 @@ impl NodeEngine {
             last_now: now,
             conns: BTreeMap::new(),
             connected: BTreeMap::new(),
+            timers: Timers::default(),
             table,
-            contacts: BTreeMap::new(),
             lookups: BTreeMap::new(),
-            awaiting: BTreeMap::new(),
-            pending_dials: BTreeMap::new(),
-            dial_targets: BTreeMap::new(),
+            next_lookup: 1,
             bootstraps: BTreeMap::new(),
+            upkeep: false,
             next_command: 1,
+            dirty: BTreeSet::new(),
             transmits: VecDeque::new(),
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -164,6 +199,26 @@ impl NodeEngine {
         self.conns.len()
     }
 
+    /// Established connections to `peer` that this engine tracks.
+    pub fn is_connected(&self, peer: &Address) -> bool {
+        self.connected.contains_key(peer)
+    }
+
+    /// Outbound connections open or being opened, as (kept, transient):
+    /// kept ones never exceed ℓ, transient ones never exceed
+    /// [`EngineConfig::max_transient`].
+    pub fn outbound_counts(&self) -> (usize, usize) {
+        (
+            self.outbound_count(Role::Kept),
+            self.outbound_count(Role::Transient),
+        )
+    }
+
+    /// Lookups running (commands, bootstraps and refreshes).
+    pub fn lookup_count(&self) -> usize {
+        self.lookups.len()
+    }
+
     /// A connection opened. Both sides send their hello at once.
     pub fn handle_connected(&mut self, conn: ConnectionId, direction: Direction, now: Instant) {
         self.tick(now);
@@ -171,8 +226,12 @@ impl NodeEngine {
             self.close(conn, "connection id reused".into(), now);
             return;
         }
+        let (role, expected) = match direction {
+            Direction::Outbound { addr } => self.dials.connected(addr, conn),
+            Direction::Inbound => (Role::Inbound, Vec::new()),
+        };
         if let Direction::Outbound { addr } = direction {
-            self.pending_dials.remove(&addr);
+            self.timers.cancel(Timer::Dial(addr));
         }
         let mut nonce = [0; 32];
         self.rng.fill_bytes(&mut nonce);
@@ -182,9 +241,23 @@ impl NodeEngine {
             hello: None,
             proven: false,
         };
-        let c = Connection::new(direction, self.config.limits, handshake, now);
+        let mut c = Connection::new(direction, role, self.config.limits, handshake, now);
+        c.expected = expected;
         self.conns.insert(conn, c);
+        self.timers
+            .set(Timer::Handshake(conn), now + self.config.handshake_timeout);
         self.send_hello(conn);
+    }
+
+    /// An [`Action::Dial`] of `addr` could not connect (refused,
+    /// unreachable). Dials never reported are given up after the
+    /// handshake timeout.
+    pub fn handle_dial_failed(&mut self, addr: SocketAddr, now: Instant) {
+        self.tick(now);
+        if self.dials.is_pending(&addr) {
+            self.timers.cancel(Timer::Dial(addr));
+            self.dial_failed(addr, None, now);
+        }
     }
 
     /// Bytes arrived on `conn`. Framing errors close it; nothing a peer
@@ -194,7 +267,8 @@ impl NodeEngine {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        c.last_seen = now;
+        c.last_received = now;
+        c.last_active = now;
         c.decoder.push(bytes);
         loop {
             let Some(c) = self.conns.get_mut(&conn) else {
@@ -228,6 +302,7 @@ impl NodeEngine {
     pub fn handle_closed(&mut self, conn: ConnectionId, now: Instant) {
         self.tick(now);
         if let Some(c) = self.conns.remove(&conn) {
+            self.dirty.remove(&conn);
             self.forget(conn, c, now);
         }
     }
@@ -235,31 +310,9 @@ impl NodeEngine {
     /// Fires every deadline at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tick(now);
-        let late: Vec<ConnectionId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.peer.is_none() && c.opened + self.config.handshake_timeout <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for conn in late {
-            self.close(conn, "handshake timed out".into(), now);
+        for timer in self.timers.take_due(now) {
+            self.fire(timer, now);
         }
-        for (conn, pending) in self.requests.expire(now) {
-            self.request_failed(conn, pending, true, now);
-        }
-        let dials: Vec<SocketAddr> = self
-            .pending_dials
-            .iter()
-            .filter(|(_, deadline)| **deadline <= now)
-            .map(|(addr, _)| *addr)
-            .collect();
-        for addr in dials {
-            self.dial_failed(addr, now);
-        }
-        self.send_keepalives(now);
-        self.table.handle_timeout(now);
-        self.drain_table();
-        self.drive_lookups(now);
     }
 
     /// Starts a command; its events carry the returned id.
@@ -268,7 +321,9 @@ impl NodeEngine {
         let id = RequestId(self.next_command);
         self.next_command += 1;
         match command {
-            Command::FindNode { target } => self.start_lookup(id, target, now),
+            Command::FindNode { target } => {
+                self.start_lookup(crate::lookups::Owner::Command(id), target, now);
+            }
             Command::Bootstrap { seeds } => self.start_bootstrap(id, seeds, now),
         }
         id
@@ -280,12 +335,12 @@ impl NodeEngine {
         if let Some(t) = self.transmits.pop_front() {
             return Some(t);
         }
-        let conn = self
-            .conns
-            .iter()
-            .find(|(_, c)| !c.outbox.is_empty())
-            .map(|(id, _)| *id)?;
-        self.encode_outbox(conn)
+        while let Some(conn) = self.dirty.pop_first() {
+            if let Some(t) = self.encode_outbox(conn) {
+                return Some(t);
+            }
+        }
+        None
     }
 
     /// The next dial or close.
@@ -304,36 +359,43 @@ impl NodeEngine {
         let queued = !self.transmits.is_empty()
             || !self.actions.is_empty()
             || !self.events.is_empty()
-            || self.conns.values().any(|c| !c.outbox.is_empty());
+            || !self.dirty.is_empty();
         if queued {
             return Some(self.last_now);
         }
-        self.timer_table().into_iter().flatten().min()
+        self.timers.next()
     }
 
-    /// The fixed timer table: one deadline per kind of timer.
-    fn timer_table(&self) -> [Option<Instant>; 6] {
-        let handshake = self
-            .conns
-            .values()
-            .filter(|c| c.peer.is_none())
-            .map(|c| c.opened + self.config.handshake_timeout)
-            .min();
-        let keepalive = self
-            .conns
-            .values()
-            .filter(|c| c.peer.is_some() && !c.keepalive_pending)
-            .map(|c| c.last_seen + self.config.keepalive)
-            .min();
-        let lookups = self.lookups.values().filter_map(Lookup::next_timeout).min();
-        [
-            handshake,
-            keepalive,
-            self.requests.next_deadline(),
-            self.pending_dials.values().min().copied(),
-            lookups,
-            self.table.poll_timeout(),
-        ]
+    /// Handles one timer that fell due.
+    fn fire(&mut self, timer: Timer, now: Instant) {
+        match timer {
+            Timer::Handshake(conn) => {
+                if self.conns.get(&conn).is_some_and(|c| !c.is_established()) {
+                    self.close(conn, "handshake timed out".into(), now);
+                }
+            }
+            Timer::Keepalive(conn) => self.keepalive_due(conn, now),
+            Timer::Idle(conn) => self.idle_due(conn, now),
+            Timer::Request(conn, id) => {
+                if let Some(pending) = self.requests.remove(conn, id) {
+                    self.request_done(conn, id);
+                    self.request_failed(conn, pending, Failure::TimedOut, now);
+                    self.release_if_waited_for(conn, now);
+                }
+            }
+            Timer::Dial(addr) => {
+                if self.dials.is_pending(&addr) {
+                    self.dial_failed(addr, None, now);
+                }
+            }
+            Timer::Lookup(id) => self.drive_lookup(id, now),
+            Timer::TablePing => {
+                self.table.handle_timeout(now);
+                self.drain_table();
+            }
+            Timer::Refresh => self.refresh_due(now),
+            Timer::Maintain => self.maintain_kept(now),
+        }
     }
 
     fn tick(&mut self, now: Instant) {
@@ -342,6 +404,9 @@ impl NodeEngine {
 
     fn encode_outbox(&mut self, conn: ConnectionId) -> Option<Transmit> {
         let c = self.conns.get_mut(&conn)?;
+        if c.outbox.is_empty() {
+            return None;
+        }
         let messages = std::mem::take(&mut c.outbox);
         let method = c.send_method;
         let mut batch = BatchEncoder::new(self.profile);
@@ -371,7 +436,11 @@ impl NodeEngine {
             (None, None) => Bytes::from(vec![0; self.profile.key_len()]),
         };
         match Message::from_payload(self.profile, self.key.clone(), to, payload) {
-            Ok(msg) if c.outbox.len() < self.config.queue_capacity => c.outbox.push(msg),
+            Ok(msg) if c.outbox.len() < self.config.queue_capacity => {
+                c.outbox.push(msg);
+                c.last_active = self.last_now;
+                self.dirty.insert(conn);
+            }
             Ok(_) => self.stats.dropped_messages += 1,
             Err(_) => self.stats.encode_errors += 1,
         }
@@ -400,6 +469,19 @@ impl NodeEngine {
         self.send(conn, &Payload::Nack(nack));
     }
 
+    /// The request id of `msg`, read from its raw value if it has one: the
+    /// first element of a request, the second of an `ACK`/`NACK`.
+    pub(crate) fn request_id_of(&self, msg: &Message) -> Option<u64> {
+        let index = match msg.opcode {
+            Opcode::Ack | Opcode::Nack => 1,
+            Opcode::Shout | Opcode::Speak => return None,
+            _ if msg.opcode.is_reserved() => return None,
+            _ => 0,
+        };
+        let value = msg.value(&self.config.limits.value).ok()?;
+        value.as_array()?.get(index)?.as_u64()
+    }
+
     /// NACKs `msg`, reading its request id from the raw value if it has one.
     pub(crate) fn nack_message(
         &mut self,
@@ -408,23 +490,15 @@ impl NodeEngine {
         code: NackCode,
         reason: &str,
     ) {
-        let index = match msg.opcode {
-            Opcode::Ack | Opcode::Nack => Some(1),
-            Opcode::Shout | Opcode::Speak => None,
-            _ if msg.opcode.is_reserved() => None,
-            _ => Some(0),
-        };
-        let request_id = index.and_then(|i| {
-            let value = msg.value(&self.config.limits.value).ok()?;
-            value.as_array()?.get(i)?.as_u64()
-        });
+        let request_id = self.request_id_of(msg);
         self.nack(conn, msg.opcode, request_id, code, reason);
     }
 
     /// Closes `conn`: flushes its queued messages, asks the driver to close
     /// it and forgets it.
     pub(crate) fn close(&mut self, conn: ConnectionId, reason: String, now: Instant) {
-        if let Some(t) = self.encode_outbox(conn).filter(|t| !t.bytes.is_empty()) {
+        self.dirty.remove(&conn);
+        if let Some(t) = self.encode_outbox(conn) {
             self.push_transmit(t);
         }
         let Some(c) = self.conns.remove(&conn) else {
@@ -434,23 +508,41 @@ impl NodeEngine {
         self.forget(conn, c, now);
     }
 
+    /// Cleans up after a connection that is gone, whoever closed it.
     fn forget(&mut self, conn: ConnectionId, c: Connection, now: Instant) {
+        for timer in [
+            Timer::Handshake(conn),
+            Timer::Keepalive(conn),
+            Timer::Idle(conn),
+        ] {
+            self.timers.cancel(timer);
+        }
         let peer = c.peer.as_ref().map(|p| p.address);
         if let Some(address) = peer
             && self.connected.get(&address) == Some(&conn)
         {
             self.connected.remove(&address);
         }
-        for pending in self.requests.remove_conn(conn) {
-            self.request_failed(conn, pending, false, now);
+        for (id, pending) in self.requests.remove_conn(conn) {
+            self.timers.cancel(Timer::Request(conn, id));
+            self.request_failed(conn, pending, Failure::ConnectionLost, now);
         }
-        if peer.is_none()
-            && let Some(addr) = c.dialled()
-        {
-            self.dial_failed(addr, now);
+        if let Some(addr) = c.dialled {
+            self.dials.disconnected(addr, conn);
+            if peer.is_none() {
+                self.dial_failed(addr, Some(c.expected), now);
+            }
+        }
+        if c.role == Role::Kept && peer.is_some() && self.upkeep {
+            // Replace the lost kept connection after the maintenance
+            // interval, not at once: a peer that closes every connection
+            // must not make the node dial in a loop.
+            let at = now + self.config.maintenance_interval;
+            let due = self.timers.get(Timer::Maintain).map_or(at, |t| t.min(at));
+            self.timers.set(Timer::Maintain, due);
         }
         self.push_event(Event::Disconnected { conn, peer });
-        self.drive_lookups(now);
+        self.serve_dial_queue(now);
     }
 
     fn push_transmit(&mut self, t: Transmit) {

@@ -39,8 +39,11 @@ pub enum Command {
         /// The address looked up.
         target: Address,
     },
-    /// Dial `seeds`, then, once every seed has connected or failed, look up
-    /// this node's own address; ends with [`Event::LookupFinished`].
+    /// Join the network: dial `seeds`, and once every seed has connected or
+    /// failed, look up this node's own address, then refresh every bucket
+    /// farther away than the closest neighbour found (the Kademlia paper's
+    /// join). Ends with [`Event::BootstrapFinished`]; from then on the node
+    /// keeps ℓ connections to peers of its routing table.
     Bootstrap {
         /// Addresses of nodes to start from.
         seeds: Vec<SocketAddr>,
@@ -62,8 +65,9 @@ pub struct Transmit {
 pub enum Action {
     /// Open a connection to `addr`, then report it with
     /// [`NodeEngine::handle_connected`](crate::NodeEngine::handle_connected)
-    /// and [`Direction::Outbound`]. A dial that never connects needs no
-    /// report: the engine gives it up after the handshake timeout.
+    /// and [`Direction::Outbound`], or report a failure with
+    /// [`NodeEngine::handle_dial_failed`](crate::NodeEngine::handle_dial_failed).
+    /// A dial never reported is given up after the handshake timeout.
     Dial {
         /// Where to connect.
         addr: SocketAddr,
@@ -100,7 +104,7 @@ pub enum Event {
         /// The peer's address, if the handshake had completed.
         peer: Option<Address>,
     },
-    /// A lookup started by a [`Command`] ended.
+    /// A [`Command::FindNode`] lookup ended.
     LookupFinished {
         /// The command's id.
         id: RequestId,
@@ -109,6 +113,18 @@ pub enum Event {
         /// Up to k closest peers that answered, nearest first.
         closest: Vec<Address>,
         /// The lookup's counters.
+        stats: LookupStats,
+    },
+    /// A [`Command::Bootstrap`] ended.
+    BootstrapFinished {
+        /// The command's id.
+        id: RequestId,
+        /// Entries in the routing table at the end.
+        table_len: usize,
+        /// Lookups run: the self-lookup and one per refreshed bucket.
+        lookups: usize,
+        /// The counters of those lookups, summed (`rounds` is the most of
+        /// any one of them).
         stats: LookupStats,
     },
 }

@@ -246,15 +246,13 @@ impl NodeEngine {
             listen: hello.listen.clone(),
         };
         c.peer = Some(peer.clone());
-        c.last_seen = now;
-        let dialled = c.dialled();
         self.push_event(Event::Connected {
             conn,
             peer: peer.address,
             key: peer.key.clone(),
             listen: peer.listen.clone(),
         });
-        self.on_established(conn, &peer, dialled, now);
+        self.on_established(conn, &peer, now);
     }
 
     /// Answers a message whose payload does not decode: `TOO_LARGE` for a

@@ -1,14 +1,14 @@
 //! The table of outstanding requests (docs/PROTOCOL.md §8, §8.2, §8.3):
 //! each request this node sent, keyed by connection and request id, with
-//! its deadline and what its answer is for.
+//! what its answer is for. Deadlines live in the engine's timer table.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use shoutnet_crypto::Address;
 use shoutnet_wire::Opcode;
 
-use crate::event::{ConnectionId, RequestId};
+use crate::event::ConnectionId;
+use crate::timers::LookupId;
 
 /// Why a request was sent: decides what its answer or failure does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,8 +23,8 @@ pub(crate) enum Purpose {
     },
     /// A `FIND_NODE` of a lookup.
     FindNode {
-        /// The lookup's command id.
-        lookup: RequestId,
+        /// The lookup.
+        lookup: LookupId,
         /// The peer asked.
         peer: Address,
     },
@@ -35,10 +35,19 @@ pub(crate) enum Purpose {
 pub(crate) struct Pending {
     /// The request's opcode, which the answer must name.
     pub(crate) opcode: Opcode,
-    /// When it counts as failed.
-    pub(crate) deadline: Instant,
     /// What the answer is for.
     pub(crate) purpose: Purpose,
+}
+
+/// How a request ended without an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The peer answered with a `NACK`, or with a reply that does not fit.
+    Refused,
+    /// No answer within the request timeout.
+    TimedOut,
+    /// The connection closed before an answer came.
+    ConnectionLost,
 }
 
 /// Outstanding requests, bounded by `capacity`.
@@ -85,69 +94,54 @@ impl Requests {
         }
     }
 
-    /// Removes every request past its deadline.
-    pub(crate) fn expire(&mut self, now: Instant) -> Vec<(ConnectionId, Pending)> {
-        let expired: Vec<(ConnectionId, u64)> = self
-            .map
-            .iter()
-            .filter(|(_, p)| p.deadline <= now)
-            .map(|(k, _)| *k)
-            .collect();
-        expired
-            .into_iter()
-            .filter_map(|k| self.map.remove(&k).map(|p| (k.0, p)))
-            .collect()
+    /// Takes a request whatever its opcode (its deadline passed).
+    pub(crate) fn remove(&mut self, conn: ConnectionId, id: u64) -> Option<Pending> {
+        self.map.remove(&(conn, id))
     }
 
-    /// Removes every request of a closed connection.
-    pub(crate) fn remove_conn(&mut self, conn: ConnectionId) -> Vec<Pending> {
-        let keys: Vec<(ConnectionId, u64)> = self
+    /// Removes every request of a closed connection, with their ids.
+    pub(crate) fn remove_conn(&mut self, conn: ConnectionId) -> Vec<(u64, Pending)> {
+        let ids: Vec<u64> = self
             .map
             .range((conn, 0)..=(conn, u64::MAX))
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k.1)
             .collect();
-        keys.into_iter()
-            .filter_map(|k| self.map.remove(&k))
+        ids.into_iter()
+            .filter_map(|id| self.map.remove(&(conn, id)).map(|p| (id, p)))
             .collect()
     }
 
-    /// The earliest deadline.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.map.values().map(|p| p.deadline).min()
+    /// Number of outstanding requests.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     #[test]
-    fn answers_must_name_id_and_opcode_and_deadlines_expire() {
-        #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
-        let t0 = Instant::now();
+    fn answers_must_name_id_and_opcode() {
         let mut table = Requests::new(2);
         let (a, b) = (ConnectionId(1), ConnectionId(2));
-        let pending = |secs| Pending {
+        let pending = Pending {
             opcode: Opcode::Ping,
-            deadline: t0 + Duration::from_secs(secs),
             purpose: Purpose::Keepalive,
         };
         let (i, j) = (table.next_id(), table.next_id());
         assert_ne!(i, j);
-        assert!(table.insert(a, i, pending(5)));
-        assert!(table.insert(b, j, pending(10)));
-        assert!(!table.insert(a, 99, pending(1)), "bounded");
+        assert!(table.insert(a, i, pending));
+        assert!(table.insert(b, j, pending));
+        assert!(!table.insert(a, 99, pending), "bounded");
         // Wrong opcode, wrong connection, unknown id: nothing taken.
         assert!(table.take(a, i, Opcode::FindNode).is_none());
         assert!(table.take(b, i, Opcode::Ping).is_none());
         assert!(table.take(a, 12345, Opcode::Ping).is_none());
-        assert_eq!(table.next_deadline(), Some(t0 + Duration::from_secs(5)));
-        let expired = table.expire(t0 + Duration::from_secs(5));
-        assert_eq!(expired.len(), 1);
-        assert_eq!(expired.first().map(|e| e.0), Some(a));
+        assert_eq!(table.len(), 2);
+        assert!(table.take(a, i, Opcode::Ping).is_some());
         assert_eq!(table.remove_conn(b).len(), 1);
-        assert_eq!(table.next_deadline(), None);
+        assert_eq!(table.len(), 0);
     }
 }

@@ -1,175 +1,134 @@
-//! Routing-table and lookup glue (docs/PROTOCOL.md §8.7, DESIGN R10):
-//! inserting established peers, least-recently-seen liveness pings,
-//! answering `FIND_NODE`/`FIND_VALUE`, and driving `shoutnet_kad::Lookup`s
-//! over connections, dialling peers as needed.
+//! Routing-table glue (docs/PROTOCOL.md §8.7, DESIGN R10): established
+//! peers go into the table, full buckets check their least-recently-seen
+//! entry before evicting it, `FIND_NODE`/`FIND_VALUE` are answered from the
+//! table, and idle buckets are refreshed.
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use shoutnet_crypto::{Address, PublicKey};
-use shoutnet_kad::{InsertOutcome, Lookup, LookupAction, LookupKind};
+use shoutnet_crypto::Address;
+use shoutnet_kad::InsertOutcome;
 use shoutnet_wire::{
-    Ack, AckResult, FindNode, MAX_LISTEN_ADDRS, MAX_NODES_PER_REPLY, NodeInfo, NodesFor, Opcode,
-    Payload,
+    Ack, AckResult, MAX_LISTEN_ADDRS, MAX_NODES_PER_REPLY, NodeInfo, NodesFor, Payload,
 };
 
-use crate::connection::{Connection, Peer};
+use crate::connection::{Peer, Role};
+use crate::dialer::{Reach, dialable};
 use crate::engine::NodeEngine;
-use crate::event::{ConnectionId, Event, RequestId};
-use crate::requests::{Pending, Purpose};
+use crate::event::ConnectionId;
+use crate::lookups::Owner;
+use crate::requests::Purpose;
+use crate::timers::Timer;
 
-/// What the engine knows about how to reach a node.
+/// What the engine knows about how to reach a node of its routing table,
+/// from the node's own authenticated hello.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Contact {
     /// The node's key field.
     pub key: Bytes,
     /// Where it accepts connections.
     pub listen: Vec<SocketAddr>,
-    /// The connection it was last seen on, if any (it may have closed since).
-    pub conn: Option<ConnectionId>,
-}
-
-/// What [`NodeEngine::dial`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Dial {
-    /// A new `Action::Dial` was queued.
-    Started,
-    /// A dial or handshake to that address is already under way.
-    InProgress,
-    /// An outbound connection to that address is already established.
-    Connected,
-    /// ℓ outbound connections are open or being opened.
-    Refused,
 }
 
 impl NodeEngine {
-    /// Outbound connections open or being opened, compared with ℓ.
-    fn outbound_count(&self) -> usize {
-        self.pending_dials.len()
-            + self
-                .conns
-                .values()
-                .filter(|c| c.dialled().is_some())
-                .count()
-    }
-
-    /// Dials `addr`, expecting the node `target` there if given.
-    pub(crate) fn dial(&mut self, addr: SocketAddr, target: Option<Address>, now: Instant) -> Dial {
-        let existing = self.conns.values().find(|c| c.dialled() == Some(addr));
-        let outcome = match existing {
-            Some(Connection { peer: Some(_), .. }) => return Dial::Connected,
-            Some(_) => Dial::InProgress,
-            None if self.pending_dials.contains_key(&addr) => Dial::InProgress,
-            None if self.outbound_count() >= self.config.max_outbound => return Dial::Refused,
-            None => {
-                self.pending_dials
-                    .insert(addr, now + self.config.handshake_timeout);
-                self.push_action(crate::Action::Dial { addr });
-                Dial::Started
-            }
-        };
-        if let Some(target) = target {
-            self.dial_targets.entry(addr).or_insert(target);
-        }
-        outcome
-    }
-
-    /// A dial to `addr` never completed its handshake.
-    pub(crate) fn dial_failed(&mut self, addr: SocketAddr, now: Instant) {
-        self.pending_dials.remove(&addr);
-        if let Some(target) = self.dial_targets.remove(&addr) {
-            self.fail_awaiting(&target, now);
-        }
-        for seeds in self.bootstraps.values_mut() {
-            seeds.remove(&addr);
-        }
-        self.progress_bootstraps(now);
-    }
-
-    /// Every lookup waiting for a connection to `target` gives up on it.
-    fn fail_awaiting(&mut self, target: &Address, now: Instant) {
-        for id in self.awaiting.remove(target).unwrap_or_default() {
-            if let Some(l) = self.lookups.get_mut(&id) {
-                l.on_failure(target, now);
-            }
-            self.drive_lookup(id, now);
-        }
-    }
-
-    /// A handshake completed on `conn`.
-    pub(crate) fn on_established(
-        &mut self,
-        conn: ConnectionId,
-        peer: &Peer,
-        dialled: Option<SocketAddr>,
-        now: Instant,
-    ) {
+    /// A handshake completed on `conn`: the peer enters the routing table
+    /// (if it listens), and the work waiting for it proceeds.
+    pub(crate) fn on_established(&mut self, conn: ConnectionId, peer: &Peer, now: Instant) {
         self.connected.insert(peer.address, conn);
+        self.timers.cancel(Timer::Handshake(conn));
+        self.timers
+            .set(Timer::Keepalive(conn), now + self.config.keepalive);
+        let (role, dialled, expected) = match self.conns.get_mut(&conn) {
+            Some(c) => (c.role, c.dialled, std::mem::take(&mut c.expected)),
+            None => return,
+        };
+        if role == Role::Transient {
+            self.timers
+                .set(Timer::Idle(conn), now + self.config.transient_idle);
+        }
+        self.seen(peer, now);
+        // Someone else answered at the address some peers were expected at.
+        for other in expected.into_iter().filter(|e| *e != peer.address) {
+            self.unreachable(other, now);
+        }
+        self.serve_waiters(peer.address, conn, now);
+        if let Some(addr) = dialled {
+            self.seed_done(addr, now);
+        }
+    }
+
+    /// `peer` was seen alive (a handshake, a request or an answer): it
+    /// becomes its bucket's most-recently-seen entry, or enters the table.
+    pub(crate) fn seen(&mut self, peer: &Peer, now: Instant) {
+        if peer.listen.is_empty() {
+            return;
+        }
         let contact = Contact {
             key: peer.key.clone(),
             listen: peer.listen.clone(),
-            conn: Some(conn),
         };
-        self.remember(peer.address, contact.clone());
-        if !peer.listen.is_empty() {
-            match self.table.insert_or_update(peer.address, contact, now) {
-                InsertOutcome::Pending { ping } => self.ping_lrs(ping, now),
-                InsertOutcome::Inserted
-                | InsertOutcome::Updated
-                | InsertOutcome::Queued
-                | InsertOutcome::Ignored => {}
+        match self.table.insert_or_update(peer.address, contact, now) {
+            InsertOutcome::Pending { ping } => self.check_liveness(ping, now),
+            // A node that never bootstraps (a seed) starts its upkeep with
+            // its first entry, giving a bootstrap the time to finish first.
+            InsertOutcome::Inserted => {
+                self.start_upkeep(now + self.config.maintenance_interval, now);
             }
-            self.drain_table();
+            InsertOutcome::Updated | InsertOutcome::Queued | InsertOutcome::Ignored => {}
         }
-        if let Some(addr) = dialled {
-            if let Some(expected) = self.dial_targets.remove(&addr)
-                && expected != peer.address
-            {
-                self.fail_awaiting(&expected, now);
-            }
-            for seeds in self.bootstraps.values_mut() {
-                seeds.remove(&addr);
-            }
-        }
-        for id in self.awaiting.remove(&peer.address).unwrap_or_default() {
-            self.send_find_node(conn, id, peer.address, now);
-        }
-        self.progress_bootstraps(now);
+        self.drain_table();
     }
 
-    /// Pings the least-recently-seen entry `address` of a full bucket, or
-    /// reports it dead if it is not connected.
-    fn ping_lrs(&mut self, address: Address, now: Instant) {
-        let conn = self.connected.get(&address).copied();
-        let sent =
-            conn.is_some_and(|conn| self.send_ping(conn, Purpose::Liveness { address }, now));
-        if !sent {
-            self.table.ping_result(&address, false, now);
+    /// The peer of established connection `conn` was seen alive.
+    pub(crate) fn seen_on(&mut self, conn: ConnectionId, now: Instant) {
+        if let Some(peer) = self.conns.get(&conn).and_then(|c| c.peer.clone()) {
+            self.seen(&peer, now);
         }
     }
 
-    /// Drains the table's own change reports; the engine needs none of
-    /// them yet, and draining keeps the table's queue from overflowing.
-    pub(crate) fn drain_table(&mut self) {
-        while self.table.poll_event().is_some() {}
-    }
-
-    /// Stores a contact learned from a handshake or an answer, bounded.
-    fn remember(&mut self, address: Address, contact: Contact) {
-        if self.contacts.len() >= self.config.table_capacity
-            && !self.contacts.contains_key(&address)
-        {
-            self.stats.dropped_contacts += 1;
+    /// Checks whether the least-recently-seen entry `address` of a full
+    /// bucket is alive: a `PING` over its connection, or else a transient
+    /// dial, whose handshake is the proof. The answer goes to
+    /// `RoutingTable::ping_result`.
+    fn check_liveness(&mut self, address: Address, now: Instant) {
+        if let Some(&conn) = self.connected.get(&address) {
+            if !self.send_ping(conn, Purpose::Liveness { address }, now) {
+                self.table.ping_result(&address, false, now);
+            }
             return;
         }
-        self.contacts.insert(address, contact);
+        let addr = self
+            .table
+            .get(&address)
+            .and_then(|c| c.listen.iter().copied().find(dialable));
+        let reach = addr.map_or(Reach::Unreachable, |addr| {
+            self.connect_to(address, addr, Role::Transient, now)
+        });
+        match reach {
+            Reach::Connected(conn) => {
+                if !self.send_ping(conn, Purpose::Liveness { address }, now) {
+                    self.table.ping_result(&address, false, now);
+                }
+            }
+            Reach::Underway => match self.dials.wait_for(address) {
+                Some(waiters) => waiters.liveness = true,
+                None => self.table.ping_result(&address, false, now),
+            },
+            Reach::Unreachable => self.table.ping_result(&address, false, now),
+        }
+    }
+
+    /// Drains the table's own change reports (the engine needs none of
+    /// them) and re-arms the timer of its pending liveness pings.
+    pub(crate) fn drain_table(&mut self) {
+        while self.table.poll_event().is_some() {}
+        let next = self.table.poll_timeout();
+        self.timers.set_or_cancel(Timer::TablePing, next);
     }
 
     /// Answers `FIND_NODE` (or `FIND_VALUE`, with nodes only: no records
-    /// are stored yet) with the k closest known contacts except the
-    /// requester.
+    /// are stored yet) with the k closest entries except the requester.
     pub(crate) fn answer_find_node(
         &mut self,
         conn: ConnectionId,
@@ -205,184 +164,50 @@ impl NodeEngine {
         );
     }
 
-    /// Starts `Command::Bootstrap`.
-    pub(crate) fn start_bootstrap(&mut self, id: RequestId, seeds: Vec<SocketAddr>, now: Instant) {
-        let mut waiting = BTreeSet::new();
-        for addr in seeds {
-            if let Dial::Started | Dial::InProgress = self.dial(addr, None, now) {
-                waiting.insert(addr);
-            }
+    /// The refresh timer fired: every bucket idle for the refresh interval
+    /// gets a lookup of a random address in it.
+    pub(crate) fn refresh_due(&mut self, now: Instant) {
+        for index in self.table.buckets_to_refresh(now) {
+            self.refresh_bucket(index, Owner::Refresh, now);
         }
-        self.bootstraps.insert(id, waiting);
-        self.progress_bootstraps(now);
+        self.timers
+            .set(Timer::Refresh, now + self.config.kad.refresh_interval / 2);
     }
 
-    /// Starts the self-lookup of every bootstrap whose seeds all connected
-    /// or failed.
-    fn progress_bootstraps(&mut self, now: Instant) {
-        let ready: Vec<RequestId> = self
-            .bootstraps
-            .iter()
-            .filter(|(_, seeds)| seeds.is_empty())
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ready {
-            self.bootstraps.remove(&id);
-            self.start_lookup(id, self.local, now);
-        }
-    }
-
-    /// Starts a `FIND_NODE` lookup from the table's k closest.
-    pub(crate) fn start_lookup(&mut self, id: RequestId, target: Address, now: Instant) {
+    /// Starts a lookup of a random address in bucket `index`, to find
+    /// nodes for that bucket.
+    ///
+    /// It starts from the entries of bucket `index` and the farther
+    /// buckets, never the closer ones: those are this node's own
+    /// neighbourhood, whose view of the bucket's subtree is as blind as
+    /// this node's, and a lookup started from them alone can end among
+    /// them without ever reaching the subtree (seen in the simulator: two
+    /// sibling quarters of the address space that never learned of each
+    /// other). Farther nodes see the whole subtree as part of one of their
+    /// far buckets. Only when those buckets are empty does it start from
+    /// the closest entries. It needs only α answers near the target: its
+    /// job is to put a few live nodes into the bucket, not to find the
+    /// target's k closest, and every contact costs a connection.
+    pub(crate) fn refresh_bucket(&mut self, index: u8, owner: Owner, now: Instant) {
+        let mut seed = [0; 32];
+        rand_core::RngCore::fill_bytes(&mut self.rng, &mut seed);
+        let target = self.table.random_address_in_bucket(index, seed);
         let k = self.config.kad.bucket_size();
-        let seeds: Vec<Address> = self
-            .table
-            .closest(&target, k)
-            .into_iter()
-            .map(|(a, _)| a)
+        let mut seeds: Vec<Address> = (index..=u8::MAX)
+            .flat_map(|i| self.table.bucket_entries(i).into_iter().map(|(a, _)| a))
             .collect();
-        let lookup = Lookup::new(target, LookupKind::FindNode, seeds, &self.config.kad, now)
-            .with_local(self.local);
-        self.lookups.insert(id, lookup);
-        self.drive_lookup(id, now);
-    }
-
-    /// Drives every lookup (after timeouts).
-    pub(crate) fn drive_lookups(&mut self, now: Instant) {
-        let ids: Vec<RequestId> = self.lookups.keys().copied().collect();
-        for id in ids {
-            self.drive_lookup(id, now);
+        seeds.sort_by_key(|a| target.distance(a));
+        seeds.truncate(k);
+        if seeds.is_empty() {
+            seeds = self
+                .table
+                .closest(&target, k)
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect();
         }
-    }
-
-    /// Sends what lookup `id` asks for, and reports it when finished.
-    pub(crate) fn drive_lookup(&mut self, id: RequestId, now: Instant) {
-        loop {
-            let Some(lookup) = self.lookups.get_mut(&id) else {
-                return;
-            };
-            match lookup.next(now) {
-                LookupAction::Send(peer) => self.request_peer(id, peer, now),
-                LookupAction::Waiting => return,
-                LookupAction::Finished => {
-                    let target = *lookup.target();
-                    let closest = lookup.result();
-                    let stats = lookup.stats();
-                    self.lookups.remove(&id);
-                    for waiting in self.awaiting.values_mut() {
-                        waiting.remove(&id);
-                    }
-                    self.awaiting.retain(|_, w| !w.is_empty());
-                    self.push_event(Event::LookupFinished {
-                        id,
-                        target,
-                        closest,
-                        stats,
-                    });
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Asks `peer` for lookup `id`: over its connection if there is one,
-    /// else after dialling its first listen address. A peer that cannot be
-    /// reached now (no address, or ℓ outbound connections in use) counts as
-    /// a failed request at once rather than waiting for a free slot.
-    fn request_peer(&mut self, id: RequestId, peer: Address, now: Instant) {
-        if let Some(conn) = self.connected.get(&peer).copied() {
-            self.send_find_node(conn, id, peer, now);
-            return;
-        }
-        let addr = self
-            .contacts
-            .get(&peer)
-            .or_else(|| self.table.get(&peer))
-            .and_then(|c| c.listen.first().copied());
-        let queued = addr.is_some_and(|addr| {
-            matches!(
-                self.dial(addr, Some(peer), now),
-                Dial::Started | Dial::InProgress
-            )
-        });
-        if queued {
-            self.awaiting.entry(peer).or_default().insert(id);
-        } else {
-            self.stats.lookup_unreachable += 1;
-            if let Some(l) = self.lookups.get_mut(&id) {
-                l.on_failure(&peer, now);
-            }
-        }
-    }
-
-    fn send_find_node(&mut self, conn: ConnectionId, id: RequestId, peer: Address, now: Instant) {
-        let Some(target) = self.lookups.get(&id).map(|l| *l.target()) else {
-            return;
-        };
-        let request_id = self.requests.next_id();
-        let pending = Pending {
-            opcode: Opcode::FindNode,
-            deadline: now + self.config.request_timeout,
-            purpose: Purpose::FindNode { lookup: id, peer },
-        };
-        if !self.requests.insert(conn, request_id, pending) {
-            self.stats.dropped_requests += 1;
-            if let Some(l) = self.lookups.get_mut(&id) {
-                l.on_failure(&peer, now);
-            }
-            return;
-        }
-        self.send(
-            conn,
-            &Payload::FindNode(FindNode {
-                request_id,
-                target: target.0,
-            }),
-        );
-    }
-
-    /// `peer` answered lookup `id` with `nodes`; invalid keys are dropped
-    /// and counted, valid ones remembered as contacts.
-    pub(crate) fn on_nodes(
-        &mut self,
-        id: RequestId,
-        peer: Address,
-        nodes: Vec<NodeInfo>,
-        now: Instant,
-    ) {
-        let mut closer = Vec::with_capacity(nodes.len());
-        for node in nodes {
-            // A contact's key was validated when it was remembered, so a key
-            // field already held as a contact skips the (costly) point
-            // decompression of `PublicKey::from_key_field`.
-            let address = Address::of_key_field(&node.key);
-            let known = self
-                .contacts
-                .get(&address)
-                .is_some_and(|c| c.key == node.key);
-            if !known && PublicKey::from_key_field(self.profile, &node.key).is_err() {
-                self.stats.invalid_nodes += 1;
-                continue;
-            }
-            if address == self.local {
-                continue;
-            }
-            if !self.contacts.contains_key(&address) || !node.listen.is_empty() {
-                let conn = self.connected.get(&address).copied();
-                self.remember(
-                    address,
-                    Contact {
-                        key: node.key,
-                        listen: node.listen,
-                        conn,
-                    },
-                );
-            }
-            closer.push(address);
-        }
-        if let Some(l) = self.lookups.get_mut(&id) {
-            l.on_success(&peer, closer, now);
-        }
-        self.drive_lookup(id, now);
+        let mut config = self.config.kad.clone();
+        config.k = config.parallelism();
+        self.launch_lookup(owner, target, seeds, &config, now);
     }
 }

@@ -13,6 +13,8 @@ pub(crate) struct Entry<V> {
     pub(crate) value: V,
     /// Consecutive failed requests since the entry was last seen alive.
     pub(crate) failures: u32,
+    /// When it was last seen alive (inserted, updated, or answered a ping).
+    pub(crate) last_seen: Instant,
 }
 
 /// The liveness check of a full bucket's least-recently-seen entry.
@@ -70,32 +72,34 @@ impl<V> KBucket<V> {
         self.entries.iter_mut().find(|e| e.address == *address)
     }
 
-    /// The least-recently-seen entry.
-    pub(crate) fn least_recently_seen(&self) -> Option<&Address> {
-        self.entries.first().map(|e| &e.address)
+    /// The least-recently-seen entry, with when it was seen.
+    pub(crate) fn least_recently_seen_at(&self) -> Option<(&Address, Instant)> {
+        self.entries.first().map(|e| (&e.address, e.last_seen))
     }
 
-    /// Moves the entry at `index` to the most-recently-seen end, optionally
-    /// replacing its value, and clears its failure count.
-    pub(crate) fn mark_seen(&mut self, index: usize, value: Option<V>) {
+    /// Moves the entry at `index` to the most-recently-seen end, seen at
+    /// `now`, optionally replacing its value, and clears its failure count.
+    pub(crate) fn mark_seen(&mut self, index: usize, value: Option<V>, now: Instant) {
         if index < self.entries.len() {
             let mut entry = self.entries.remove(index);
             if let Some(value) = value {
                 entry.value = value;
             }
             entry.failures = 0;
+            entry.last_seen = now;
             self.entries.push(entry);
         }
     }
 
-    /// Appends a new most-recently-seen entry. The caller checks there is
-    /// room and that the address is not already present.
-    pub(crate) fn push(&mut self, address: Address, value: V) {
+    /// Appends a new most-recently-seen entry, seen at `now`. The caller
+    /// checks there is room and that the address is not already present.
+    pub(crate) fn push(&mut self, address: Address, value: V, now: Instant) {
         self.replacements.retain(|(a, _)| *a != address);
         self.entries.push(Entry {
             address,
             value,
             failures: 0,
+            last_seen: now,
         });
     }
 
@@ -136,13 +140,13 @@ impl<V> KBucket<V> {
     }
 
     /// Moves the freshest replacement into the bucket if there is room,
-    /// returning its address.
-    pub(crate) fn promote_replacement(&mut self, k: usize) -> Option<Address> {
+    /// returning its address. It counts as seen at `now`.
+    pub(crate) fn promote_replacement(&mut self, k: usize, now: Instant) -> Option<Address> {
         if self.entries.len() >= k {
             return None;
         }
         let (address, value) = self.replacements.pop()?;
-        self.push(address, value);
+        self.push(address, value, now);
         Some(address)
     }
 }
@@ -166,12 +170,14 @@ mod tests {
         let now = t0();
         let mut b = KBucket::new(now);
         for n in 1..=3 {
-            b.push(addr(n), n);
+            b.push(addr(n), n, now);
         }
         if let Some(e) = b.get_mut(&addr(1)) {
             e.failures = 2;
         }
-        b.mark_seen(0, Some(10));
+        let later = now + std::time::Duration::from_secs(1);
+        b.mark_seen(0, Some(10), later);
+        assert_eq!(b.least_recently_seen_at(), Some((&addr(2), now)));
         let order: Vec<_> = b
             .entries()
             .iter()
@@ -191,8 +197,8 @@ mod tests {
         assert_eq!(b.replacements_len(), 2);
         // Re-caching an existing candidate refreshes it without dropping.
         assert!(!b.cache_replacement(addr(3), 3, 2));
-        assert_eq!(b.promote_replacement(1), Some(addr(3)));
-        assert_eq!(b.promote_replacement(1), None, "the bucket is full");
+        assert_eq!(b.promote_replacement(1, now), Some(addr(3)));
+        assert_eq!(b.promote_replacement(1, now), None, "the bucket is full");
         assert!(b.has_replacement(&addr(4)));
     }
 }

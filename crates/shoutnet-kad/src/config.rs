@@ -24,6 +24,12 @@ pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(10);
 /// lookup of a random address in it: 1 hour, the Kademlia paper's `tRefresh`.
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
+/// An entry seen alive this recently is "good" (BEP 5's term) and is
+/// never pinged to make room: a newcomer to its full bucket just waits in
+/// the replacement cache. 15 minutes, BEP 5's window. Older entries are
+/// pinged first, as the Kademlia paper does for every entry.
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(15 * 60);
+
 /// Consecutive request failures after which an entry is evicted: 3, so one
 /// lost packet does not evict a live node but a crashed one goes quickly.
 pub const DEFAULT_MAX_FAILURES: u32 = 3;
@@ -57,6 +63,9 @@ pub struct KadConfig {
     pub ping_timeout: Duration,
     /// Consecutive failures that evict an entry ([`DEFAULT_MAX_FAILURES`]).
     pub max_failures: u32,
+    /// How long an entry stays good without news of it
+    /// ([`DEFAULT_STALE_AFTER`]); zero pings on every newcomer.
+    pub stale_after: Duration,
 }
 
 impl Default for KadConfig {
@@ -69,6 +78,7 @@ impl Default for KadConfig {
             refresh_interval: DEFAULT_REFRESH_INTERVAL,
             ping_timeout: DEFAULT_PING_TIMEOUT,
             max_failures: DEFAULT_MAX_FAILURES,
+            stale_after: DEFAULT_STALE_AFTER,
         }
     }
 }

@@ -20,7 +20,7 @@ mod table;
 
 pub use config::{
     CANDIDATES_PER_K, DEFAULT_ALPHA, DEFAULT_K, DEFAULT_MAX_FAILURES, DEFAULT_PING_TIMEOUT,
-    DEFAULT_REFRESH_INTERVAL, DEFAULT_REQUEST_TIMEOUT, KadConfig,
+    DEFAULT_REFRESH_INTERVAL, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STALE_AFTER, KadConfig,
 };
 pub use lookup::{Lookup, LookupAction, LookupKind, LookupStats};
 pub use shoutnet_crypto::{Address, Distance};

@@ -304,6 +304,14 @@ impl Lookup {
             .collect()
     }
 
+    /// Whether `address` is among the lookup's candidates (learned and not
+    /// dropped, whatever its state).
+    pub fn contains(&self, address: &Address) -> bool {
+        self.candidates
+            .get(&self.target.distance(address))
+            .is_some_and(|c| c.address == *address)
+    }
+
     /// Number of requests in flight.
     pub fn in_flight(&self) -> usize {
         self.in_flight

@@ -32,14 +32,16 @@ pub enum InsertOutcome {
     /// The address was known: its value was replaced and it became the
     /// bucket's most-recently-seen entry.
     Updated,
-    /// The bucket is full. The candidate waits in the replacement cache and
-    /// the caller must ping `ping`, the bucket's least-recently-seen entry,
-    /// then report the result through [`RoutingTable::ping_result`].
+    /// The bucket is full and its least-recently-seen entry `ping` was not
+    /// seen for [`KadConfig::stale_after`]. The candidate waits in the
+    /// replacement cache and the caller must ping `ping`, then report the
+    /// result through [`RoutingTable::ping_result`].
     Pending {
         /// The entry to ping.
         ping: Address,
     },
-    /// The bucket is full and already waits for a ping: the candidate waits
+    /// The bucket is full and either already waits for a ping or has only
+    /// entries seen within [`KadConfig::stale_after`]: the candidate waits
     /// in the replacement cache, and the caller has nothing to do.
     Queued,
     /// The address is the local one; it has no bucket.
@@ -122,9 +124,11 @@ impl<V: Clone> RoutingTable<V> {
     ///
     /// A known entry is updated and becomes most-recently-seen. A new one is
     /// inserted if its bucket has room; otherwise it goes to the replacement
-    /// cache and, unless a ping is already pending for the bucket, the caller
-    /// is asked to ping the least-recently-seen entry. A pending ping older
-    /// than [`KadConfig::ping_timeout`] counts as failed first.
+    /// cache and, unless a ping is already pending for the bucket or the
+    /// least-recently-seen entry was seen within
+    /// [`KadConfig::stale_after`], the caller is asked to ping that entry.
+    /// A pending ping older than [`KadConfig::ping_timeout`] counts as
+    /// failed first.
     pub fn insert_or_update(&mut self, address: Address, value: V, now: Instant) -> InsertOutcome {
         let Some(index) = self.bucket_index(&address) else {
             return InsertOutcome::Ignored;
@@ -137,7 +141,7 @@ impl<V: Clone> RoutingTable<V> {
         };
         bucket.last_activity = now;
         if let Some(position) = bucket.position(&address) {
-            bucket.mark_seen(position, Some(value));
+            bucket.mark_seen(position, Some(value), now);
             if bucket.pending.is_some_and(|p| p.address == address) {
                 // Seen alive: that answers the pending ping.
                 bucket.pending = None;
@@ -145,7 +149,7 @@ impl<V: Clone> RoutingTable<V> {
             return InsertOutcome::Updated;
         }
         if bucket.len() < k {
-            bucket.push(address, value);
+            bucket.push(address, value, now);
             self.len += 1;
             return InsertOutcome::Inserted;
         }
@@ -155,16 +159,19 @@ impl<V: Clone> RoutingTable<V> {
         if bucket.pending.is_some() {
             return InsertOutcome::Queued;
         }
-        match bucket.least_recently_seen().copied() {
-            Some(ping) => {
+        match bucket.least_recently_seen_at() {
+            Some((&ping, seen))
+                if now.saturating_duration_since(seen) >= self.config.stale_after =>
+            {
                 bucket.pending = Some(PendingPing {
                     address: ping,
                     deadline: now + self.config.ping_timeout,
                 });
                 InsertOutcome::Pending { ping }
             }
-            // Only reachable with k = 0, which `bucket_size` rules out.
-            None => InsertOutcome::Queued,
+            // A good entry, or no entry at all (only with k = 0, which
+            // `bucket_size` rules out).
+            _ => InsertOutcome::Queued,
         }
     }
 
@@ -185,10 +192,10 @@ impl<V: Clone> RoutingTable<V> {
             bucket.pending = None;
         }
         if alive {
-            bucket.mark_seen(position, None);
+            bucket.mark_seen(position, None, now);
             bucket.last_activity = now;
         } else {
-            self.evict(address);
+            self.evict(address, now);
         }
     }
 
@@ -196,14 +203,14 @@ impl<V: Clone> RoutingTable<V> {
     /// [`KadConfig::max_failures`] consecutive failures (with no
     /// [`insert_or_update`](Self::insert_or_update) or successful ping in
     /// between) the entry is evicted and a replacement promoted.
-    pub fn record_failure(&mut self, address: &Address) {
+    pub fn record_failure(&mut self, address: &Address, now: Instant) {
         let limit = self.config.failure_limit();
         let Some(entry) = self.bucket_mut(address).and_then(|b| b.get_mut(address)) else {
             return;
         };
         entry.failures = entry.failures.saturating_add(1);
         if entry.failures >= limit {
-            self.evict(address);
+            self.evict(address, now);
         }
     }
 
@@ -211,12 +218,12 @@ impl<V: Clone> RoutingTable<V> {
     /// request, returning its value if it was an entry. The freshest
     /// replacement is promoted into the freed slot ([`TableEvent::Inserted`]);
     /// the removal itself makes no event.
-    pub fn remove(&mut self, address: &Address) -> Option<V> {
+    pub fn remove(&mut self, address: &Address, now: Instant) -> Option<V> {
         let k = self.config.bucket_size();
         let bucket = self.bucket_mut(address)?;
         bucket.remove_replacement(address);
         let entry = bucket.remove(address)?;
-        let promoted = bucket.promote_replacement(k);
+        let promoted = bucket.promote_replacement(k, now);
         self.len -= 1;
         if let Some(promoted) = promoted {
             self.len += 1;
@@ -326,27 +333,39 @@ impl<V: Clone> RoutingTable<V> {
         }
     }
 
-    /// The buckets to refresh: every bucket from the one holding the
-    /// closest known neighbour up to 255 (the Kademlia paper's "all buckets
-    /// farther away than the closest neighbour") idle for at least
-    /// [`KadConfig::refresh_interval`]. Closer buckets are empty and are
+    /// Every bucket from the one holding the closest known neighbour up to
+    /// 255: the buckets the Kademlia paper refreshes when a node joins
+    /// ("all buckets farther away than its closest neighbour", that
+    /// neighbour's own bucket included). Closer buckets are empty and are
     /// covered by the lookup of the local address. Empty for an empty
     /// table: there is no one to ask.
+    pub fn buckets_from_closest(&self) -> std::ops::RangeInclusive<u8> {
+        let lowest = self
+            .buckets
+            .iter()
+            .position(|b| b.len() > 0)
+            .and_then(|i| u8::try_from(i).ok());
+        match lowest {
+            Some(lowest) => lowest..=u8::MAX,
+            // An empty range of `u8`.
+            None => 1..=0,
+        }
+    }
+
+    /// The buckets to refresh: those of
+    /// [`buckets_from_closest`](Self::buckets_from_closest) idle for at
+    /// least [`KadConfig::refresh_interval`].
     ///
     /// Refresh bucket `i` by looking up
     /// [`random_address_in_bucket(i, seed)`](Self::random_address_in_bucket)
     /// and calling [`touch_bucket`](Self::touch_bucket).
     pub fn buckets_to_refresh(&self, now: Instant) -> Vec<u8> {
-        let lowest = self.buckets.iter().position(|b| b.len() > 0);
-        let Some(lowest) = lowest else {
-            return Vec::new();
-        };
-        (lowest..BUCKETS)
-            .filter_map(|i| {
-                let bucket = self.buckets.get(i)?;
-                let idle = now.saturating_duration_since(bucket.last_activity);
-                let index = u8::try_from(i).ok()?;
-                (idle >= self.config.refresh_interval).then_some(index)
+        self.buckets_from_closest()
+            .filter(|&i| {
+                self.buckets.get(usize::from(i)).is_some_and(|bucket| {
+                    now.saturating_duration_since(bucket.last_activity)
+                        >= self.config.refresh_interval
+                })
             })
             .collect()
     }
@@ -395,12 +414,13 @@ impl<V: Clone> RoutingTable<V> {
             .and_then(|b| b.pending)
             .filter(|p| p.deadline <= now);
         if let Some(pending) = expired {
-            self.evict(&pending.address);
+            self.evict(&pending.address, now);
         }
     }
 
-    /// Evicts an entry the table found dead and promotes a replacement.
-    fn evict(&mut self, address: &Address) {
+    /// Evicts an entry the table found dead and promotes a replacement,
+    /// which counts as seen at `now`.
+    fn evict(&mut self, address: &Address, now: Instant) {
         let k = self.config.bucket_size();
         let Some(bucket) = self.bucket_mut(address) else {
             return;
@@ -408,7 +428,7 @@ impl<V: Clone> RoutingTable<V> {
         if bucket.remove(address).is_none() {
             return;
         }
-        let promoted = bucket.promote_replacement(k);
+        let promoted = bucket.promote_replacement(k, now);
         self.len -= 1;
         self.push_event(TableEvent::Evicted { address: *address });
         if let Some(promoted) = promoted {
@@ -479,10 +499,12 @@ mod tests {
         random_address_in_bucket(&LOCAL, index, [n; 32])
     }
 
+    /// k = 3, a cache of 2, and every newcomer to a full bucket pings.
     fn small() -> KadConfig {
         KadConfig {
             k: 3,
             replacement_cache: 2,
+            stale_after: Duration::ZERO,
             ..KadConfig::default()
         }
     }
@@ -621,14 +643,14 @@ mod tests {
         let mut t = full_bucket(now);
         t.insert_or_update(in_bucket(200, 4), 4, now);
         let victim = in_bucket(200, 3);
-        t.record_failure(&victim);
-        t.record_failure(&victim);
+        t.record_failure(&victim, now);
+        t.record_failure(&victim, now);
         // Seen alive in between: the count starts again.
         t.insert_or_update(victim, 3, now);
-        t.record_failure(&victim);
-        t.record_failure(&victim);
+        t.record_failure(&victim, now);
+        t.record_failure(&victim, now);
         assert!(t.contains(&victim));
-        t.record_failure(&victim);
+        t.record_failure(&victim, now);
         assert!(!t.contains(&victim));
         assert_eq!(
             events(&mut t),
@@ -640,7 +662,7 @@ mod tests {
             ]
         );
         // Unknown addresses are ignored.
-        t.record_failure(&in_bucket(10, 1));
+        t.record_failure(&in_bucket(10, 1), now);
         t.ping_result(&in_bucket(10, 1), false, now);
         assert!(events(&mut t).is_empty());
     }
@@ -652,7 +674,7 @@ mod tests {
         let InsertOutcome::Pending { ping } = t.insert_or_update(in_bucket(200, 4), 4, now) else {
             panic!("bucket is full");
         };
-        assert_eq!(t.remove(&ping), Some(1));
+        assert_eq!(t.remove(&ping, now), Some(1));
         assert_eq!(t.pending_ping(200), None, "the pinged entry is gone");
         assert_eq!(
             events(&mut t),
@@ -660,8 +682,45 @@ mod tests {
                 address: in_bucket(200, 4)
             }]
         );
-        assert_eq!(t.remove(&ping), None);
+        assert_eq!(t.remove(&ping, now), None);
         assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn good_entries_are_not_pinged_to_make_room() {
+        let now = t0();
+        let config = KadConfig {
+            stale_after: Duration::from_secs(60),
+            ..small()
+        };
+        let mut t = RoutingTable::new(LOCAL, config, now);
+        for n in 1..=3 {
+            t.insert_or_update(in_bucket(200, n), n, now);
+        }
+        let soon = now + Duration::from_secs(59);
+        assert_eq!(
+            t.insert_or_update(in_bucket(200, 4), 4, soon),
+            InsertOutcome::Queued,
+            "every entry was seen within a minute"
+        );
+        assert_eq!(t.pending_ping(200), None);
+        assert!(t.is_replacement(&in_bucket(200, 4)));
+        // Entry 1 goes stale; 2 and 3 were seen again meanwhile.
+        let later = now + Duration::from_secs(61);
+        t.insert_or_update(in_bucket(200, 2), 2, soon);
+        t.insert_or_update(in_bucket(200, 3), 3, soon);
+        assert_eq!(
+            t.insert_or_update(in_bucket(200, 5), 5, later),
+            InsertOutcome::Pending {
+                ping: in_bucket(200, 1)
+            }
+        );
+        // A ping answered makes it good again.
+        t.ping_result(&in_bucket(200, 1), true, later);
+        assert_eq!(
+            t.insert_or_update(in_bucket(200, 6), 6, later),
+            InsertOutcome::Queued
+        );
     }
 
     #[test]
@@ -695,9 +754,11 @@ mod tests {
             t.buckets_to_refresh(now + 2 * hour).is_empty(),
             "empty table"
         );
+        assert_eq!(t.buckets_from_closest().count(), 0);
         t.insert_or_update(in_bucket(250, 1), 0u8, now);
         t.insert_or_update(in_bucket(252, 1), 0u8, now + hour / 2);
         assert!(t.buckets_to_refresh(now + hour / 2).is_empty());
+        assert_eq!(t.buckets_from_closest(), 250..=255);
         // An hour on, everything from bucket 250 up is idle except 252.
         let due = t.buckets_to_refresh(now + hour);
         assert_eq!(due, [250, 251, 253, 254, 255]);

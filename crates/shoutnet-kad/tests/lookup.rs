@@ -383,9 +383,15 @@ fn candidates_are_bounded_without_losing_the_closest() {
         asked.push(p);
         lookup.on_success(&p, [], now);
     }
-    let mut with_seed = many;
-    with_seed.push(seed);
-    assert_eq!(lookup.result(), closest(with_seed, &target, 2));
+    // `contains` names exactly the kept candidates: the contacted seed,
+    // which is never dropped, and the 15 closest of the answer.
+    let mut kept = closest(many.clone(), &target, 15);
+    kept.push(seed);
+    for a in many.iter().chain([&seed]) {
+        assert_eq!(lookup.contains(a), kept.contains(a), "{a:?}");
+    }
+    assert!(!lookup.contains(&address(500)));
+    assert_eq!(lookup.result(), closest(kept, &target, 2));
 }
 
 /// A random network for the properties: `n` nodes, each knowing a random

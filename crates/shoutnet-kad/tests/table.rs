@@ -76,9 +76,9 @@ proptest! {
     /// buckets stay within k, caches within their bound, the counters agree,
     /// and each insert's outcome matches the table afterwards.
     #[test]
-    fn buckets_never_exceed_k(ops in prop::collection::vec(op(), 1..300), k in 1usize..5, cache in 0usize..4) {
+    fn buckets_never_exceed_k(ops in prop::collection::vec(op(), 1..300), k in 1usize..5, cache in 0usize..4, stale_secs in prop_oneof![Just(0u64), Just(6)]) {
         let now0 = t0();
-        let config = KadConfig { k, replacement_cache: cache, ..KadConfig::default() };
+        let config = KadConfig { k, replacement_cache: cache, stale_after: Duration::from_secs(stale_secs), ..KadConfig::default() };
         let local = Address([0; 32]);
         let mut table = RoutingTable::new(local, config.clone(), now0);
         let mut now = now0;
@@ -116,10 +116,10 @@ proptest! {
                         }
                     }
                 }
-                Op::Fail(a) => table.record_failure(&a),
+                Op::Fail(a) => table.record_failure(&a, now),
                 Op::Remove(a) => {
                     let was = table.contains(&a);
-                    prop_assert_eq!(table.remove(&a).is_some(), was);
+                    prop_assert_eq!(table.remove(&a, now).is_some(), was);
                     prop_assert!(!table.contains(&a) && !table.is_replacement(&a));
                 }
                 Op::Tick => {

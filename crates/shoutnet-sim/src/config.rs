@@ -7,12 +7,6 @@ use std::time::Duration;
 use rand_chacha::ChaCha20Rng;
 use rand_core::RngCore;
 
-/// Default ℓ in the simulator. The engine's own default (4) cannot serve
-/// lookups in a large network: outbound connections are never closed when
-/// idle, so after four dials every further lookup peer fails at once. 1024
-/// keeps every dial allowed at the sizes the simulator runs.
-pub const DEFAULT_SIM_MAX_OUTBOUND: usize = 1024;
-
 /// Steps `run_until_idle` may take before it reports a livelock: far above
 /// what a 10,000-node bootstrap needs (a few tens of millions).
 pub const DEFAULT_MAX_STEPS: u64 = 2_000_000_000;
@@ -68,7 +62,8 @@ pub struct SimConfig {
     pub bandwidth: Option<u64>,
     /// Kademlia k of every engine.
     pub k: usize,
-    /// ℓ of every engine; see [`DEFAULT_SIM_MAX_OUTBOUND`].
+    /// ℓ of every engine (the engine's default,
+    /// [`DEFAULT_MAX_OUTBOUND`](shoutnet_engine::DEFAULT_MAX_OUTBOUND)).
     pub max_outbound: usize,
     /// Step budget of [`Sim::run_until_idle`](crate::Sim::run_until_idle).
     pub max_steps: u64,
@@ -79,7 +74,7 @@ pub struct SimConfig {
 
 impl SimConfig {
     /// `n` nodes from `seed`: 50 ms constant latency, no loss, unlimited
-    /// bandwidth, k = 20 and ℓ = [`DEFAULT_SIM_MAX_OUTBOUND`].
+    /// bandwidth, k = 20 and the engine's ℓ.
     pub fn new(n: usize, seed: u64) -> Self {
         Self {
             n,
@@ -88,7 +83,7 @@ impl SimConfig {
             loss: 0.0,
             bandwidth: None,
             k: shoutnet_kad::DEFAULT_K,
-            max_outbound: DEFAULT_SIM_MAX_OUTBOUND,
+            max_outbound: shoutnet_engine::DEFAULT_MAX_OUTBOUND,
             max_steps: DEFAULT_MAX_STEPS,
             keep_log: true,
         }

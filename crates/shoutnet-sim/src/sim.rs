@@ -81,8 +81,10 @@ pub struct SimStats {
     pub dials: u64,
     /// Dials that connected.
     pub connects: u64,
-    /// `Event::LookupFinished` events (bootstraps included).
+    /// `Event::LookupFinished` events.
     pub lookups_finished: u64,
+    /// `Event::BootstrapFinished` events.
+    pub bootstraps_finished: u64,
 }
 
 /// A queue entry, ordered by `(at, seq)` only.
@@ -309,7 +311,8 @@ impl Sim {
         &self.log
     }
 
-    /// Takes the `Event::LookupFinished` events (bootstraps included) since
+    /// Takes the `Event::LookupFinished` and `Event::BootstrapFinished`
+    /// events since
     /// the last call; they are collected whether or not
     /// [`SimConfig::keep_log`] is set.
     pub fn take_finished(&mut self) -> Vec<LoggedEvent> {
@@ -672,7 +675,17 @@ impl Sim {
     }
 
     fn record(&mut self, node: usize, event: Event) {
-        let finished = matches!(event, Event::LookupFinished { .. });
+        let finished = match event {
+            Event::LookupFinished { .. } => {
+                self.stats.lookups_finished += 1;
+                true
+            }
+            Event::BootstrapFinished { .. } => {
+                self.stats.bootstraps_finished += 1;
+                true
+            }
+            _ => false,
+        };
         let at = self.now - self.epoch;
         self.scratch.clear();
         let _ = write!(self.scratch, "{event:?}");
@@ -683,7 +696,6 @@ impl Sim {
         self.hasher.update(self.scratch.as_bytes());
         let logged = LoggedEvent { at, node, event };
         if finished {
-            self.stats.lookups_finished += 1;
             self.finished.push(logged.clone());
         }
         if self.config.keep_log {

@@ -35,7 +35,7 @@ fn bootstrapped(config: SimConfig) -> Sim {
         }
     }
     let goal = n as u64 - 1;
-    sim.run_while(5_000_000, |s| s.stats().lookups_finished < goal)
+    sim.run_while(5_000_000, |s| s.stats().bootstraps_finished < goal)
         .unwrap();
     sim
 }
@@ -69,7 +69,7 @@ fn bootstrap_fills_every_routing_table() {
         assert!(!sim.node(i).routing_table().is_empty(), "node {i}");
         assert!(sim.node(i).connection_count() > 0, "node {i}");
     }
-    assert_eq!(sim.stats().lookups_finished, 79);
+    assert_eq!(sim.stats().bootstraps_finished, 79);
 }
 
 fn small_lookup(n: usize, seed: u64, loss: f64) -> lookup::LookupReport {

@@ -12,6 +12,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 use shoutnet_crypto::{Keypair, Profile};
 use shoutnet_engine::{Action, ConnectionId, Direction, EngineConfig, Event, NodeEngine};
+use shoutnet_engine::{Command, RequestId};
 use shoutnet_wire::{
     BatchEncoder, Limits, Message, Method, MethodSet, Opcode, Payload, decode_transmission,
 };
@@ -49,6 +50,10 @@ pub struct Cluster {
     pub now: Instant,
     pub nodes: Vec<NodeEngine>,
     pub keys: Vec<Keypair>,
+    /// Each node's (ℓ, transient) limits, checked after every step.
+    limits: Vec<(usize, usize)>,
+    /// Nodes whose host is down: dials to them fail, nothing reaches them.
+    pub down: Vec<bool>,
     links: BTreeMap<(usize, ConnectionId), (usize, ConnectionId)>,
     next_conn: u64,
     queue: VecDeque<Delivery>,
@@ -85,6 +90,7 @@ impl Cluster {
         #[allow(clippy::disallowed_methods)] // The one clock read: the virtual epoch.
         let t0 = Instant::now();
         let keys: Vec<Keypair> = (0..n).map(|i| keypair(master, i)).collect();
+        let mut limits = Vec::new();
         let nodes = keys
             .iter()
             .enumerate()
@@ -92,6 +98,7 @@ impl Cluster {
                 let mut config = EngineConfig::new(k.clone(), seed(master, i, 2));
                 config.listen = vec![addr(i)];
                 configure(&mut config);
+                limits.push((config.max_outbound, config.max_transient));
                 NodeEngine::new(config, t0)
             })
             .collect();
@@ -100,6 +107,8 @@ impl Cluster {
             now: t0,
             nodes,
             keys,
+            limits,
+            down: vec![false; n],
             links: BTreeMap::new(),
             next_conn: 1,
             queue: VecDeque::new(),
@@ -181,10 +190,16 @@ impl Cluster {
                 any = true;
                 match a {
                     Action::Dial { addr } => {
-                        let target = usize::from(addr.port()) - 10_000;
+                        let target = usize::from(addr.port()).checked_sub(10_000);
                         self.log(format!("node {i} dials {addr}"));
-                        if target < self.nodes.len() {
-                            self.connect(i, target);
+                        match target {
+                            Some(t) if t < self.nodes.len() && !self.down[t] => {
+                                self.connect(i, t);
+                            }
+                            _ => {
+                                let now = self.now;
+                                self.nodes[i].handle_dial_failed(addr, now);
+                            }
                         }
                     }
                     Action::Close { conn, reason } => {
@@ -206,6 +221,12 @@ impl Cluster {
                 self.log(format!("node {i} event {e:?}"));
                 self.events.push((i, e));
             }
+            let (kept, transient) = self.nodes[i].outbound_counts();
+            let (max_kept, max_transient) = self.limits[i];
+            assert!(
+                kept <= max_kept.max(1) && transient <= max_transient.max(1),
+                "node {i}: {kept} kept (ℓ = {max_kept}), {transient} transient (max {max_transient})"
+            );
         }
         any
     }
@@ -280,19 +301,32 @@ impl Cluster {
                         bytes,
                     } => {
                         self.record(from, to, &bytes);
-                        self.nodes[to].handle_bytes(conn, &bytes, now);
+                        if !self.down[to] {
+                            self.nodes[to].handle_bytes(conn, &bytes, now);
+                        }
                     }
-                    Delivery::Closed { to, conn } => self.nodes[to].handle_closed(conn, now),
+                    Delivery::Closed { to, conn } => {
+                        if !self.down[to] {
+                            self.nodes[to].handle_closed(conn, now);
+                        }
+                    }
                 }
                 continue;
             }
-            let next = self.nodes.iter().filter_map(NodeEngine::poll_timeout).min();
+            let down = &self.down;
+            let next = self
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !down[*i])
+                .filter_map(|(_, n)| n.poll_timeout())
+                .min();
             match next {
                 Some(t) if t <= end => {
                     self.now = self.now.max(t);
                     let now = self.now;
-                    for node in &mut self.nodes {
-                        if node.poll_timeout().is_some_and(|t| t <= now) {
+                    for (i, node) in self.nodes.iter_mut().enumerate() {
+                        if !self.down[i] && node.poll_timeout().is_some_and(|t| t <= now) {
                             node.handle_timeout(now);
                         }
                     }
@@ -308,4 +342,98 @@ impl Cluster {
     pub fn run_until_idle(&mut self) {
         self.run_for(Duration::from_secs(20));
     }
+
+    /// Takes node `i`'s host down: it stops without closing anything, so
+    /// its peers only notice through timeouts, and dials to it fail.
+    pub fn take_down(&mut self, i: usize) {
+        self.down[i] = true;
+    }
+
+    /// Gives `node` a command now.
+    pub fn command(&mut self, node: usize, command: Command) -> RequestId {
+        let now = self.now;
+        self.nodes[node].handle_command(command, now)
+    }
+
+    /// The `closest` of node `node`'s `LookupFinished` for `id`.
+    pub fn lookup_result(
+        &self,
+        node: usize,
+        id: RequestId,
+    ) -> Option<Vec<shoutnet_crypto::Address>> {
+        self.events_of(node).into_iter().find_map(|e| match e {
+            Event::LookupFinished {
+                id: got, closest, ..
+            } if got == id => Some(closest),
+            _ => None,
+        })
+    }
+
+    /// Every node but 0 bootstraps through nodes 0 and 1, one at a time.
+    pub fn bootstrap_all(&mut self) {
+        for i in 1..self.nodes.len() {
+            let seeds = (0..2.min(i)).map(addr).collect();
+            self.command(i, Command::Bootstrap { seeds });
+            self.run_until_idle();
+        }
+    }
+
+    /// The `k` addresses other than `searcher`'s closest to `target`.
+    pub fn brute_force(
+        &self,
+        searcher: usize,
+        target: &shoutnet_crypto::Address,
+        k: usize,
+    ) -> Vec<shoutnet_crypto::Address> {
+        let mut all: Vec<_> = (0..self.nodes.len())
+            .filter(|i| *i != searcher)
+            .map(|i| self.nodes[i].local_address())
+            .collect();
+        all.sort_by_key(|a| a.distance(target));
+        all.truncate(k);
+        all
+    }
+
+    /// A message from node `from` to node `to` carrying `payload`.
+    pub fn message(&self, from: usize, to: usize, payload: &Payload) -> Message {
+        Message::from_payload(Profile::Ed25519, self.key(from), self.key(to), payload).unwrap()
+    }
+
+    /// The codes of the `NACK`s node `from` sent node `to`.
+    pub fn nack_codes(&self, from: usize, to: usize) -> Vec<shoutnet_wire::NackCode> {
+        self.sent(from, to, Opcode::Nack)
+            .into_iter()
+            .filter_map(|p| match p {
+                Some(Payload::Nack(n)) => Some(n.code),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Two nodes with one established connection `(0 → 1, 1's side)`.
+    pub fn two_connected() -> (Self, ConnectionId, ConnectionId) {
+        let mut c = Self::new(2, 1, |_| {});
+        let (ca, cb) = c.connect(0, 1);
+        c.run_until_idle();
+        assert_eq!(connected(&c.events_of(0)), 1);
+        assert_eq!(connected(&c.events_of(1)), 1);
+        (c, ca, cb)
+    }
+}
+
+/// One uncompressed transmission of `msgs`.
+pub fn encode(msgs: &[Message]) -> Bytes {
+    let mut batch = BatchEncoder::new(Profile::Ed25519);
+    for m in msgs {
+        batch.push(m).unwrap();
+    }
+    batch.finish(Method::None).unwrap()
+}
+
+/// Number of `Event::Connected` in `events`.
+pub fn connected(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::Connected { .. }))
+        .count()
 }

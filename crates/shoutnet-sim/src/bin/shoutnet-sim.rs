@@ -77,7 +77,16 @@ fn main() -> Result<()> {
             let wall = start.elapsed();
             print!("{}", report.table(wall, peak_kib()));
             let stats = report.stats;
+            let b = report.bootstrap;
+            let per = |x: u64| x as f64 / b.nodes.max(1) as f64;
             println!();
+            println!(
+                "bootstrap per node: {:.1} lookups, {:.1} requests, {:.1} dials, {:.1} routing-table entries at the end",
+                per(b.lookups),
+                per(b.requests),
+                per(report.bootstrap_dials),
+                per(b.table_entries),
+            );
             println!(
                 "steps: {} ({:.0}/s wall), transmissions: {} ({} lost, {} delivered), dials: {}, connects: {}, unfinished lookups: {}, empty routing tables: {}, bootstrap virtual time: {:.1} s, trace hash: {}",
                 stats.steps,

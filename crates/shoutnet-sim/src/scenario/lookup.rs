@@ -74,6 +74,19 @@ pub struct LookupSample {
     pub latency: Duration,
 }
 
+/// The `Event::BootstrapFinished` reports of a run, summed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BootstrapSummary {
+    /// Bootstraps that finished.
+    pub nodes: u64,
+    /// Lookups they ran (self-lookups and bucket refreshes).
+    pub lookups: u64,
+    /// Requests those lookups sent.
+    pub requests: u64,
+    /// Routing-table entries when each finished.
+    pub table_entries: u64,
+}
+
 /// The outcome of a run.
 #[derive(Clone, Debug)]
 pub struct LookupReport {
@@ -89,6 +102,10 @@ pub struct LookupReport {
     pub bootstrap_time: Duration,
     /// Transmissions during the bootstrap.
     pub bootstrap_transmissions: u64,
+    /// Dials during the bootstrap.
+    pub bootstrap_dials: u64,
+    /// What the bootstraps reported.
+    pub bootstrap: BootstrapSummary,
     /// Counters at the end.
     pub stats: SimStats,
     /// Virtual time at the end.
@@ -143,14 +160,29 @@ pub fn run(
                 "bootstrap: {started}/{} started at {:?} virtual, {} finished",
                 n - 1,
                 sim.elapsed(),
-                sim.stats().lookups_finished
+                sim.stats().bootstraps_finished
             ));
         }
     }
-    sim.run_while(max_steps, |s| s.stats().lookups_finished < started)?;
-    drop(sim.take_finished());
+    sim.run_while(max_steps, |s| s.stats().bootstraps_finished < started)?;
+    let mut bootstrap = BootstrapSummary::default();
+    for e in sim.take_finished() {
+        if let Event::BootstrapFinished {
+            lookups,
+            stats,
+            table_len,
+            ..
+        } = e.event
+        {
+            bootstrap.nodes += 1;
+            bootstrap.lookups += lookups as u64;
+            bootstrap.requests += stats.requests;
+            bootstrap.table_entries += table_len as u64;
+        }
+    }
     let bootstrap_time = sim.elapsed();
     let bootstrap_transmissions = sim.stats().transmissions;
+    let bootstrap_dials = sim.stats().dials;
     let empty_tables = (0..n)
         .filter(|&i| sim.node(i).routing_table().is_empty())
         .count();
@@ -214,6 +246,8 @@ pub fn run(
         empty_tables,
         bootstrap_time,
         bootstrap_transmissions,
+        bootstrap_dials,
+        bootstrap,
         stats: sim.stats(),
         elapsed: sim.elapsed(),
         trace_hash: sim.trace_hash(),

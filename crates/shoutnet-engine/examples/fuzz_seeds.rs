@@ -1,0 +1,390 @@
+//! Writes the seed inputs of the `engine_connection` fuzz target
+//! (`shoutnet_engine::fuzzing::connection`) as `seed-<what-it-is>` files:
+//!
+//! ```sh
+//! cargo run -p shoutnet-engine --example fuzz_seeds [-- <dir>]
+//! ```
+//!
+//! `<dir>` defaults to `fuzz/corpus/engine_connection/`. Each seed is one
+//! selector byte (mode and flags) and that mode's input; see the module
+//! documentation of `shoutnet_engine::fuzzing`.
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+use shoutnet_crypto::Keypair;
+use shoutnet_engine::fuzzing::{FLUSH, Mode, NO_HANDSHAKE, OUTBOUND, REPLY, engine_key, peer_key};
+use shoutnet_wire::{
+    Ack, AckResult, BatchEncoder, Broadcast, Custom, FindNode, FindValue, Hello, Message, Method,
+    MethodSet, Nack, NackCode, NodeInfo, Opcode, PROTOCOL_VERSION, Payload, Ping, Profile,
+    SetConnectionOpt, Store, Value, Whisper,
+};
+
+/// Request ids the engine uses after two handshakes: the witness's hello is
+/// 1, the fuzzed connection's 2, so its first later request is 3.
+const FIRST_REQUEST_ID: u64 = 3;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::env::args_os().nth(1).map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/engine_connection"),
+        PathBuf::from,
+    );
+    std::fs::create_dir_all(&dir)?;
+    let seeds = seeds();
+    for (name, input) in &seeds {
+        std::fs::write(dir.join(format!("seed-{name}")), input)?;
+    }
+    println!("wrote {} seeds to {}", seeds.len(), dir.display());
+    Ok(())
+}
+
+fn seeds() -> Vec<(String, Vec<u8>)> {
+    let bytes = Mode::Bytes as u8;
+    let pre = bytes | NO_HANDSHAKE;
+    let mut out = Vec::new();
+    let mut add = |name: &str, selector: u8, input: Vec<u8>| {
+        let mut seed = vec![selector];
+        seed.extend(input);
+        out.push((name.to_owned(), seed));
+    };
+
+    // Before the handshake (§9.1): hellos, refusals and framing errors.
+    add("pre-hello", pre, tx(&[msg(&hello(PROTOCOL_VERSION))]));
+    add("pre-hello-outbound", pre | OUTBOUND, tx(&[msg(&hello(1))]));
+    add("pre-hello-version-2", pre, tx(&[msg(&hello(2))]));
+    add("pre-find-node", pre, tx(&[msg(&find_node(77))]));
+    add("pre-nack", pre, tx(&[msg(&nack(Opcode::Ping, Some(2)))]));
+    add(
+        "pre-proof-without-hello",
+        pre,
+        tx(&[msg(&proof(2, &[0; 64]))]),
+    );
+    let bad_proof = [msg(&hello(1)), msg(&proof(2, &[7; 64]))];
+    add("pre-hello-bad-proof", pre, tx(&bad_proof));
+    add("pre-garbage", pre, vec![0xff; 40]);
+    add("pre-empty-transmission", pre, vec![0, 0, 0, 0, 0, 0]);
+    add(
+        "pre-unnegotiated-zlib",
+        pre,
+        vec![0, 4, 0, 0, 0, 2, 0xc0, 0xc0],
+    );
+    let mut truncated = tx(&[msg(&ping(5))]);
+    truncated.truncate(30);
+    add("pre-truncated-frame", pre, truncated);
+
+    // Established (§8, §9.2, §10): one of every kind of message.
+    add("ping", bytes, tx(&[msg(&ping(7))]));
+    add("find-node", bytes, tx(&[msg(&find_node(8))]));
+    add("find-value", bytes, tx(&[msg(&find_value(9))]));
+    add("set-connection-opt", bytes, set_connection_opt());
+    add("ack-unknown-id", bytes, tx(&[msg(&keepalive_ack(999_999))]));
+    add(
+        "nack-unknown-id",
+        bytes,
+        tx(&[msg(&nack(Opcode::FindNode, Some(99)))]),
+    );
+    for n in 10..=14 {
+        let reserved = Message::new(peer_key(), engine_key(), Opcode::from_nibble(n), one());
+        add(&format!("reserved-opcode-{n}"), bytes, tx(&[reserved]));
+    }
+    add("whisper", bytes, tx(&[msg(&whisper())]));
+    add("store", bytes, tx(&[msg(&store())]));
+    add("custom-with-id", bytes, tx(&[msg(&custom(Some(11)))]));
+    add("custom-without-id", bytes, tx(&[msg(&custom(None))]));
+    add(
+        "shout-and-speak",
+        bytes,
+        tx(&[msg(&shout(true)), msg(&shout(false))]),
+    );
+    add("hello-after-handshake", bytes, tx(&[msg(&hello(1))]));
+    let foreign = Message::from_payload(Profile::Ed25519, key(9), engine_key(), &ping(12));
+    add(
+        "foreign-from-key",
+        bytes,
+        tx(&[foreign.expect("a ping encodes")]),
+    );
+    let malformed = Message::new(
+        peer_key(),
+        engine_key(),
+        Opcode::Ping,
+        Bytes::from(vec![0xc1]),
+    );
+    add("malformed-ping", bytes, tx(&[malformed]));
+    let mut encrypted = Message::new(
+        peer_key(),
+        engine_key(),
+        Opcode::Ping,
+        Bytes::from(vec![0; 60]),
+    );
+    encrypted.encrypted = true;
+    add("encrypted-ping", bytes, tx(&[encrypted]));
+    let mut signed = msg(&ping(13));
+    signed.signature = Some(Bytes::from(vec![0; 64]));
+    add("signed-ping", bytes, tx(&[signed]));
+    let pings: Vec<Message> = (0..20).map(|i| msg(&ping(100 + i))).collect();
+    add("twenty-pings-overflow-the-queue", bytes, tx(&pings));
+    let many: Vec<Message> = (0..65).map(|i| msg(&ping(200 + i))).collect();
+    add("too-many-messages", bytes | OUTBOUND, tx(&many));
+
+    // Timed (§9.1 timeouts, keepalives): `[delay in ticks, len, bytes]`.
+    add(
+        "timed-keepalive-unanswered",
+        Mode::Timed as u8,
+        vec![124, 0, 60, 0],
+    );
+    let mut answered = vec![124, 0, 0];
+    chunk(&mut answered, &tx(&[msg(&keepalive_ack(FIRST_REQUEST_ID))]));
+    answered.extend([200, 0]);
+    add("timed-keepalive-answered", Mode::Timed as u8, answered);
+    let mut split = Vec::new();
+    for piece in tx(&[msg(&ping(14))]).chunks(25) {
+        split.push(1);
+        chunk(&mut split, piece);
+    }
+    add("timed-ping-in-pieces", Mode::Timed as u8, split);
+    add(
+        "timed-handshake-timeout",
+        Mode::Timed as u8 | NO_HANDSHAKE,
+        vec![44, 0],
+    );
+
+    // Messages: `[op, len (u16), content]`, the harness adding headers.
+    let mut every = Vec::new();
+    for payload in [
+        ping(15),
+        find_node(16),
+        find_value(17),
+        whisper(),
+        custom(Some(18)),
+    ] {
+        let op = payload.opcode().value() << 4;
+        step(&mut every, op | FLUSH, &content(&payload));
+    }
+    add("messages-each-kind", Mode::Messages as u8, every);
+    let mut reserved = Vec::new();
+    for n in 10..=14 {
+        step(&mut reserved, n << 4, &[0x91, 1]);
+    }
+    add("messages-reserved-batched", Mode::Messages as u8, reserved);
+    let mut hello_only = Vec::new();
+    step(
+        &mut hello_only,
+        Opcode::Ping.value() << 4,
+        &content(&hello(1)),
+    );
+    add(
+        "messages-pre-hello",
+        Mode::Messages as u8 | NO_HANDSHAKE,
+        hello_only,
+    );
+
+    // Lookup (§8.7): answers to the engine's `FIND_NODE`, via `REPLY`.
+    let nodes = |seeds: std::ops::Range<u8>| {
+        let infos = seeds
+            .map(|i| {
+                let info = NodeInfo {
+                    key: key(i),
+                    listen: vec![([127, 0, 0, 1], 5000 + u16::from(i)).into()],
+                    relays: Vec::new(),
+                };
+                info.to_value()
+            })
+            .collect();
+        Value::Array(infos)
+            .encode()
+            .expect("node infos encode")
+            .to_vec()
+    };
+    let ack_nodes = (Opcode::Ack.value() << 4) | REPLY | (1 << 2);
+    let mut answer = Vec::new();
+    step(&mut answer, ack_nodes, &nodes(20..25));
+    add("lookup-answer-nodes", Mode::Lookup as u8, answer);
+    let mut invalid = Vec::new();
+    let mut bad_key = vec![0x91, 0x93, 0xc4, 32];
+    bad_key.extend([0xff; 32]);
+    bad_key.extend([0x90, 0x90]);
+    step(&mut invalid, ack_nodes, &bad_key);
+    add(
+        "lookup-answer-invalid-node",
+        Mode::Lookup as u8 | OUTBOUND,
+        invalid,
+    );
+    let mut refused = Vec::new();
+    step(
+        &mut refused,
+        (Opcode::Nack.value() << 4) | REPLY | (2 << 2),
+        &[0x00, 0xa2, b'n', b'o'],
+    );
+    add("lookup-nack", Mode::Lookup as u8, refused);
+    add("lookup-silent", Mode::Lookup as u8, Vec::new());
+    out
+}
+
+/// A test-only key field from a fixed seed.
+fn key(seed: u8) -> Bytes {
+    let mut rng = ChaCha20Rng::from_seed([seed; 32]);
+    let keypair = Keypair::generate(Profile::Ed25519, &mut rng).expect("ed25519 keys generate");
+    keypair.public().to_bytes()
+}
+
+/// A message from the fuzzed connection's peer to the engine.
+fn msg(payload: &Payload) -> Message {
+    Message::from_payload(Profile::Ed25519, peer_key(), engine_key(), payload)
+        .expect("seed payloads encode")
+}
+
+fn tx(messages: &[Message]) -> Vec<u8> {
+    let mut batch = BatchEncoder::new(Profile::Ed25519);
+    for m in messages {
+        batch.push(m).expect("seed messages encode");
+    }
+    batch
+        .finish(Method::None)
+        .expect("seed batches encode")
+        .to_vec()
+}
+
+fn content(payload: &Payload) -> Vec<u8> {
+    payload
+        .encode(Profile::Ed25519)
+        .expect("seed payloads encode")
+        .to_vec()
+}
+
+/// A `Mode::Timed` chunk: its length byte, then the bytes.
+fn chunk(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(u8::try_from(bytes.len()).expect("chunks are under 256 bytes"));
+    out.extend_from_slice(bytes);
+}
+
+/// A `Mode::Messages` step.
+fn step(out: &mut Vec<u8>, op: u8, content: &[u8]) {
+    out.push(op);
+    let len = u16::try_from(content.len()).expect("contents are under 64 KiB");
+    out.extend(len.to_be_bytes());
+    out.extend_from_slice(content);
+}
+
+fn one() -> Bytes {
+    Bytes::from_static(&[0x91, 1])
+}
+
+fn ping(request_id: u64) -> Payload {
+    Payload::Ping(Ping {
+        request_id,
+        hello: None,
+    })
+}
+
+fn hello(version: u64) -> Payload {
+    Payload::Ping(Ping {
+        request_id: 1,
+        hello: Some(Hello {
+            version,
+            profile: "ed25519".into(),
+            nonce: [6; 32],
+            listen: vec![([127, 0, 0, 1], 4001).into()],
+            compression: MethodSet::all(),
+            preferred: Method::None,
+        }),
+    })
+}
+
+fn proof(request_id: u64, proof: &[u8]) -> Payload {
+    let proof = Some(Bytes::copy_from_slice(proof));
+    Payload::Ack(Ack {
+        request_id,
+        result: AckResult::Ping { proof },
+    })
+}
+
+fn keepalive_ack(request_id: u64) -> Payload {
+    Payload::Ack(Ack {
+        request_id,
+        result: AckResult::Ping { proof: None },
+    })
+}
+
+fn nack(acked: Opcode, request_id: Option<u64>) -> Payload {
+    Payload::Nack(Nack {
+        acked,
+        request_id,
+        code: NackCode::Unspecified,
+        reason: "no".into(),
+        detail: None,
+    })
+}
+
+fn find_node(request_id: u64) -> Payload {
+    Payload::FindNode(FindNode {
+        request_id,
+        target: [0x33; 32],
+    })
+}
+
+fn find_value(request_id: u64) -> Payload {
+    Payload::FindValue(FindValue {
+        request_id,
+        address: [0x44; 32],
+        key: Bytes::from_static(b"key"),
+    })
+}
+
+fn whisper() -> Payload {
+    Payload::Whisper(Whisper {
+        request_id: 10,
+        data: Value::Nil,
+    })
+}
+
+fn store() -> Payload {
+    Payload::Store(Store {
+        request_id: 19,
+        address: [0x55; 32],
+        key: Bytes::from_static(b"key"),
+        value: Value::from("value"),
+    })
+}
+
+fn custom(request_id: Option<u64>) -> Payload {
+    Payload::Custom(Custom {
+        request_id,
+        name: "echo".into(),
+        data: Value::from(1u64),
+    })
+}
+
+fn shout(shout: bool) -> Payload {
+    let b = Broadcast {
+        nonce: 1,
+        data: Value::from("hi"),
+    };
+    if shout {
+        Payload::Shout(b)
+    } else {
+        Payload::Speak(b)
+    }
+}
+
+/// `SET_CONNECTION_OPT` for zlib (ACKed) and an unknown option (NACKed),
+/// then a zlib-compressed `PING` the engine now reads (§9.3).
+fn set_connection_opt() -> Vec<u8> {
+    let opt = |request_id, option, setting| {
+        msg(&Payload::SetConnectionOpt(SetConnectionOpt {
+            request_id,
+            option,
+            setting,
+        }))
+    };
+    let mut out = tx(&[
+        opt(20, 0, u64::from(Method::Zlib.id())),
+        opt(21, 7, 0),
+        opt(22, 1, 9),
+    ]);
+    let mut batch = BatchEncoder::new(Profile::Ed25519);
+    batch.push(&msg(&ping(23))).expect("a ping encodes");
+    out.extend_from_slice(&batch.finish(Method::Zlib).expect("zlib compresses"));
+    out
+}

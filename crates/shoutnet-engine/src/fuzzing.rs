@@ -1,0 +1,459 @@
+//! The entry point of the `engine_connection` fuzz target: one
+//! [`NodeEngine`] connection driven with arbitrary bytes, exercising framing
+//! (docs/PROTOCOL.md §4, §6), payload dispatch (§8), the handshake (§9.1),
+//! origins (§9.2) and refusals (§10), while a second, well-behaved
+//! connection (the *witness*) checks that the engine keeps serving others.
+//!
+//! Byte 0 of an input picks a [`Mode`] (low nibble, modulo 4) and the flags
+//! [`NO_HANDSHAKE`] and [`OUTBOUND`]; the rest is the mode's input. The
+//! oracles, each a panic naming what broke:
+//!
+//! - every [`Transmit`] decodes as a transmission with default [`Limits`],
+//!   and each of its messages is plain, unsigned, from this node's key and
+//!   carries a payload that decodes to its opcode's schema;
+//! - no transmission follows the [`Action::Close`] of its connection, no
+//!   connection is closed twice, and outputs name only opened connections;
+//! - no drain yields more than [`QUEUE_CAPACITY`] actions or events, or a
+//!   transmission of more messages, and `Stats::encode_errors` stays 0;
+//! - after `handle_timeout(now)` and a drain, `poll_timeout` is after `now`;
+//! - the witness is never refused, closed or disconnected, and at the end
+//!   its `PING` gets its `ACK`.
+//!
+//! Runs replay exactly: keys come from fixed ChaCha20 seeds (`ed25519` only;
+//! `rsa2048` key generation is too slow for a fuzz loop), the engine's RNG
+//! seed is fixed, and virtual time counts from one epoch per input, the
+//! harness's only clock read. The engine only compares instants and adds
+//! durations to them, so the epoch's value never matters.
+
+// An oracle failure must crash the fuzzer: panicking is this module's job.
+// `expect` is kept for harness invariants no input can reach.
+#![allow(clippy::panic, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use shoutnet_crypto::{Address, Keypair, handshake_proof};
+use shoutnet_wire::{
+    Ack, AckResult, BatchEncoder, Hello, Limits, Message, Method, MethodSet, NodesFor, Opcode,
+    PROTOCOL_VERSION, Payload, Ping, Profile, ValueLimits, decode_transmission,
+};
+
+use crate::{Action, Command, ConnectionId, Direction, EngineConfig, Event, NodeEngine, Transmit};
+
+/// What follows byte 0 of an input, after the handshake (unless
+/// [`NO_HANDSHAKE`] is set).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Mode {
+    /// Raw bytes, fed in one piece.
+    Bytes = 0,
+    /// Steps `[delay, len, len bytes]`: virtual time advances by `delay` ×
+    /// [`TICK`], firing every timer due, then the bytes are fed.
+    Timed = 1,
+    /// Steps `[op, len (u16, big-endian), content]`, each wrapped in a
+    /// message header from the peer's key to this node's (see [`FLUSH`] and
+    /// [`REPLY`]; the high nibble of `op` is the opcode).
+    Messages = 2,
+    /// As `Messages`, after a `Command::FindNode` lookup has sent its
+    /// `FIND_NODE`s; at the end a minute of virtual time passes.
+    Lookup = 3,
+}
+
+/// Byte 0 flag: the harness does not complete the handshake first, so the
+/// input meets the connection in its pre-handshake state.
+pub const NO_HANDSHAKE: u8 = 0x40;
+/// Byte 0 flag: the fuzzed connection is outbound, to the peer's address.
+pub const OUTBOUND: u8 = 0x80;
+/// Message-step flag: send the messages batched so far as one transmission
+/// after this one (the rest of the input is always sent at the end).
+pub const FLUSH: u8 = 0x01;
+/// Message-step flag: the content starts with the array header and the
+/// first two elements of a reply, `[acked_opcode, request_id, ...]`, naming
+/// the last request this node sent the peer, followed by `(op >> 2) & 3`
+/// more elements, which the step's bytes provide.
+pub const REPLY: u8 = 0x02;
+/// Virtual time per unit of a [`Mode::Timed`] delay.
+pub const TICK: Duration = Duration::from_millis(250);
+/// The engine's queue capacity: small enough that inputs overflow it.
+pub const QUEUE_CAPACITY: usize = 16;
+
+/// Limits small enough that the fuzzer reaches them.
+const FUZZ_LIMITS: Limits = Limits {
+    max_transmission: 1 << 16,
+    max_decompressed: 1 << 18,
+    max_messages: 64,
+    max_payload: 1 << 16,
+    value: ValueLimits {
+        max_depth: 16,
+        max_values: 4096,
+    },
+};
+const PROFILE: Profile = Profile::Ed25519;
+const FUZZED: ConnectionId = ConnectionId(1);
+const WITNESS: ConnectionId = ConnectionId(2);
+const WITNESS_PING_ID: u64 = 0x5eed;
+const LOOKUP_TARGET: Address = Address([0x5a; 32]);
+const MAX_FIRINGS: usize = 1000;
+const MAX_ROUNDS: usize = 100;
+
+/// The fixed key pairs: this node, the fuzzed connection's peer, the witness.
+struct Keys {
+    engine: Keypair,
+    peer: Keypair,
+    witness: Keypair,
+}
+
+fn keys() -> &'static Keys {
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let key = |seed| {
+            Keypair::generate(PROFILE, &mut ChaCha20Rng::from_seed([seed; 32]))
+                .expect("ed25519 key generation does not fail")
+        };
+        Keys {
+            engine: key(1),
+            peer: key(2),
+            witness: key(3),
+        }
+    })
+}
+
+/// This node's key field, for seed generators that build raw inputs.
+pub fn engine_key() -> Bytes {
+    keys().engine.public().to_bytes()
+}
+
+/// The fuzzed connection's peer key field, which the harness uses in the
+/// handshake unless [`NO_HANDSHAKE`] is set.
+pub fn peer_key() -> Bytes {
+    keys().peer.public().to_bytes()
+}
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Drives one engine connection with `data` and checks the oracles of the
+/// module documentation, panicking when one fails.
+pub fn connection(data: &[u8]) {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let direction = match selector & OUTBOUND {
+        0 => Direction::Inbound,
+        _ => Direction::Outbound { addr: addr(4001) },
+    };
+    let keys = keys();
+    let mut h = Harness::new(keys);
+    h.open(WITNESS, Direction::Inbound, &keys.witness, addr(4002));
+    if selector & NO_HANDSHAKE == 0 {
+        h.open(FUZZED, direction, &keys.peer, addr(4001));
+    } else {
+        h.engine.handle_connected(FUZZED, direction, h.now);
+        h.drain();
+    }
+    match (selector & 0x0f) % 4 {
+        0 => h.feed(rest),     // Mode::Bytes
+        1 => h.timed(rest),    // Mode::Timed
+        2 => h.messages(rest), // Mode::Messages
+        _ => {
+            // Mode::Lookup
+            let target = LOOKUP_TARGET;
+            h.engine.handle_command(Command::FindNode { target }, h.now);
+            h.drain();
+            h.messages(rest);
+            h.advance(Duration::from_secs(60));
+        }
+    }
+    h.check_witness();
+}
+
+/// The driver and both peers.
+struct Harness {
+    engine: NodeEngine,
+    epoch: Instant,
+    now: Instant,
+    witness: Bytes,
+    /// The request id and nonce of this node's hello, per connection.
+    hellos: BTreeMap<ConnectionId, (u64, [u8; 32])>,
+    connected: BTreeSet<ConnectionId>,
+    closed: BTreeSet<ConnectionId>,
+    /// The last request this node sent on the fuzzed connection.
+    last_request: Option<(Opcode, u64)>,
+    /// Request ids of the keepalive `ACK`s this node sent the witness.
+    witness_acks: Vec<u64>,
+}
+
+impl Harness {
+    fn new(keys: &Keys) -> Self {
+        #[allow(clippy::disallowed_methods)] // The one clock read: the virtual epoch.
+        let epoch = Instant::now();
+        let mut config = EngineConfig::new(keys.engine.clone(), [4; 32]);
+        config.listen = vec![addr(4000)];
+        config.limits = FUZZ_LIMITS;
+        config.queue_capacity = QUEUE_CAPACITY;
+        Self {
+            engine: NodeEngine::new(config, epoch),
+            epoch,
+            now: epoch,
+            witness: keys.witness.public().to_bytes(),
+            hellos: BTreeMap::new(),
+            connected: BTreeSet::new(),
+            closed: BTreeSet::new(),
+            last_request: None,
+            witness_acks: Vec::new(),
+        }
+    }
+
+    /// Opens `conn` and completes the handshake as the peer holding `pair`:
+    /// its hello, then its proof over this node's nonce (§9.1, §5.5).
+    fn open(&mut self, conn: ConnectionId, dir: Direction, pair: &Keypair, at: SocketAddr) {
+        self.engine.handle_connected(conn, dir, self.now);
+        self.drain();
+        let (hello_id, nonce) = *self.hellos.get(&conn).expect("the engine sends its hello");
+        let mut rng = ChaCha20Rng::from_seed([5; 32]);
+        let proof = handshake_proof(pair, &mut rng, &nonce, &engine_key());
+        let proof = Some(proof.expect("ed25519 signs").into());
+        let hello = Some(Hello {
+            version: PROTOCOL_VERSION,
+            profile: PROFILE.name().into(),
+            nonce: [6; 32],
+            listen: vec![at],
+            compression: MethodSet::all(),
+            preferred: Method::None,
+        });
+        let payloads = [ping(1, hello), ack(hello_id, AckResult::Ping { proof })];
+        let bytes = encode(&pair.public().to_bytes(), &payloads);
+        self.engine.handle_bytes(conn, &bytes, self.now);
+        self.drain();
+        assert!(self.connected.contains(&conn), "no handshake");
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        self.engine.handle_bytes(FUZZED, bytes, self.now);
+        self.drain();
+    }
+
+    fn timed(&mut self, mut data: &[u8]) {
+        while let [delay, len, rest @ ..] = data {
+            let (chunk, tail) = split(rest, usize::from(*len));
+            self.advance(TICK * u32::from(*delay));
+            self.feed(chunk);
+            data = tail;
+        }
+    }
+
+    fn messages(&mut self, mut data: &[u8]) {
+        let (from, to) = (peer_key(), engine_key());
+        let mut batch = BatchEncoder::with_capacity(PROFILE, 0);
+        while let [op, hi, lo, rest @ ..] = data {
+            let (content, tail) = split(rest, usize::from(u16::from_be_bytes([*hi, *lo])));
+            data = tail;
+            let content = match (op & REPLY, self.last_request) {
+                (0, _) => Bytes::copy_from_slice(content),
+                (_, last) => reply_prefix(last.unwrap_or((Opcode::Ping, 0)), *op, content),
+            };
+            let opcode = Opcode::from_nibble(op >> 4);
+            let msg = Message::new(from.clone(), to.clone(), opcode, content);
+            batch.push(&msg).expect("right key lengths, short body");
+            if op & FLUSH != 0 {
+                let full = std::mem::replace(&mut batch, BatchEncoder::with_capacity(PROFILE, 0));
+                self.feed_batch(full);
+            }
+        }
+        self.feed_batch(batch);
+    }
+
+    fn feed_batch(&mut self, batch: BatchEncoder) {
+        if !batch.is_empty() {
+            self.feed(&batch.finish(Method::None).expect("a batch encodes"));
+        }
+    }
+
+    /// Lets `span` of virtual time pass as a driver would: fires each
+    /// deadline `poll_timeout` names until the next is past the end.
+    fn advance(&mut self, span: Duration) {
+        let end = self.now + span;
+        for _ in 0..MAX_FIRINGS {
+            match self.engine.poll_timeout() {
+                Some(deadline) if deadline <= end => {
+                    self.now = self.now.max(deadline);
+                    self.engine.handle_timeout(self.now);
+                    self.drain();
+                    let next = self.engine.poll_timeout();
+                    let at = |t: Instant| t.saturating_duration_since(self.epoch);
+                    assert!(
+                        next.is_none_or(|next| next > self.now),
+                        "timer livelock: after handle_timeout at {:?} the next deadline is {:?}",
+                        at(self.now),
+                        next.map(at),
+                    );
+                }
+                _ => {
+                    self.now = end;
+                    return;
+                }
+            }
+        }
+        panic!("more than {MAX_FIRINGS} timer firings in {span:?}");
+    }
+
+    /// Drains every output and checks it; the witness answers this node's
+    /// requests at once, which may cause more output.
+    fn drain(&mut self) {
+        for _ in 0..MAX_ROUNDS {
+            let mut replies = Vec::new();
+            // The queue, plus one per connection with queued messages.
+            let transmits = bounded(|| self.engine.poll_transmit(), QUEUE_CAPACITY + 2);
+            for t in transmits {
+                self.check_transmit(t, &mut replies);
+            }
+            for action in bounded(|| self.engine.poll_action(), QUEUE_CAPACITY) {
+                self.check_action(action);
+            }
+            for event in bounded(|| self.engine.poll_event(), QUEUE_CAPACITY) {
+                self.check_event(event);
+            }
+            let errors = self.engine.stats().encode_errors;
+            assert_eq!(errors, 0, "the engine could not encode a message");
+            assert!(self.engine.connection_count() <= 2, "unknown connections");
+            if replies.is_empty() {
+                return;
+            }
+            let bytes = encode(&self.witness, &replies);
+            self.engine.handle_bytes(WITNESS, &bytes, self.now);
+        }
+        panic!("the engine and the witness exchanged {MAX_ROUNDS} rounds without rest");
+    }
+
+    fn check_transmit(&mut self, t: Transmit, replies: &mut Vec<Payload>) {
+        let conn = t.conn;
+        assert!(conn == FUZZED || conn == WITNESS, "transmit to {conn:?}");
+        assert!(!self.closed.contains(&conn), "transmit after Close");
+        let tx = decode_transmission(t.bytes, PROFILE, &Limits::default(), MethodSet::all())
+            .unwrap_or_else(|e| panic!("the engine sent a transmission that does not decode: {e}"));
+        assert!(tx.len() <= QUEUE_CAPACITY, "{} messages queued", tx.len());
+        let engine = engine_key();
+        for msg in tx.iter() {
+            let name = msg.opcode().name();
+            assert_eq!(msg.from(), &engine[..], "{name} not from this node's key");
+            let plain = !msg.encrypted() && msg.signature().is_none();
+            assert!(plain, "{name} encrypted or signed");
+            let payload = msg
+                .payload(&ValueLimits::default())
+                .unwrap_or_else(|e| panic!("the engine sent a malformed {name}: {e}"));
+            if let Payload::Ping(p) = &payload
+                && let Some(hello) = &p.hello
+            {
+                self.hellos.insert(conn, (p.request_id, hello.nonce));
+            }
+            if conn == WITNESS {
+                self.witness_sees(payload, replies);
+            } else {
+                self.last_request = match payload {
+                    Payload::Ping(p) => Some((Opcode::Ping, p.request_id)),
+                    Payload::FindNode(f) => Some((Opcode::FindNode, f.request_id)),
+                    _ => self.last_request,
+                };
+            }
+        }
+    }
+
+    /// The witness peer: answers keepalives and lookups, never misbehaves.
+    fn witness_sees(&mut self, payload: Payload, replies: &mut Vec<Payload>) {
+        match payload {
+            Payload::Ping(p) if p.hello.is_none() => {
+                replies.push(ack(p.request_id, AckResult::Ping { proof: None }));
+            }
+            Payload::FindNode(find) => {
+                let (acked, nodes) = (NodesFor::FindNode, Vec::new());
+                replies.push(ack(find.request_id, AckResult::Nodes { acked, nodes }));
+            }
+            Payload::Nack(nack) => panic!("the engine refused the witness: {nack:?}"),
+            Payload::Ack(a) if a.result == (AckResult::Ping { proof: None }) => {
+                self.witness_acks.push(a.request_id);
+            }
+            _ => {}
+        }
+    }
+
+    fn check_action(&mut self, action: Action) {
+        if let Action::Close { conn, reason } = action {
+            assert_ne!(conn, WITNESS, "the engine closed the witness: {reason}");
+            assert_eq!(conn, FUZZED, "Close of a connection nobody opened");
+            assert!(self.closed.insert(conn), "closed twice ({reason})");
+        }
+        // A `Dial` never connects: the engine gives it up after its timeout.
+    }
+
+    fn check_event(&mut self, event: Event) {
+        match event {
+            Event::Connected { conn, .. } => {
+                assert!(conn == FUZZED || conn == WITNESS, "Connected of {conn:?}");
+                self.connected.insert(conn);
+            }
+            Event::Disconnected { conn, .. } => {
+                assert_ne!(conn, WITNESS, "the witness was disconnected");
+                let dropped = self.engine.stats().dropped_outputs > 0;
+                assert!(self.closed.contains(&conn) || dropped, "no Close");
+            }
+            _ => {}
+        }
+    }
+
+    /// The witness sends a keepalive `PING`; this node must `ACK` it.
+    fn check_witness(&mut self) {
+        self.witness_acks.clear();
+        let bytes = encode(&self.witness, &[ping(WITNESS_PING_ID, None)]);
+        self.engine.handle_bytes(WITNESS, &bytes, self.now);
+        self.drain();
+        let answered = self.witness_acks.contains(&WITNESS_PING_ID);
+        assert!(answered, "the engine no longer answers the witness");
+    }
+}
+
+/// Polls until `None`, failing if more than `max` items come out.
+fn bounded<T>(mut poll: impl FnMut() -> Option<T>, max: usize) -> Vec<T> {
+    let items: Vec<T> = std::iter::from_fn(&mut poll).take(max + 1).collect();
+    assert!(items.len() <= max, "an output queue holds more than {max}");
+    items
+}
+
+/// `data` split after `len` bytes, or all of it when shorter.
+fn split(data: &[u8], len: usize) -> (&[u8], &[u8]) {
+    data.split_at_checked(len).unwrap_or((data, &[]))
+}
+
+fn ping(request_id: u64, hello: Option<Hello>) -> Payload {
+    Payload::Ping(Ping { request_id, hello })
+}
+
+fn ack(request_id: u64, result: AckResult) -> Payload {
+    Payload::Ack(Ack { request_id, result })
+}
+
+/// One transmission of `payloads` from `from` to this node.
+fn encode(from: &Bytes, payloads: &[Payload]) -> Bytes {
+    let mut batch = BatchEncoder::with_capacity(PROFILE, 0);
+    for payload in payloads {
+        let msg = Message::from_payload(PROFILE, from.clone(), engine_key(), payload)
+            .expect("payloads encode");
+        batch.push(&msg).expect("messages encode");
+    }
+    batch.finish(Method::None).expect("batches encode")
+}
+
+/// `[acked, request_id, ...]`: a fixarray of `2 + extra` elements, the two
+/// given, then `rest`, which should hold the `extra` elements.
+fn reply_prefix((acked, request_id): (Opcode, u64), op: u8, rest: &[u8]) -> Bytes {
+    let extra = (op >> 2) & 0x03;
+    let mut content = vec![0x92 + extra, acked.value(), 0xcf];
+    content.extend_from_slice(&request_id.to_be_bytes());
+    content.extend_from_slice(rest);
+    Bytes::from(content)
+}
