@@ -24,6 +24,14 @@ pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(30);
 /// seed's broadcast analysis (each node keeps ℓ outbound connections, so a
 /// SHOUT costs at most (2ℓ − 1)·n + 1 transmissions).
 pub const DEFAULT_MAX_OUTBOUND: usize = 4;
+/// After its self-lookup, a bootstrapping node refreshes each bucket from
+/// its closest neighbour's out that holds fewer entries than this: 3, α,
+/// enough for a lookup's first round of requests into that part of the
+/// address space. The Kademlia paper refreshes every such bucket (the
+/// equivalent of k here); each refresh costs a few connections, and the
+/// simulator finds every lookup's true k closest with 3 (see
+/// docs/reports/lookup.md).
+pub const DEFAULT_BOOTSTRAP_REFRESH_BELOW: usize = 3;
 /// Short-lived outbound connections open at once for requests to peers the
 /// node keeps no connection to (lookup `FIND_NODE`s, liveness checks): 16,
 /// room for five lookups of α = 3 at once. Beyond it, requests wait for a
@@ -70,6 +78,9 @@ pub struct EngineConfig {
     pub max_outbound: usize,
     /// See [`DEFAULT_MAX_TRANSIENT`].
     pub max_transient: usize,
+    /// See [`DEFAULT_BOOTSTRAP_REFRESH_BELOW`]; 0 refreshes nothing, k or
+    /// more refreshes every bucket that is not full.
+    pub bootstrap_refresh_below: usize,
     /// See [`DEFAULT_TRANSIENT_IDLE`].
     pub transient_idle: Duration,
     /// See [`DEFAULT_MAINTENANCE_INTERVAL`].
@@ -99,6 +110,7 @@ impl EngineConfig {
             keepalive: DEFAULT_KEEPALIVE,
             max_outbound: DEFAULT_MAX_OUTBOUND,
             max_transient: DEFAULT_MAX_TRANSIENT,
+            bootstrap_refresh_below: DEFAULT_BOOTSTRAP_REFRESH_BELOW,
             transient_idle: DEFAULT_TRANSIENT_IDLE,
             maintenance_interval: DEFAULT_MAINTENANCE_INTERVAL,
             decode_methods: MethodSet::all(),

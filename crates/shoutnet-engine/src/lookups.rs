@@ -138,18 +138,15 @@ impl NodeEngine {
         match b.phase {
             Phase::Seeds(_) => {}
             Phase::SelfLookup => {
-                // The Kademlia paper's join: refresh every bucket from the
-                // closest neighbour's out, those not already full. The
+                // The Kademlia paper's join: refresh the buckets from the
+                // closest neighbour's out, here those still sparse. The
                 // count is set first: a refresh that finishes at once
                 // counts itself down.
-                let k = std::env::var("REFRESH_BELOW")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(self.config.kad.bucket_size());
+                let below = self.config.bootstrap_refresh_below;
                 let buckets: Vec<u8> = self
                     .table
                     .buckets_from_closest()
-                    .filter(|&i| self.table.bucket_len(i) < k)
+                    .filter(|&i| self.table.bucket_len(i) < below)
                     .collect();
                 b.phase = Phase::Refresh(buckets.len());
                 if buckets.is_empty() {
