@@ -5,8 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use bytes::Bytes;
-use shoutnet_crypto::Address;
+use shoutnet_crypto::{Address, PublicKey};
 use shoutnet_wire::{Limits, Message, Method, StreamDecoder};
 
 use crate::event::Direction;
@@ -30,8 +29,8 @@ pub(crate) enum Role {
 pub(crate) struct Peer {
     /// Its routing address.
     pub(crate) address: Address,
-    /// Its key field.
-    pub(crate) key: Bytes,
+    /// Its key.
+    pub(crate) public: PublicKey,
     /// Where it accepts connections.
     pub(crate) listen: Vec<SocketAddr>,
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use shoutnet_crypto::Address;
+use shoutnet_crypto::{Address, PublicKey};
 
 use crate::connection::Role;
 use crate::engine::NodeEngine;
@@ -28,6 +28,8 @@ pub(crate) struct Waiters {
     pub(crate) lookups: BTreeSet<LookupId>,
     /// Whether the routing table waits for a liveness check of it.
     pub(crate) liveness: bool,
+    /// Its key, once checked, so that its hello need not be decoded again.
+    pub(crate) public: Option<PublicKey>,
 }
 
 impl Waiters {

@@ -29,7 +29,7 @@ impl NodeEngine {
         // §9.2: only forwarded traffic (SHOUT, recursive WHISPER) may carry
         // another origin. Anything else is a peer misbehaving: NACK, close.
         let forwarded = matches!(msg.opcode, Opcode::Shout | Opcode::Whisper);
-        if !forwarded && msg.from != peer.key {
+        if !forwarded && msg.from != peer.public.key_field() {
             self.nack_message(
                 conn,
                 msg,

@@ -431,7 +431,7 @@ impl NodeEngine {
             return;
         };
         let to = match (&c.peer, &c.handshake.hello) {
-            (Some(peer), _) => peer.key.clone(),
+            (Some(peer), _) => peer.public.to_bytes(),
             (None, Some(hello)) => hello.public.to_bytes(),
             (None, None) => Bytes::from(vec![0; self.profile.key_len()]),
         };

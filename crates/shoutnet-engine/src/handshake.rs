@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use shoutnet_crypto::{PublicKey, handshake_proof, verify_handshake_proof};
+use shoutnet_crypto::{Address, PublicKey, handshake_proof, verify_handshake_proof};
 use shoutnet_wire::{
     Ack, AckResult, Hello, MAX_LISTEN_ADDRS, Message, NONCE_LEN, NackCode, Opcode,
     PROTOCOL_VERSION, Payload, PayloadError, Ping,
@@ -146,7 +146,7 @@ impl NodeEngine {
             self.close(conn, "hello with another version or profile".into(), now);
             return;
         }
-        let public = match PublicKey::from_key_field(self.profile, &msg.from) {
+        let public = match self.known_key(&msg.from) {
             Ok(public) if public.key_field() != self.key.as_ref() => public,
             Ok(_) => {
                 self.close(conn, "connected to itself".into(), now);
@@ -242,14 +242,14 @@ impl NodeEngine {
         };
         let peer = Peer {
             address: hello.public.routing_address(),
-            key: hello.public.to_bytes(),
+            public: hello.public.clone(),
             listen: hello.listen.clone(),
         };
         c.peer = Some(peer.clone());
         self.push_event(Event::Connected {
             conn,
             peer: peer.address,
-            key: peer.key.clone(),
+            key: peer.public.to_bytes(),
             listen: peer.listen.clone(),
         });
         self.on_established(conn, &peer, now);
@@ -274,5 +274,24 @@ impl NodeEngine {
         };
         let reason = err.to_string();
         self.nack_message(conn, msg, code, &reason);
+    }
+}
+
+impl NodeEngine {
+    /// The validated key whose field is `field`: the one held for a routing
+    /// table entry or a peer being dialled, if it is that key, else decoded
+    /// and checked now (docs/PROTOCOL.md §2).
+    pub(crate) fn known_key(&self, field: &[u8]) -> Result<PublicKey, shoutnet_crypto::Error> {
+        let address = Address::of_key_field(field);
+        let known = self
+            .table
+            .get(&address)
+            .map(|c| &c.public)
+            .or_else(|| self.dials.waiting.get(&address)?.public.as_ref())
+            .filter(|public| public.key_field() == field);
+        match known {
+            Some(public) => Ok(public.clone()),
+            None => PublicKey::from_key_field(self.profile, field),
+        }
     }
 }

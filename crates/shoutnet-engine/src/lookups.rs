@@ -48,6 +48,9 @@ pub(crate) struct LookupState {
     /// Peers asked a second time after a connection closed under the first
     /// request.
     retried: BTreeSet<Address>,
+    /// For a bootstrap's bucket refresh: the bucket it fills, and the
+    /// number of entries at which it has done its job and stops.
+    fill: Option<(u8, usize)>,
 }
 
 /// Where a bootstrap stands.
@@ -153,7 +156,7 @@ impl NodeEngine {
                     self.finish_bootstrap(id, now);
                 }
                 for index in buckets {
-                    self.refresh_bucket(index, Owner::Bootstrap(id), now);
+                    self.refresh_bucket(index, Owner::Bootstrap(id), Some(below), now);
                 }
             }
             Phase::Refresh(left) => {
@@ -188,22 +191,25 @@ impl NodeEngine {
             .map(|(a, _)| a)
             .collect();
         let config = self.config.kad.clone();
-        self.launch_lookup(owner, target, seeds, &config, now)
+        self.launch_lookup(owner, target, seeds, &config, None, now)
     }
 
     /// Starts a lookup of `target` from `seeds` with `config`, and touches
-    /// the target's bucket.
+    /// the target's bucket. With `fill`, it stops once the target's bucket
+    /// holds that many entries.
     pub(crate) fn launch_lookup(
         &mut self,
         owner: Owner,
         target: Address,
         seeds: Vec<Address>,
         config: &KadConfig,
+        fill: Option<usize>,
         now: Instant,
     ) -> LookupId {
         let id = LookupId(self.next_lookup);
         self.next_lookup += 1;
-        if let Some(index) = self.table.bucket_index(&target) {
+        let bucket = self.table.bucket_index(&target);
+        if let Some(index) = bucket {
             self.table.touch_bucket(index, now);
         }
         let lookup =
@@ -215,6 +221,7 @@ impl NodeEngine {
                 owner,
                 candidates: BTreeMap::new(),
                 retried: BTreeSet::new(),
+                fill: bucket.zip(fill),
             },
         );
         self.drive_lookup(id, now);
@@ -272,12 +279,12 @@ impl NodeEngine {
         let from_table = self
             .table
             .get(&peer)
-            .and_then(|c| c.listen.iter().copied().find(dialable));
-        let addr = match from_table {
-            Some(addr) => Some(addr),
+            .and_then(|c| Some((c.listen.iter().copied().find(dialable)?, c.public.clone())));
+        let target = match from_table {
+            Some(target) => Some(target),
             None => self.checked_candidate(id, &peer),
         };
-        let Some(addr) = addr else {
+        let Some((addr, public)) = target else {
             self.peer_failed(id, peer, now);
             return;
         };
@@ -286,6 +293,7 @@ impl NodeEngine {
             Reach::Underway => match self.dials.wait_for(peer) {
                 Some(waiters) => {
                     waiters.lookups.insert(id);
+                    waiters.public = Some(public);
                 }
                 None => {
                     self.stats.lookup_unreachable += 1;
@@ -299,16 +307,22 @@ impl NodeEngine {
         }
     }
 
-    /// The dialable address of candidate `peer` of lookup `id` if its key is
-    /// valid; an invalid one is counted and dropped.
-    fn checked_candidate(&mut self, id: LookupId, peer: &Address) -> Option<SocketAddr> {
+    /// The dialable address and key of candidate `peer` of lookup `id` if
+    /// its key is valid; an invalid one is counted and dropped.
+    fn checked_candidate(
+        &mut self,
+        id: LookupId,
+        peer: &Address,
+    ) -> Option<(SocketAddr, PublicKey)> {
         let state = self.lookups.get_mut(&id)?;
         let candidate = state.candidates.remove(peer)?;
-        if PublicKey::from_key_field(self.profile, &candidate.key).is_err() {
-            self.stats.invalid_nodes += 1;
-            return None;
+        match self.known_key(&candidate.key) {
+            Ok(public) => Some((candidate.addr, public)),
+            Err(_) => {
+                self.stats.invalid_nodes += 1;
+                None
+            }
         }
-        Some(candidate.addr)
     }
 
     /// Lookup `id` gives up on `peer`.
@@ -395,6 +409,12 @@ impl NodeEngine {
         state.lookup.on_success(&peer, closer, now);
         let lookup = &state.lookup;
         state.candidates.retain(|a, _| lookup.contains(a));
+        if let Some((bucket, enough)) = state.fill
+            && self.table.bucket_len(bucket) >= enough
+        {
+            self.finish_lookup(id, now);
+            return;
+        }
         self.drive_lookup(id, now);
     }
 }

@@ -6,8 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use bytes::Bytes;
-use shoutnet_crypto::Address;
+use shoutnet_crypto::{Address, PublicKey};
 use shoutnet_kad::InsertOutcome;
 use shoutnet_wire::{
     Ack, AckResult, MAX_LISTEN_ADDRS, MAX_NODES_PER_REPLY, NodeInfo, NodesFor, Payload,
@@ -25,8 +24,9 @@ use crate::timers::Timer;
 /// from the node's own authenticated hello.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Contact {
-    /// The node's key field.
-    pub key: Bytes,
+    /// The node's key, validated (so a new handshake with it need not
+    /// decode the key again).
+    pub public: PublicKey,
     /// Where it accepts connections.
     pub listen: Vec<SocketAddr>,
 }
@@ -65,7 +65,7 @@ impl NodeEngine {
             return;
         }
         let contact = Contact {
-            key: peer.key.clone(),
+            public: peer.public.clone(),
             listen: peer.listen.clone(),
         };
         match self.table.insert_or_update(peer.address, contact, now) {
@@ -145,7 +145,7 @@ impl NodeEngine {
             .filter(|(a, _)| a != requester)
             .take(k)
             .map(|(_, c)| NodeInfo {
-                key: c.key.clone(),
+                key: c.public.to_bytes(),
                 listen: c.listen.iter().take(MAX_LISTEN_ADDRS).copied().collect(),
                 relays: Vec::new(),
             })
@@ -168,7 +168,7 @@ impl NodeEngine {
     /// gets a lookup of a random address in it.
     pub(crate) fn refresh_due(&mut self, now: Instant) {
         for index in self.table.buckets_to_refresh(now) {
-            self.refresh_bucket(index, Owner::Refresh, now);
+            self.refresh_bucket(index, Owner::Refresh, None, now);
         }
         self.timers
             .set(Timer::Refresh, now + self.config.kad.refresh_interval / 2);
@@ -187,8 +187,15 @@ impl NodeEngine {
     /// far buckets. Only when those buckets are empty does it start from
     /// the closest entries. It needs only α answers near the target: its
     /// job is to put a few live nodes into the bucket, not to find the
-    /// target's k closest, and every contact costs a connection.
-    pub(crate) fn refresh_bucket(&mut self, index: u8, owner: Owner, now: Instant) {
+    /// target's k closest, and every contact costs a connection. With
+    /// `fill`, it stops as soon as the bucket holds that many entries.
+    pub(crate) fn refresh_bucket(
+        &mut self,
+        index: u8,
+        owner: Owner,
+        fill: Option<usize>,
+        now: Instant,
+    ) {
         let mut seed = [0; 32];
         rand_core::RngCore::fill_bytes(&mut self.rng, &mut seed);
         let target = self.table.random_address_in_bucket(index, seed);
@@ -208,6 +215,6 @@ impl NodeEngine {
         }
         let mut config = self.config.kad.clone();
         config.k = config.parallelism();
-        self.launch_lookup(owner, target, seeds, &config, now);
+        self.launch_lookup(owner, target, seeds, &config, fill, now);
     }
 }

@@ -65,6 +65,10 @@ pub struct SimConfig {
     /// ℓ of every engine (the engine's default,
     /// [`DEFAULT_MAX_OUTBOUND`](shoutnet_engine::DEFAULT_MAX_OUTBOUND)).
     pub max_outbound: usize,
+    /// The bootstrap refresh threshold of every engine (the engine's
+    /// default,
+    /// [`DEFAULT_BOOTSTRAP_REFRESH_BELOW`](shoutnet_engine::DEFAULT_BOOTSTRAP_REFRESH_BELOW)).
+    pub refresh_below: usize,
     /// Step budget of [`Sim::run_until_idle`](crate::Sim::run_until_idle).
     pub max_steps: u64,
     /// Whether to keep every engine event in [`Sim::log`](crate::Sim::log);
@@ -84,6 +88,7 @@ impl SimConfig {
             bandwidth: None,
             k: shoutnet_kad::DEFAULT_K,
             max_outbound: shoutnet_engine::DEFAULT_MAX_OUTBOUND,
+            refresh_below: shoutnet_engine::DEFAULT_BOOTSTRAP_REFRESH_BELOW,
             max_steps: DEFAULT_MAX_STEPS,
             keep_log: true,
         }

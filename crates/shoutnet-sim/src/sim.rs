@@ -251,6 +251,7 @@ impl Sim {
         config.listen = vec![addr(i)];
         config.kad.k = self.config.k;
         config.max_outbound = self.config.max_outbound;
+        config.bootstrap_refresh_below = self.config.refresh_below;
         NodeEngine::new(config, self.now)
     }
 

@@ -40,6 +40,10 @@ enum Scenario {
         /// Lookups started together.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// After its self-lookup, a bootstrapping node refreshes the buckets
+        /// with fewer entries than this.
+        #[arg(long, default_value_t = shoutnet_engine::DEFAULT_BOOTSTRAP_REFRESH_BELOW)]
+        refresh_below: usize,
     },
 }
 
@@ -61,12 +65,14 @@ fn main() -> Result<()> {
             k,
             loss,
             concurrency,
+            refresh_below,
         } => {
             let mut params = LookupParams::new(n, seed, lookups);
             params.seeds = seeds;
             params.k = k;
             params.loss = loss;
             params.concurrency = concurrency;
+            params.refresh_below = refresh_below;
             #[allow(clippy::disallowed_methods)] // The one clock read: epoch and wall time.
             let start = Instant::now();
             let mut progress = |line: &str| {

@@ -35,6 +35,8 @@ pub struct LookupParams {
     pub batch: usize,
     /// Virtual time between bootstrap batches.
     pub batch_interval: Duration,
+    /// The engines' bootstrap refresh threshold.
+    pub refresh_below: usize,
 }
 
 impl LookupParams {
@@ -55,6 +57,7 @@ impl LookupParams {
             concurrency: 8,
             batch: 50,
             batch_interval: Duration::from_millis(100),
+            refresh_below: shoutnet_engine::DEFAULT_BOOTSTRAP_REFRESH_BELOW,
         }
     }
 }
@@ -137,6 +140,7 @@ pub fn run(
     config.loss = params.loss;
     config.latency = params.latency;
     config.keep_log = false;
+    config.refresh_below = params.refresh_below;
     let max_steps = config.max_steps;
     let mut sim = Sim::new(config, epoch)?;
     let n = params.n;
