@@ -252,7 +252,12 @@ impl NodeEngine {
         self.stats.dial_failures += 1;
         self.timers.cancel(Timer::Dial(addr));
         let targets = match (self.dials.pending.remove(&addr), expected) {
-            (Some(dial), _) => dial.targets,
+            (Some(dial), _) => {
+                if dial.role == Role::Kept {
+                    self.want_kept(now);
+                }
+                dial.targets
+            }
             (None, Some(expected)) => expected,
             (None, None) => Vec::new(),
         };
@@ -352,8 +357,8 @@ impl NodeEngine {
 
     /// Tops up the ℓ kept connections from the routing table: dials random
     /// entries not connected yet, or promotes a transient connection to
-    /// one of them. Runs again after the maintenance interval while fewer
-    /// than ℓ are kept.
+    /// one of them. It runs again when a kept connection or dial is lost,
+    /// or the table gains an entry ([`want_kept`](Self::want_kept)).
     pub(crate) fn maintain_kept(&mut self, now: Instant) {
         let mut candidates: Vec<(Address, SocketAddr)> = self
             .table
@@ -385,10 +390,21 @@ impl NodeEngine {
             }
             self.dial(addr, Role::Kept, Some(peer), now);
         }
-        if self.outbound_count(Role::Kept) < self.config.max_outbound {
-            self.timers
-                .set(Timer::Maintain, now + self.config.maintenance_interval);
+    }
+
+    /// Arms the next top-up of the kept connections, if upkeep runs and ℓ
+    /// are not kept: after the maintenance interval, not at once, so that
+    /// a peer that closes every connection cannot make the node dial in a
+    /// loop. Called when a kept connection or dial is lost and when the
+    /// routing table gains an entry, so an idle node with nothing to dial
+    /// sets no timer.
+    pub(crate) fn want_kept(&mut self, now: Instant) {
+        if !self.upkeep || self.outbound_count(Role::Kept) >= self.config.max_outbound {
+            return;
         }
+        let at = now + self.config.maintenance_interval;
+        let due = self.timers.get(Timer::Maintain).map_or(at, |t| t.min(at));
+        self.timers.set(Timer::Maintain, due);
     }
 
     /// Starts the upkeep timers, once: the first top-up of the kept

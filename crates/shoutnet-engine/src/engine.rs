@@ -533,13 +533,8 @@ impl NodeEngine {
                 self.dial_failed(addr, Some(c.expected), now);
             }
         }
-        if c.role == Role::Kept && peer.is_some() && self.upkeep {
-            // Replace the lost kept connection after the maintenance
-            // interval, not at once: a peer that closes every connection
-            // must not make the node dial in a loop.
-            let at = now + self.config.maintenance_interval;
-            let due = self.timers.get(Timer::Maintain).map_or(at, |t| t.min(at));
-            self.timers.set(Timer::Maintain, due);
+        if c.role == Role::Kept {
+            self.want_kept(now);
         }
         self.push_event(Event::Disconnected { conn, peer });
         self.serve_dial_queue(now);

@@ -72,6 +72,7 @@ impl NodeEngine {
             InsertOutcome::Pending { ping } => self.check_liveness(ping, now),
             // A node that never bootstraps (a seed) starts its upkeep with
             // its first entry, giving a bootstrap the time to finish first.
+            InsertOutcome::Inserted if self.upkeep => self.want_kept(now),
             InsertOutcome::Inserted => {
                 self.start_upkeep(now + self.config.maintenance_interval, now);
             }

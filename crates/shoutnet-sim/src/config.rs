@@ -11,6 +11,34 @@ use rand_core::RngCore;
 /// what a 10,000-node bootstrap needs (a few tens of millions).
 pub const DEFAULT_MAX_STEPS: u64 = 2_000_000_000;
 
+/// What a lost transmission does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LossModel {
+    /// As on TCP, which the engine runs over: a lost transmission is sent
+    /// again after a retransmission timeout (200 ms, doubling at each
+    /// further loss; a lost dial is retried after 1 s, doubling), and the
+    /// link stays in order, so what follows waits behind it. After
+    /// [`MAX_RETRANSMISSIONS`] losses in a row the connection is reset
+    /// (both sides see it close), as TCP gives up.
+    #[default]
+    Retransmit,
+    /// The transmission (or dial) is dropped for good: a peer that never
+    /// answers, or a datagram network. Not what TCP does.
+    Drop,
+}
+
+/// Losses in a row after which [`LossModel::Retransmit`] resets the
+/// connection (or gives a dial up): 8, about 51 s of back-off for data and
+/// 255 s for a dial, past every engine timeout.
+pub const MAX_RETRANSMISSIONS: u32 = 8;
+
+/// The first retransmission timeout of data: 200 ms, Linux's minimum RTO.
+pub const INITIAL_RTO: Duration = Duration::from_millis(200);
+
+/// The first retransmission timeout of a connection attempt: 1 s, the
+/// initial SYN timeout of RFC 6298.
+pub const INITIAL_SYN_RTO: Duration = Duration::from_secs(1);
+
 /// How long a transmission takes to cross a link, sampled once per
 /// connection (both directions share it), so each link stays FIFO.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,8 +83,11 @@ pub struct SimConfig {
     pub seed: u64,
     /// Link latency.
     pub latency: Latency,
-    /// Probability in `[0, 1]` that a whole transmission is lost.
+    /// Probability in `[0, 1]` that a transmission (or a dial) is lost,
+    /// each time it is sent.
     pub loss: f64,
+    /// What a loss does.
+    pub loss_model: LossModel,
     /// Link bandwidth in bytes per second, per direction; `None` is
     /// unlimited.
     pub bandwidth: Option<u64>,
@@ -71,6 +102,11 @@ pub struct SimConfig {
     pub refresh_below: usize,
     /// Step budget of [`Sim::run_until_idle`](crate::Sim::run_until_idle).
     pub max_steps: u64,
+    /// The nodes' key pairs, in order; `None` derives ed25519 keys from
+    /// the seed. Given keys must be at least `n` and of one profile (say
+    /// the `rsa2048` fixture keys, since generating RSA keys for many
+    /// nodes would dominate a run).
+    pub keys: Option<Vec<shoutnet_crypto::Keypair>>,
     /// Whether to keep every engine event in [`Sim::log`](crate::Sim::log);
     /// the trace hash is computed either way.
     pub keep_log: bool,
@@ -85,11 +121,13 @@ impl SimConfig {
             seed,
             latency: Latency::Constant(Duration::from_millis(50)),
             loss: 0.0,
+            loss_model: LossModel::Retransmit,
             bandwidth: None,
             k: shoutnet_kad::DEFAULT_K,
             max_outbound: shoutnet_engine::DEFAULT_MAX_OUTBOUND,
             refresh_below: shoutnet_engine::DEFAULT_BOOTSTRAP_REFRESH_BELOW,
             max_steps: DEFAULT_MAX_STEPS,
+            keys: None,
             keep_log: true,
         }
     }

@@ -15,6 +15,14 @@ pub enum Error {
     /// A loss rate outside `[0, 1]`.
     #[error("loss rate {0} is not in [0, 1]")]
     BadLoss(f64),
+    /// Fewer given keys than nodes, or keys of more than one profile.
+    #[error("{given} keys given for {n} nodes, or of mixed profiles")]
+    Keys {
+        /// Keys given.
+        given: usize,
+        /// Nodes requested.
+        n: usize,
+    },
     /// Key generation failed.
     #[error("key generation: {0}")]
     Key(#[from] shoutnet_crypto::Error),

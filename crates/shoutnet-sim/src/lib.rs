@@ -15,6 +15,9 @@ mod error;
 pub mod scenario;
 mod sim;
 
-pub use config::{DEFAULT_MAX_STEPS, Latency, SimConfig};
+pub use config::{
+    DEFAULT_MAX_STEPS, INITIAL_RTO, INITIAL_SYN_RTO, Latency, LossModel, MAX_RETRANSMISSIONS,
+    SimConfig,
+};
 pub use error::{Error, Livelock};
 pub use sim::{BASE_PORT, LoggedEvent, MAX_NODES, Sim, SimStats, addr, node_keypair, node_of};

@@ -18,7 +18,7 @@ use shoutnet_engine::{
     Action, Command, ConnectionId, Direction, EngineConfig, Event, NodeEngine, RequestId,
 };
 
-use crate::config::SimConfig;
+use crate::config::{INITIAL_RTO, INITIAL_SYN_RTO, LossModel, MAX_RETRANSMISSIONS, SimConfig};
 use crate::error::{Error, Livelock};
 
 /// Node `i` listens on `127.0.0.1:(BASE_PORT + i)`. Nothing is bound: the
@@ -71,8 +71,11 @@ pub struct SimStats {
     pub transmissions: u64,
     /// Bytes in those transmissions.
     pub bytes: u64,
-    /// Transmissions dropped by the loss rate.
+    /// Losses drawn: transmissions and dials lost (and, under
+    /// [`LossModel::Retransmit`], sent again).
     pub lost: u64,
+    /// Connections reset after [`MAX_RETRANSMISSIONS`] losses in a row.
+    pub resets: u64,
     /// Transmissions dropped by a partition (at send or delivery).
     pub partitioned: u64,
     /// Transmissions delivered to an engine.
@@ -129,6 +132,13 @@ enum Kind {
     },
     /// The peer closed; the receiver's `conn` is gone.
     Closed { conn: ConnectionId },
+    /// `node`'s dial of `addr` (in its incarnation `incarnation`) was
+    /// refused: nothing listens there.
+    Refused {
+        node: usize,
+        incarnation: u32,
+        addr: SocketAddr,
+    },
     /// `node`'s timer armed for `deadline`.
     Timer { node: usize, deadline: Instant },
 }
@@ -153,6 +163,9 @@ struct Node {
     /// The deadline of the one live timer entry in the queue.
     armed: Option<Instant>,
     up: bool,
+    /// Whether a crashed node's host is gone too: nothing answers for it,
+    /// not even a refusal.
+    silent: bool,
     incarnation: u32,
     /// Partition side: 0 none, 1 or 2.
     side: u8,
@@ -212,6 +225,15 @@ impl Sim {
         if !(0.0..=1.0).contains(&config.loss) {
             return Err(Error::BadLoss(config.loss));
         }
+        if let Some(keys) = &config.keys {
+            let mixed = keys.iter().any(|k| k.profile() != keys[0].profile());
+            if keys.len() < config.n || mixed {
+                return Err(Error::Keys {
+                    given: keys.len(),
+                    n: config.n,
+                });
+            }
+        }
         let mut sim = Self {
             rng: ChaCha20Rng::from_seed(derive(config.seed, usize::MAX, b"network", 0)),
             epoch,
@@ -229,13 +251,17 @@ impl Sim {
             config,
         };
         for i in 0..sim.config.n {
-            let keypair = node_keypair(sim.config.seed, i)?;
+            let keypair = match &sim.config.keys {
+                Some(keys) => keys[i].clone(),
+                None => node_keypair(sim.config.seed, i)?,
+            };
             let engine = sim.engine(i, &keypair, 0);
             sim.nodes.push(Node {
                 engine,
                 keypair,
                 armed: None,
                 up: true,
+                silent: false,
                 incarnation: 0,
                 side: 0,
             });
@@ -384,6 +410,18 @@ impl Sim {
                 self.nodes[link.node].engine.handle_closed(conn, now);
                 self.drain(link.node);
             }
+            Kind::Refused {
+                node,
+                incarnation,
+                addr,
+            } => {
+                self.in_flight -= 1;
+                let n = &mut self.nodes[node];
+                if n.up && n.incarnation == incarnation {
+                    n.engine.handle_dial_failed(addr, now);
+                    self.drain(node);
+                }
+            }
             Kind::Connect {
                 from,
                 incarnation,
@@ -393,13 +431,22 @@ impl Sim {
             } => {
                 self.in_flight -= 1;
                 let dialer = &self.nodes[from];
-                if !dialer.up
-                    || dialer.incarnation != incarnation
-                    || !self.nodes[to].up
-                    || self.blocked(from, to)
-                {
+                if !dialer.up || dialer.incarnation != incarnation || self.blocked(from, to) {
                     // The dial goes unanswered; the engine gives it up
                     // after its handshake timeout.
+                    return true;
+                }
+                if !self.nodes[to].up {
+                    // A crashed process's host answers with a refusal,
+                    // one link latency later; a silent one never does.
+                    if !self.nodes[to].silent {
+                        let kind = Kind::Refused {
+                            node: from,
+                            incarnation,
+                            addr,
+                        };
+                        self.push(now + latency, kind);
+                    }
                     return true;
                 }
                 self.stats.connects += 1;
@@ -495,15 +542,29 @@ impl Sim {
         }
     }
 
-    /// Crashes node `i`: its connections vanish (each peer sees
-    /// `handle_closed` one link latency later), in-flight traffic to it is
-    /// dropped and its timers stop.
+    /// Crashes node `i`'s process, as a kill would: the host resets its
+    /// connections (each peer sees `handle_closed` one link latency
+    /// later) and refuses dials; in-flight traffic to it is dropped and
+    /// its timers stop.
     pub fn crash(&mut self, i: usize) {
+        self.stop(i, false);
+    }
+
+    /// Takes node `i`'s host off the network, as a power cut would: its
+    /// peers hear nothing, not even a close, and learn of it only when
+    /// their keepalives and requests go unanswered; dials to it are never
+    /// answered.
+    pub fn crash_silently(&mut self, i: usize) {
+        self.stop(i, true);
+    }
+
+    fn stop(&mut self, i: usize, silent: bool) {
         if !self.nodes[i].up {
             return;
         }
         let node = &mut self.nodes[i];
         node.up = false;
+        node.silent = silent;
         node.armed = None;
         node.incarnation += 1;
         for c in 0..self.links.len() {
@@ -512,7 +573,7 @@ impl Sim {
                 continue;
             }
             self.links[c] = None;
-            if self.links_get(link.peer).is_some() {
+            if !silent && self.links_get(link.peer).is_some() {
                 let at = (self.now + link.latency).max(link.last_arrival);
                 self.push(at, Kind::Closed { conn: link.peer });
             }
@@ -598,8 +659,13 @@ impl Sim {
                     if let Some(to) = node_of(addr, self.nodes.len()) {
                         let latency = self.config.latency.sample(&mut self.rng);
                         let incarnation = self.nodes[i].incarnation;
+                        // A lost connection attempt is retried (or, when
+                        // dropped or given up, never answered).
+                        let Some(retries) = self.loss_delay(INITIAL_SYN_RTO) else {
+                            continue;
+                        };
                         self.push(
-                            self.now + latency,
+                            self.now + latency + retries,
                             Kind::Connect {
                                 from: i,
                                 incarnation,
@@ -643,13 +709,12 @@ impl Sim {
         let Some(link) = self.link(conn) else {
             return;
         };
-        if self.config.loss > 0.0 {
-            let draw = (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-            if draw < self.config.loss {
-                self.stats.lost += 1;
-                return;
+        let Some(retransmissions) = self.loss_delay(INITIAL_RTO) else {
+            if self.config.loss_model == LossModel::Retransmit {
+                self.reset(conn, link);
             }
-        }
+            return;
+        };
         if self.blocked(from, link.peer_node) {
             self.stats.partitioned += 1;
             return;
@@ -661,7 +726,7 @@ impl Sim {
             }
             _ => start,
         };
-        let at = (free_at + link.latency).max(link.last_arrival);
+        let at = (free_at + link.latency + retransmissions).max(link.last_arrival);
         if let Some(Some(l)) = self.links.get_mut(conn.0 as usize) {
             l.free_at = free_at;
             l.last_arrival = at;
@@ -673,6 +738,40 @@ impl Sim {
                 bytes,
             },
         );
+    }
+
+    /// Draws the losses of one transmission or dial: the extra delay of
+    /// its retransmissions, or `None` when it is dropped
+    /// ([`LossModel::Drop`]) or given up after [`MAX_RETRANSMISSIONS`].
+    fn loss_delay(&mut self, first_rto: Duration) -> Option<Duration> {
+        if self.config.loss <= 0.0 {
+            return Some(Duration::ZERO);
+        }
+        let mut delay = Duration::ZERO;
+        let mut rto = first_rto;
+        for _ in 0..=MAX_RETRANSMISSIONS {
+            let draw = (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            if draw >= self.config.loss {
+                return Some(delay);
+            }
+            self.stats.lost += 1;
+            if self.config.loss_model == LossModel::Drop {
+                return None;
+            }
+            delay += rto;
+            rto *= 2;
+        }
+        None
+    }
+
+    /// TCP gave up on `conn`: both sides see it close.
+    fn reset(&mut self, conn: ConnectionId, link: Link) {
+        self.stats.resets += 1;
+        let at = self.now + link.latency;
+        if self.links_get(link.peer).is_some() {
+            self.push(at, Kind::Closed { conn: link.peer });
+        }
+        self.push(at, Kind::Closed { conn });
     }
 
     fn record(&mut self, node: usize, event: Event) {

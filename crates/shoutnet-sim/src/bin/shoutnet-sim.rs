@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use shoutnet_sim::LossModel;
 use shoutnet_sim::scenario::lookup::{self, LookupParams};
 
 #[derive(Debug, Parser)]
@@ -37,6 +38,10 @@ enum Scenario {
         /// Loss rate in [0, 1].
         #[arg(long, default_value_t = 0.0)]
         loss: f64,
+        /// What a loss does: `retransmit` (TCP: delayed, in order) or
+        /// `drop` (gone for good).
+        #[arg(long, default_value = "retransmit", value_parser = parse_loss_model)]
+        loss_model: LossModel,
         /// Lookups started together.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
@@ -45,6 +50,14 @@ enum Scenario {
         #[arg(long, default_value_t = shoutnet_engine::DEFAULT_BOOTSTRAP_REFRESH_BELOW)]
         refresh_below: usize,
     },
+}
+
+fn parse_loss_model(s: &str) -> Result<LossModel, String> {
+    match s {
+        "retransmit" => Ok(LossModel::Retransmit),
+        "drop" => Ok(LossModel::Drop),
+        other => Err(format!("{other:?}: expected `retransmit` or `drop`")),
+    }
 }
 
 /// Peak resident memory from `/proc/self/status`, in KiB (Linux only).
@@ -64,6 +77,7 @@ fn main() -> Result<()> {
             seeds,
             k,
             loss,
+            loss_model,
             concurrency,
             refresh_below,
         } => {
@@ -71,6 +85,7 @@ fn main() -> Result<()> {
             params.seeds = seeds;
             params.k = k;
             params.loss = loss;
+            params.loss_model = loss_model;
             params.concurrency = concurrency;
             params.refresh_below = refresh_below;
             #[allow(clippy::disallowed_methods)] // The one clock read: epoch and wall time.

@@ -10,7 +10,9 @@ use rand_core::RngCore;
 use shoutnet_crypto::Address;
 use shoutnet_engine::{Command, Event, RequestId};
 
-use crate::{Error, Latency, Livelock, Sim, SimConfig, SimStats, addr};
+use shoutnet_crypto::Keypair;
+
+use crate::{Error, Latency, Livelock, LossModel, Sim, SimConfig, SimStats, addr};
 
 /// Parameters of a lookup run.
 #[derive(Clone, Debug)]
@@ -27,6 +29,11 @@ pub struct LookupParams {
     pub k: usize,
     /// Loss rate.
     pub loss: f64,
+    /// What a loss does.
+    pub loss_model: LossModel,
+    /// The nodes' keys (see [`SimConfig::keys`]); `None` derives ed25519
+    /// keys from the seed.
+    pub keys: Option<Vec<Keypair>>,
     /// Link latency.
     pub latency: Latency,
     /// Lookups started together.
@@ -50,6 +57,8 @@ impl LookupParams {
             seeds: 3,
             k: shoutnet_kad::DEFAULT_K,
             loss: 0.0,
+            loss_model: LossModel::Retransmit,
+            keys: None,
             latency: Latency::Uniform {
                 min: Duration::from_millis(10),
                 max: Duration::from_millis(100),
@@ -75,6 +84,10 @@ pub struct LookupSample {
     pub requests: u64,
     /// Virtual time from command to `LookupFinished`.
     pub latency: Duration,
+    /// The lookup's result, nearest first.
+    pub closest: Vec<Address>,
+    /// Its target.
+    pub target: Address,
 }
 
 /// The `Event::BootstrapFinished` reports of a run, summed.
@@ -138,6 +151,8 @@ pub fn run(
     let mut config = SimConfig::new(params.n, params.seed);
     config.k = params.k;
     config.loss = params.loss;
+    config.loss_model = params.loss_model;
+    config.keys.clone_from(&params.keys);
     config.latency = params.latency;
     config.keep_log = false;
     config.refresh_below = params.refresh_below;
@@ -235,6 +250,8 @@ pub fn run(
                 hops: stats.rounds,
                 requests: stats.requests,
                 latency: (epoch + at).saturating_duration_since(start),
+                closest: closest.clone(),
+                target,
             });
         }
         done += round;
