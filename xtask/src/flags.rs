@@ -42,6 +42,21 @@ xflags::xflags! {
             optional --quick
         }
 
+        /// Run a simulator scenario in a release build and print its table
+        /// (`cargo xtask sim lookup --n 10000 --lookups 1000`).
+        cmd sim {
+            /// The scenario: `lookup`.
+            required scenario: String
+            /// Nodes.
+            optional --n n: usize
+            /// Master seed.
+            optional --seed seed: u64
+            /// Lookups after the bootstrap.
+            optional --lookups lookups: usize
+            /// Loss rate in [0, 1].
+            optional --loss loss: f64
+        }
+
         /// Check publishable crates and publish them in dependency order.
         cmd release {
             /// Check everything and run `cargo publish --dry-run`, uploading nothing.
@@ -68,6 +83,7 @@ pub enum XtaskCmd {
     Vectors(Vectors),
     Fuzz(Fuzz),
     Bench(Bench),
+    Sim(Sim),
     Release(Release),
     Tidy(Tidy),
 }
@@ -95,6 +111,16 @@ pub struct Bench {
     pub name: Option<String>,
 
     pub quick: bool,
+}
+
+#[derive(Debug)]
+pub struct Sim {
+    pub scenario: String,
+
+    pub n: Option<usize>,
+    pub seed: Option<u64>,
+    pub lookups: Option<usize>,
+    pub loss: Option<f64>,
 }
 
 #[derive(Debug)]

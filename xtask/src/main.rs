@@ -10,6 +10,7 @@ mod ci;
 mod flags;
 mod fuzz;
 mod release;
+mod sim;
 mod tidy;
 mod util;
 mod vectors;
@@ -45,6 +46,7 @@ fn try_main() -> Result<()> {
         flags::XtaskCmd::Fuzz(cmd) => fuzz::run(&sh, &cmd),
         flags::XtaskCmd::Bench(cmd) => bench::run(&sh, &cmd),
         flags::XtaskCmd::Release(cmd) => release::run(&sh, &cmd),
+        flags::XtaskCmd::Sim(cmd) => sim::run(&sh, &cmd),
         flags::XtaskCmd::Tidy(_) => tidy::run(&sh),
     }
 }

@@ -2,13 +2,14 @@
 //! the queue of messages waiting for the next transmission, the handshake,
 //! and the connection's role.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use shoutnet_crypto::{Address, PublicKey};
 use shoutnet_wire::{Limits, Message, Method, StreamDecoder};
 
-use crate::event::Direction;
+use crate::event::{ConnectionId, Direction};
 use crate::handshake::Handshake;
 
 /// Why a connection exists, which decides who closes it and when.
@@ -96,5 +97,39 @@ impl Connection {
     /// Whether the handshake completed.
     pub(crate) fn is_established(&self) -> bool {
         self.peer.is_some()
+    }
+}
+
+/// The established connections to each peer. Two nodes that dial each
+/// other hold two; each is used until it closes.
+#[derive(Debug, Default)]
+pub(crate) struct PeerConnections(BTreeMap<Address, Vec<ConnectionId>>);
+
+impl PeerConnections {
+    /// The newest established connection to `peer`.
+    pub(crate) fn newest(&self, peer: &Address) -> Option<ConnectionId> {
+        self.0.get(peer).and_then(|conns| conns.last().copied())
+    }
+
+    /// Every established connection to `peer`, oldest first.
+    pub(crate) fn all(&self, peer: &Address) -> &[ConnectionId] {
+        self.0.get(peer).map_or(&[], Vec::as_slice)
+    }
+
+    pub(crate) fn contains(&self, peer: &Address) -> bool {
+        self.0.contains_key(peer)
+    }
+
+    pub(crate) fn add(&mut self, peer: Address, conn: ConnectionId) {
+        self.0.entry(peer).or_default().push(conn);
+    }
+
+    pub(crate) fn remove(&mut self, peer: &Address, conn: ConnectionId) {
+        if let Some(conns) = self.0.get_mut(peer) {
+            conns.retain(|c| *c != conn);
+            if conns.is_empty() {
+                self.0.remove(peer);
+            }
+        }
     }
 }

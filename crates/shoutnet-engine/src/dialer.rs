@@ -154,7 +154,7 @@ impl NodeEngine {
         role: Role,
         now: Instant,
     ) -> Reach {
-        if let Some(&conn) = self.connected.get(&peer) {
+        if let Some(conn) = self.connected.newest(&peer) {
             return Reach::Connected(conn);
         }
         if let Some(dial) = self.dials.pending.get_mut(&addr) {
@@ -169,8 +169,11 @@ impl NodeEngine {
             .get(&addr)
             .and_then(|conn| self.conns.get_mut(conn))
         {
-            // Handshaking (an established one would be in `connected`,
-            // unless it is someone else: then the handshake fails it).
+            if c.is_established() {
+                // Someone else answers at that address: `peer` is not
+                // there (an established `peer` would be in `connected`).
+                return Reach::Unreachable;
+            }
             if !c.expected.contains(&peer) {
                 c.expected.push(peer);
             }
@@ -232,12 +235,17 @@ impl NodeEngine {
             .map(|(id, _)| id);
         match idle {
             Some(conn) => {
-                self.stats.idle_closed += 1;
-                self.close(conn, "transient slot needed".into(), now);
+                self.close_for_slot(conn, now);
                 true
             }
             None => false,
         }
+    }
+
+    /// Closes idle transient connection `conn` to free its slot.
+    fn close_for_slot(&mut self, conn: ConnectionId, now: Instant) {
+        self.stats.idle_closed += 1;
+        self.close(conn, "transient slot needed".into(), now);
     }
 
     /// A dial of `addr` failed: not answered, refused, or closed before its
@@ -328,8 +336,7 @@ impl NodeEngine {
             .get(&conn)
             .is_some_and(|c| c.role == Role::Transient && c.is_established() && c.outstanding == 0);
         if idle {
-            self.stats.idle_closed += 1;
-            self.close(conn, "transient slot needed".into(), now);
+            self.close_for_slot(conn, now);
         }
     }
 
@@ -365,10 +372,13 @@ impl NodeEngine {
             .iter()
             .filter(|(a, _)| !self.dials.waiting.contains_key(a))
             .filter(|(a, _)| {
+                // Not kept yet, nor reached through the peer's own kept
+                // connection: only transient connections, or none.
                 self.connected
-                    .get(a)
-                    .and_then(|conn| self.conns.get(conn))
-                    .is_none_or(|c| c.role == Role::Transient)
+                    .all(a)
+                    .iter()
+                    .filter_map(|conn| self.conns.get(conn))
+                    .all(|c| c.role == Role::Transient)
             })
             .filter_map(|(a, contact)| Some((a, contact.listen.iter().copied().find(dialable)?)))
             .collect();
@@ -376,16 +386,16 @@ impl NodeEngine {
             // `rng_below` is below the length, so the index is in range.
             let pick = usize::try_from(self.rng_below(candidates.len() as u64)).unwrap_or(0);
             let (peer, addr) = candidates.swap_remove(pick);
-            let promoted = self
-                .connected
-                .get(&peer)
-                .and_then(|conn| self.conns.get_mut(conn))
-                .filter(|c| c.role == Role::Transient && c.dialled.is_some());
-            if let Some(c) = promoted {
+            let ours = self.connected.all(&peer).iter().copied().find(|conn| {
+                self.conns
+                    .get(conn)
+                    .is_some_and(|c| c.role == Role::Transient && c.dialled.is_some())
+            });
+            if let Some(c) = ours.and_then(|conn| self.conns.get_mut(&conn)) {
                 c.role = Role::Kept;
                 continue;
             }
-            if self.dials.is_pending(&addr) || self.connected.contains_key(&peer) {
+            if self.dials.is_pending(&addr) || self.connected.contains(&peer) {
                 continue;
             }
             self.dial(addr, Role::Kept, Some(peer), now);

@@ -15,7 +15,7 @@ use shoutnet_wire::{
 };
 
 use crate::config::EngineConfig;
-use crate::connection::{Connection, Role};
+use crate::connection::{Connection, PeerConnections, Role};
 use crate::dialer::Dials;
 use crate::event::{Action, Command, ConnectionId, Direction, Event, RequestId, Transmit};
 use crate::handshake::Handshake;
@@ -120,8 +120,8 @@ pub struct NodeEngine {
     pub(crate) rng: ChaCha20Rng,
     pub(crate) last_now: Instant,
     pub(crate) conns: BTreeMap<ConnectionId, Connection>,
-    /// The newest established connection to each peer.
-    pub(crate) connected: BTreeMap<Address, ConnectionId>,
+    /// The established connections to each peer.
+    pub(crate) connected: PeerConnections,
     pub(crate) requests: Requests,
     pub(crate) timers: Timers,
     pub(crate) table: RoutingTable<Contact>,
@@ -163,7 +163,7 @@ impl NodeEngine {
             local,
             last_now: now,
             conns: BTreeMap::new(),
-            connected: BTreeMap::new(),
+            connected: PeerConnections::default(),
             timers: Timers::default(),
             table,
             lookups: BTreeMap::new(),
@@ -201,7 +201,7 @@ impl NodeEngine {
 
     /// Established connections to `peer` that this engine tracks.
     pub fn is_connected(&self, peer: &Address) -> bool {
-        self.connected.contains_key(peer)
+        self.connected.contains(peer)
     }
 
     /// Outbound connections open or being opened, as (kept, transient):
@@ -518,10 +518,8 @@ impl NodeEngine {
             self.timers.cancel(timer);
         }
         let peer = c.peer.as_ref().map(|p| p.address);
-        if let Some(address) = peer
-            && self.connected.get(&address) == Some(&conn)
-        {
-            self.connected.remove(&address);
+        if let Some(address) = peer {
+            self.connected.remove(&address, conn);
         }
         for (id, pending) in self.requests.remove_conn(conn) {
             self.timers.cancel(Timer::Request(conn, id));

@@ -13,9 +13,11 @@
 //!   carries a payload that decodes to its opcode's schema;
 //! - no transmission follows the [`Action::Close`] of its connection, no
 //!   connection is closed twice, and outputs name only opened connections;
-//! - no drain yields more than [`QUEUE_CAPACITY`] actions or events, or a
-//!   transmission of more messages, and `Stats::encode_errors` stays 0;
-//! - after `handle_timeout(now)` and a drain, `poll_timeout` is after `now`;
+//! - no drain yields more than [`QUEUE_CAPACITY`] actions or events (or
+//!   transmissions, plus one per connection), no transmission holds more
+//!   messages, and `Stats::encode_errors` stays 0;
+//! - time moves on: `handle_timeout` is never due more than a few times in a
+//!   row at the same instant;
 //! - the witness is never refused, closed or disconnected, and at the end
 //!   its `PING` gets its `ACK`.
 //!
@@ -24,6 +26,15 @@
 //! seed is fixed, and virtual time counts from one epoch per input, the
 //! harness's only clock read. The engine only compares instants and adds
 //! durations to them, so the epoch's value never matters.
+//!
+//! [`Mode`]: crate::fuzzing::Mode
+//! [`NO_HANDSHAKE`]: crate::fuzzing::NO_HANDSHAKE
+//! [`OUTBOUND`]: crate::fuzzing::OUTBOUND
+//! [`QUEUE_CAPACITY`]: crate::fuzzing::QUEUE_CAPACITY
+//! [`Limits`]: shoutnet_wire::Limits
+
+// (The link targets above are full paths because rustdoc joins this text to
+// the `mod fuzzing` item's doc comment and resolves it from the crate root.)
 
 // An oracle failure must crash the fuzzer: panicking is this module's job.
 // `expect` is kept for harness invariants no input can reach.
@@ -99,6 +110,7 @@ const WITNESS: ConnectionId = ConnectionId(2);
 const WITNESS_PING_ID: u64 = 0x5eed;
 const LOOKUP_TARGET: Address = Address([0x5a; 32]);
 const MAX_FIRINGS: usize = 1000;
+const MAX_REPEATS: usize = 8;
 const MAX_ROUNDS: usize = 100;
 
 /// The fixed key pairs: this node, the fuzzed connection's peer, the witness.
@@ -108,6 +120,8 @@ struct Keys {
     witness: Keypair,
 }
 
+/// The keys, generated once per process (deterministically, so a cache
+/// changes nothing but the time each input takes).
 fn keys() -> &'static Keys {
     static KEYS: OnceLock<Keys> = OnceLock::new();
     KEYS.get_or_init(|| {
@@ -231,7 +245,8 @@ impl Harness {
         let bytes = encode(&pair.public().to_bytes(), &payloads);
         self.engine.handle_bytes(conn, &bytes, self.now);
         self.drain();
-        assert!(self.connected.contains(&conn), "no handshake");
+        let done = self.connected.contains(&conn);
+        assert!(done, "the handshake on {conn:?} did not complete");
     }
 
     fn feed(&mut self, bytes: &[u8]) {
@@ -276,29 +291,23 @@ impl Harness {
     }
 
     /// Lets `span` of virtual time pass as a driver would: fires each
-    /// deadline `poll_timeout` names until the next is past the end.
+    /// deadline `poll_timeout` names until the next is past the end. A
+    /// timer set while others fire waits for the next call, so a deadline
+    /// may come back once or twice, but time must move on.
     fn advance(&mut self, span: Duration) {
         let end = self.now + span;
+        let mut repeats = 0;
         for _ in 0..MAX_FIRINGS {
-            match self.engine.poll_timeout() {
-                Some(deadline) if deadline <= end => {
-                    self.now = self.now.max(deadline);
-                    self.engine.handle_timeout(self.now);
-                    self.drain();
-                    let next = self.engine.poll_timeout();
-                    let at = |t: Instant| t.saturating_duration_since(self.epoch);
-                    assert!(
-                        next.is_none_or(|next| next > self.now),
-                        "timer livelock: after handle_timeout at {:?} the next deadline is {:?}",
-                        at(self.now),
-                        next.map(at),
-                    );
-                }
-                _ => {
-                    self.now = end;
-                    return;
-                }
-            }
+            let Some(deadline) = self.engine.poll_timeout().filter(|d| *d <= end) else {
+                self.now = end;
+                return;
+            };
+            repeats = if deadline > self.now { 0 } else { repeats + 1 };
+            let at = self.now.saturating_duration_since(self.epoch);
+            assert!(repeats <= MAX_REPEATS, "timer livelock at {at:?}");
+            self.now = self.now.max(deadline);
+            self.engine.handle_timeout(self.now);
+            self.drain();
         }
         panic!("more than {MAX_FIRINGS} timer firings in {span:?}");
     }

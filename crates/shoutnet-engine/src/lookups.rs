@@ -272,7 +272,7 @@ impl NodeEngine {
     /// else over a transient connection to its first dialable address. A
     /// candidate learned from an answer has its key checked first.
     pub(crate) fn request_peer(&mut self, id: LookupId, peer: Address, now: Instant) {
-        if let Some(&conn) = self.connected.get(&peer) {
+        if let Some(conn) = self.connected.newest(&peer) {
             self.send_find_node(conn, id, peer, now);
             return;
         }

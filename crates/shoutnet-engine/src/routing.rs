@@ -35,7 +35,7 @@ impl NodeEngine {
     /// A handshake completed on `conn`: the peer enters the routing table
     /// (if it listens), and the work waiting for it proceeds.
     pub(crate) fn on_established(&mut self, conn: ConnectionId, peer: &Peer, now: Instant) {
-        self.connected.insert(peer.address, conn);
+        self.connected.add(peer.address, conn);
         self.timers.cancel(Timer::Handshake(conn));
         self.timers
             .set(Timer::Keepalive(conn), now + self.config.keepalive);
@@ -93,7 +93,7 @@ impl NodeEngine {
     /// dial, whose handshake is the proof. The answer goes to
     /// `RoutingTable::ping_result`.
     fn check_liveness(&mut self, address: Address, now: Instant) {
-        if let Some(&conn) = self.connected.get(&address) {
+        if let Some(conn) = self.connected.newest(&address) {
             if !self.send_ping(conn, Purpose::Liveness { address }, now) {
                 self.table.ping_result(&address, false, now);
             }

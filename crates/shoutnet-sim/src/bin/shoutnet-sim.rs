@@ -43,7 +43,7 @@ enum Scenario {
         #[arg(long, default_value = "retransmit", value_parser = parse_loss_model)]
         loss_model: LossModel,
         /// Lookups started together.
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = 32)]
         concurrency: usize,
         /// After its self-lookup, a bootstrapping node refreshes the buckets
         /// with fewer entries than this.

@@ -48,7 +48,8 @@ pub struct LookupParams {
 
 impl LookupParams {
     /// `n` nodes, `lookups` lookups: 3 seeds, k = 20, no loss, links of
-    /// 10–100 ms, 8 lookups at a time, bootstrap batches of 50 every 100 ms.
+    /// 10–100 ms, 32 lookups at a time, bootstrap batches of 50 every
+    /// 100 ms.
     pub fn new(n: usize, seed: u64, lookups: usize) -> Self {
         Self {
             n,
@@ -63,7 +64,7 @@ impl LookupParams {
                 min: Duration::from_millis(10),
                 max: Duration::from_millis(100),
             },
-            concurrency: 8,
+            concurrency: 32,
             batch: 50,
             batch_interval: Duration::from_millis(100),
             refresh_below: shoutnet_engine::DEFAULT_BOOTSTRAP_REFRESH_BELOW,
