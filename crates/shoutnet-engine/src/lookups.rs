@@ -378,9 +378,11 @@ impl NodeEngine {
         true
     }
 
-    /// `peer` answered lookup `id` with `nodes`. Nodes with no dialable
-    /// address (dial-out-only nodes, until relays exist) cannot be
-    /// contacted and are left out; the others become candidates.
+    /// `peer` answered lookup `id` with `nodes`. Nodes without an address
+    /// (dial-out-only nodes, until relays exist) cannot be contacted and
+    /// are left out; so are nodes whose addresses are all undialable
+    /// (unspecified, multicast, port 0), counted as invalid. The others
+    /// become candidates, their keys checked when contacted.
     pub(crate) fn on_nodes(
         &mut self,
         id: LookupId,
@@ -398,6 +400,9 @@ impl NodeEngine {
                 continue;
             }
             let Some(addr) = node.listen.iter().copied().find(dialable) else {
+                if !node.listen.is_empty() {
+                    self.stats.invalid_nodes += 1;
+                }
                 continue;
             };
             state.candidates.entry(address).or_insert(Candidate {

@@ -91,6 +91,28 @@ fn version_mismatch_is_refused() {
 }
 
 #[test]
+fn a_hello_with_another_profile_is_refused() {
+    let mut c = Cluster::new(2, 31, |_| {});
+    c.rewrite = Some((
+        1,
+        Box::new(|p| match p {
+            Payload::Ping(mut ping) => {
+                if let Some(h) = ping.hello.as_mut() {
+                    h.profile = "rsa2048".into();
+                }
+                Some(Payload::Ping(ping))
+            }
+            other => Some(other),
+        }),
+    ));
+    c.connect(0, 1);
+    c.run_for(Duration::from_secs(1));
+    assert_eq!(c.nack_codes(0, 1), vec![NackCode::VersionMismatch]);
+    assert!(c.closes.iter().any(|(node, _, _)| *node == 0));
+    assert_eq!(connected(&c.events_of(0)), 0);
+}
+
+#[test]
 fn silent_peer_hits_the_handshake_timeout() {
     let mut c = Cluster::new(2, 6, |_| {});
     c.rewrite = Some((1, Box::new(|_| None)));

@@ -3,8 +3,11 @@
 
 mod support;
 
+use std::time::Duration;
+
 use shoutnet_crypto::Address;
 use shoutnet_engine::{Command, Event, NodeEngine};
+use shoutnet_wire::Opcode;
 use support::{Cluster, addr};
 
 #[test]
@@ -32,6 +35,25 @@ fn lookup_in_a_bootstrapped_cluster_finds_the_k_closest() {
             "searcher {searcher}"
         );
     }
+}
+
+#[test]
+fn idle_buckets_are_refreshed() {
+    let mut c = Cluster::new(10, 32, |config| {
+        config.kad.k = 5;
+        config.kad.refresh_interval = Duration::from_secs(600);
+    });
+    c.bootstrap_all();
+    c.delivered.clear();
+    // The refresh timer fires every half interval and looks up a random
+    // address in each bucket idle for the interval.
+    c.run_for(Duration::from_secs(1300));
+    let finds = c
+        .delivered
+        .iter()
+        .filter(|d| d.opcode == Opcode::FindNode)
+        .count();
+    assert!(finds > 0, "no FIND_NODE after the bootstrap");
 }
 
 #[test]
