@@ -360,6 +360,13 @@ impl NodeEngine {
                 target: target.0,
             }),
         );
+        // The lookup's timeout for this peer counts from now, not from when
+        // it chose the peer: dialling and the handshake have their own.
+        if let Some(state) = self.lookups.get_mut(&id) {
+            state.lookup.on_sent(&peer, now);
+            let next = state.lookup.next_timeout();
+            self.timers.set_or_cancel(Timer::Lookup(id), next);
+        }
     }
 
     /// A `FIND_NODE` to `peer` for lookup `id` lost its connection: ask

@@ -232,6 +232,23 @@ impl Lookup {
         }
     }
 
+    /// The request to `peer` went out only now (the caller had to connect
+    /// first): its timeout counts from `now`. Ignored unless the lookup
+    /// still waits for that peer.
+    pub fn on_sent(&mut self, peer: &Address, now: Instant) {
+        if self.finished {
+            return;
+        }
+        let timeout = self.request_timeout;
+        if let Some(c) = self.candidates.get_mut(&self.target.distance(peer))
+            && matches!(c.state, PeerState::Waiting { .. })
+        {
+            c.state = PeerState::Waiting {
+                deadline: now + timeout,
+            };
+        }
+    }
+
     /// The request to `peer` failed (refused, connection lost, a malformed
     /// answer). The lookup goes on without it.
     pub fn on_failure(&mut self, peer: &Address, now: Instant) {

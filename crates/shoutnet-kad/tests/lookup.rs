@@ -351,6 +351,31 @@ fn late_answers_after_a_timeout_still_count() {
 }
 
 #[test]
+fn the_timeout_counts_from_when_the_request_went_out() {
+    let now = t0();
+    let config = KadConfig::default();
+    let a = address(1);
+    let mut lookup = Lookup::new(address(9), LookupKind::FindNode, [a], &config, now);
+    assert_eq!(lookup.next(now), LookupAction::Send(a));
+    // The caller needed 4 s to connect before the request left.
+    let sent = now + Duration::from_secs(4);
+    lookup.on_sent(&a, sent);
+    assert_eq!(lookup.next_timeout(), Some(sent + config.request_timeout));
+    assert_eq!(
+        lookup.next(now + config.request_timeout),
+        LookupAction::Waiting,
+        "not timed out 10 s after the choice"
+    );
+    lookup.on_success(&a, [], sent + Duration::from_secs(9));
+    assert_eq!(lookup.next(sent), LookupAction::Finished);
+    assert_eq!(lookup.result(), [a]);
+    assert_eq!(lookup.stats().timeouts, 0);
+    // A peer not waited for is left alone.
+    lookup.on_sent(&address(5), sent);
+    assert_eq!(lookup.next_timeout(), None);
+}
+
+#[test]
 fn local_address_is_never_contacted() {
     let now = t0();
     let config = KadConfig::default();
