@@ -24,7 +24,8 @@ use crate::requests::{Failure, Requests};
 use crate::routing::Contact;
 use crate::timers::{LookupId, Timer, Timers};
 
-/// Counters of things the engine dropped, refused or gave up; never reset.
+/// Counters of what the engine sent, dropped, refused or gave up; never
+/// reset.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -61,6 +62,9 @@ pub struct Stats {
     pub retries: u64,
     /// Transient connections closed because they were idle.
     pub idle_closed: u64,
+    /// Messages queued for sending (each transmission batches one or
+    /// more).
+    pub messages_sent: u64,
 }
 
 /// One node of the shoutnet protocol as a pure state machine.
@@ -440,6 +444,7 @@ impl NodeEngine {
                 c.outbox.push(msg);
                 c.last_active = self.last_now;
                 self.dirty.insert(conn);
+                self.stats.messages_sent += 1;
             }
             Ok(_) => self.stats.dropped_messages += 1,
             Err(_) => self.stats.encode_errors += 1,

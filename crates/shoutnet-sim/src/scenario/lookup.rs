@@ -125,6 +125,8 @@ pub struct LookupReport {
     pub bootstrap: BootstrapSummary,
     /// Counters at the end.
     pub stats: SimStats,
+    /// Messages all engines sent (a transmission batches one or more).
+    pub messages: u64,
     /// Virtual time at the end.
     pub elapsed: Duration,
     /// The run's trace hash.
@@ -271,6 +273,7 @@ pub fn run(
         bootstrap_dials,
         bootstrap,
         stats: sim.stats(),
+        messages: (0..n).map(|i| sim.node(i).stats().messages_sent).sum(),
         elapsed: sim.elapsed(),
         trace_hash: sim.trace_hash(),
     })
@@ -331,9 +334,9 @@ impl LookupReport {
         let ms = |d: Option<Duration>| d.map(|d| format!("{:.0}", d.as_secs_f64() * 1000.0));
         let n = self.params.n;
         format!(
-            "| n | lookups | success % | hops p50/p99/max | requests p50/p99/max | log2(n) | latency p50/p99 (ms) | tx/node | bootstrap tx/node | virtual time (s) | wall (s) | peak RSS (MiB) |\n\
-             |---|---|---|---|---|---|---|---|---|---|---|---|\n\
-             | {n} | {} | {:.1} | {} | {} | {:.1} | {}/{} | {:.1} | {:.1} | {:.1} | {:.1} | {} |\n",
+            "| n | lookups | success % | hops p50/p99/max | requests p50/p99/max | log2(n) | latency p50/p99 (ms) | messages/node | tx/node | bootstrap tx/node | virtual time (s) | wall (s) | peak RSS (MiB) |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|---|---|\n\
+             | {n} | {} | {:.1} | {} | {} | {:.1} | {}/{} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} |\n",
             self.samples.len() + self.unfinished,
             self.success_rate(),
             three(
@@ -349,6 +352,7 @@ impl LookupReport {
             (n.max(1) as f64).log2(),
             q(ms(percentile(&latency, 0.5))),
             q(ms(percentile(&latency, 0.99))),
+            self.messages as f64 / n.max(1) as f64,
             self.stats.transmissions as f64 / n.max(1) as f64,
             self.bootstrap_transmissions as f64 / n.max(1) as f64,
             self.elapsed.as_secs_f64(),
