@@ -119,7 +119,9 @@ pub enum Event {
     BootstrapFinished {
         /// The command's id.
         id: RequestId,
-        /// Entries in the routing table at the end.
+        /// Entries in the routing table at the end. 0 means no seed could
+        /// be reached: the node is alone, and tries nothing more on its
+        /// own; give it another `Bootstrap` (with other seeds, or later).
         table_len: usize,
         /// Lookups run: the self-lookup and one per refreshed bucket.
         lookups: usize,

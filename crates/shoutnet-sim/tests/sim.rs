@@ -346,3 +346,23 @@ fn given_keys_must_cover_every_node() {
         Some(shoutnet_sim::Error::Keys { given: 8, n: 9 })
     );
 }
+
+#[test]
+fn lookups_from_empty_routing_tables_end_at_once() {
+    // Nothing gets through: no bootstrap reaches a seed, every table stays
+    // empty, and every lookup ends inside its own command.
+    let mut params = LookupParams::new(5, 19, 10);
+    params.loss = 1.0;
+    params.loss_model = LossModel::Drop;
+    let report = lookup::run(&params, epoch(), &mut |_| {}).unwrap();
+    assert_eq!(report.empty_tables, 5);
+    assert_eq!(report.bootstrap.table_entries, 0);
+    assert_eq!(report.unfinished, 0);
+    assert_eq!(report.samples.len(), 10);
+    assert!(
+        report
+            .samples
+            .iter()
+            .all(|s| s.closest.is_empty() && s.requests == 0)
+    );
+}

@@ -221,6 +221,9 @@ pub fn run(
     while done < params.lookups {
         let round = params.concurrency.max(1).min(params.lookups - done);
         let mut pending: Vec<(usize, RequestId, Address, Instant)> = Vec::with_capacity(round);
+        // Counted before the commands: a lookup from an empty routing
+        // table finishes inside its command.
+        let goal = sim.stats().lookups_finished + round as u64;
         for _ in 0..round {
             let node = usize::try_from(sim.rng().next_u64() % n as u64).unwrap_or(0);
             let mut target = [0u8; 32];
@@ -229,7 +232,6 @@ pub fn run(
             let id = sim.command(node, Command::FindNode { target });
             pending.push((node, id, target, sim.now()));
         }
-        let goal = sim.stats().lookups_finished + round as u64;
         sim.run_while(max_steps, |s| s.stats().lookups_finished < goal)?;
         let finished = sim.take_finished();
         for (node, id, target, start) in pending {
