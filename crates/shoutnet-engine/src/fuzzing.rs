@@ -93,17 +93,6 @@ pub const TICK: Duration = Duration::from_millis(250);
 /// The engine's queue capacity: small enough that inputs overflow it.
 pub const QUEUE_CAPACITY: usize = 16;
 
-/// Limits small enough that the fuzzer reaches them.
-const FUZZ_LIMITS: Limits = Limits {
-    max_transmission: 1 << 16,
-    max_decompressed: 1 << 18,
-    max_messages: 64,
-    max_payload: 1 << 16,
-    value: ValueLimits {
-        max_depth: 16,
-        max_values: 4096,
-    },
-};
 const PROFILE: Profile = Profile::Ed25519;
 const FUZZED: ConnectionId = ConnectionId(1);
 const WITNESS: ConnectionId = ConnectionId(2);
@@ -209,7 +198,7 @@ impl Harness {
         let epoch = Instant::now();
         let mut config = EngineConfig::new(keys.engine.clone(), [4; 32]);
         config.listen = vec![addr(4000)];
-        config.limits = FUZZ_LIMITS;
+        config.limits = shoutnet_wire::fuzzing::FUZZ_LIMITS;
         config.queue_capacity = QUEUE_CAPACITY;
         Self {
             engine: NodeEngine::new(config, epoch),

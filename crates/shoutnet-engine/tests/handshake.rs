@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use shoutnet_engine::Event;
-use shoutnet_wire::{Ack, AckResult, NackCode, Payload};
+use shoutnet_wire::{Ack, AckResult, Hello, NackCode, Payload};
 use support::{Cluster, addr, connected};
 
 #[test]
@@ -68,37 +68,16 @@ fn tampered_proof_is_refused_with_bad_signature() {
     assert_eq!(c.nodes[1].connection_count(), 0);
 }
 
-#[test]
-fn version_mismatch_is_refused() {
-    let mut c = Cluster::new(2, 3, |_| {});
+/// Node 1's hello is altered by `edit`; node 0 must refuse it with
+/// `VERSION_MISMATCH` and close, and no one connects.
+fn hello_is_refused(seed: u64, edit: fn(&mut Hello)) {
+    let mut c = Cluster::new(2, seed, |_| {});
     c.rewrite = Some((
         1,
-        Box::new(|p| match p {
+        Box::new(move |p| match p {
             Payload::Ping(mut ping) => {
                 if let Some(h) = ping.hello.as_mut() {
-                    h.version = 2;
-                }
-                Some(Payload::Ping(ping))
-            }
-            other => Some(other),
-        }),
-    ));
-    c.connect(0, 1);
-    c.run_until_idle();
-    assert_eq!(c.nack_codes(0, 1), vec![NackCode::VersionMismatch]);
-    assert!(c.closes.iter().any(|(node, _, _)| *node == 0));
-    assert_eq!(connected(&c.events_of(0)) + connected(&c.events_of(1)), 0);
-}
-
-#[test]
-fn a_hello_with_another_profile_is_refused() {
-    let mut c = Cluster::new(2, 31, |_| {});
-    c.rewrite = Some((
-        1,
-        Box::new(|p| match p {
-            Payload::Ping(mut ping) => {
-                if let Some(h) = ping.hello.as_mut() {
-                    h.profile = "rsa2048".into();
+                    edit(h);
                 }
                 Some(Payload::Ping(ping))
             }
@@ -109,7 +88,17 @@ fn a_hello_with_another_profile_is_refused() {
     c.run_for(Duration::from_secs(1));
     assert_eq!(c.nack_codes(0, 1), vec![NackCode::VersionMismatch]);
     assert!(c.closes.iter().any(|(node, _, _)| *node == 0));
-    assert_eq!(connected(&c.events_of(0)), 0);
+    assert_eq!(connected(&c.events_of(0)) + connected(&c.events_of(1)), 0);
+}
+
+#[test]
+fn version_mismatch_is_refused() {
+    hello_is_refused(3, |h| h.version = 2);
+}
+
+#[test]
+fn a_hello_with_another_profile_is_refused() {
+    hello_is_refused(31, |h| h.profile = "rsa2048".into());
 }
 
 #[test]

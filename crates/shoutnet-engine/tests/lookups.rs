@@ -31,7 +31,7 @@ fn lookup_in_a_bootstrapped_cluster_finds_the_k_closest() {
             .expect("lookup finished");
         assert_eq!(
             got,
-            brute_force(&c, searcher, &target, 5),
+            c.brute_force(searcher, &target, 5),
             "searcher {searcher}"
         );
     }
@@ -89,14 +89,4 @@ fn bootstrapped(n: usize, seed: u64) -> Cluster {
         c.run_until_idle();
     }
     c
-}
-
-fn brute_force(c: &Cluster, searcher: usize, target: &Address, k: usize) -> Vec<Address> {
-    let mut all: Vec<Address> = (0..c.nodes.len())
-        .filter(|i| *i != searcher)
-        .map(|i| c.nodes[i].local_address())
-        .collect();
-    all.sort_by_key(|a| a.distance(target));
-    all.truncate(k);
-    all
 }

@@ -16,8 +16,9 @@ use crate::{
     ValueLimits, decode_transmission,
 };
 
-/// Limits small enough that the fuzzer reaches them.
-const FUZZ_LIMITS: Limits = Limits {
+/// Limits small enough that the fuzzer reaches them (shared by the fuzz
+/// targets of the crates above this one).
+pub const FUZZ_LIMITS: Limits = Limits {
     max_transmission: 1 << 16,
     max_decompressed: 1 << 18,
     max_messages: 64,
