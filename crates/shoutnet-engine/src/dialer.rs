@@ -13,6 +13,11 @@ use crate::engine::NodeEngine;
 use crate::event::{Action, ConnectionId};
 use crate::timers::{LookupId, Timer};
 
+/// The most peers one dial may be expected to reach. Answers can name any
+/// number of keys at one address; only one node can be there, so past
+/// this bound further claims fail at once instead of growing the list.
+const MAX_EXPECTED_PER_DIAL: usize = 8;
+
 /// A dial the driver has not reported on yet.
 #[derive(Debug)]
 struct PendingDial {
@@ -121,6 +126,18 @@ impl Dials {
     }
 }
 
+/// Adds `peer` to the peers a dial under way is expected to reach, within
+/// [`MAX_EXPECTED_PER_DIAL`].
+fn expect(expected: &mut Vec<Address>, peer: Address) -> Reach {
+    if !expected.contains(&peer) {
+        if expected.len() >= MAX_EXPECTED_PER_DIAL {
+            return Reach::Unreachable;
+        }
+        expected.push(peer);
+    }
+    Reach::Underway
+}
+
 /// Whether a peer's claimed listen address can be dialled: not the
 /// unspecified address, not multicast or broadcast, and not port 0.
 pub(crate) fn dialable(addr: &SocketAddr) -> bool {
@@ -158,10 +175,7 @@ impl NodeEngine {
             return Reach::Connected(conn);
         }
         if let Some(dial) = self.dials.pending.get_mut(&addr) {
-            if !dial.targets.contains(&peer) {
-                dial.targets.push(peer);
-            }
-            return Reach::Underway;
+            return expect(&mut dial.targets, peer);
         }
         if let Some(c) = self
             .dials
@@ -174,10 +188,7 @@ impl NodeEngine {
                 // there (an established `peer` would be in `connected`).
                 return Reach::Unreachable;
             }
-            if !c.expected.contains(&peer) {
-                c.expected.push(peer);
-            }
-            return Reach::Underway;
+            return expect(&mut c.expected, peer);
         }
         let room = match role {
             Role::Kept => self.outbound_count(Role::Kept) < self.config.max_outbound,

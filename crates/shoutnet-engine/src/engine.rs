@@ -50,9 +50,9 @@ pub struct Stats {
     pub dropped_requests: u64,
     /// Messages that could not be encoded (an engine bug if ever non-zero).
     pub encode_errors: u64,
-    /// Lookup requests failed because no connection could be opened (no
-    /// usable address, or the queue of requests waiting for a transient
-    /// connection was full).
+    /// Lookup requests failed because no connection could be opened: the
+    /// queue of requests waiting for a transient connection was full, or
+    /// another node answers at the peer's address.
     pub lookup_unreachable: u64,
     /// Dials that failed or were never answered within the handshake
     /// timeout.
@@ -259,7 +259,6 @@ impl NodeEngine {
     pub fn handle_dial_failed(&mut self, addr: SocketAddr, now: Instant) {
         self.tick(now);
         if self.dials.is_pending(&addr) {
-            self.timers.cancel(Timer::Dial(addr));
             self.dial_failed(addr, None, now);
         }
     }

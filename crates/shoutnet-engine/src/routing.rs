@@ -81,8 +81,21 @@ impl NodeEngine {
         self.drain_table();
     }
 
-    /// The peer of established connection `conn` was seen alive.
+    /// The peer of established connection `conn` was seen alive (a request
+    /// or an answer). A known entry is only marked seen, without building
+    /// a new contact: this runs on every request.
     pub(crate) fn seen_on(&mut self, conn: ConnectionId, now: Instant) {
+        let Some(peer) = self.conns.get(&conn).and_then(|c| c.peer.as_ref()) else {
+            return;
+        };
+        if peer.listen.is_empty() {
+            return;
+        }
+        let address = peer.address;
+        if self.table.mark_seen(&address, now) {
+            self.drain_table();
+            return;
+        }
         if let Some(peer) = self.conns.get(&conn).and_then(|c| c.peer.clone()) {
             self.seen(&peer, now);
         }
@@ -93,19 +106,16 @@ impl NodeEngine {
     /// dial, whose handshake is the proof. The answer goes to
     /// `RoutingTable::ping_result`.
     fn check_liveness(&mut self, address: Address, now: Instant) {
-        if let Some(conn) = self.connected.newest(&address) {
-            if !self.send_ping(conn, Purpose::Liveness { address }, now) {
-                self.table.ping_result(&address, false, now);
-            }
-            return;
-        }
-        let addr = self
-            .table
-            .get(&address)
-            .and_then(|c| c.listen.iter().copied().find(dialable));
-        let reach = addr.map_or(Reach::Unreachable, |addr| {
-            self.connect_to(address, addr, Role::Transient, now)
-        });
+        let reach = match self.connected.newest(&address) {
+            Some(conn) => Reach::Connected(conn),
+            None => self
+                .table
+                .get(&address)
+                .and_then(|c| c.listen.iter().copied().find(dialable))
+                .map_or(Reach::Unreachable, |addr| {
+                    self.connect_to(address, addr, Role::Transient, now)
+                }),
+        };
         match reach {
             Reach::Connected(conn) => {
                 if !self.send_ping(conn, Purpose::Liveness { address }, now) {

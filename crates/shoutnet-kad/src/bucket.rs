@@ -79,9 +79,13 @@ impl<V> KBucket<V> {
 
     /// Moves the entry at `index` to the most-recently-seen end, seen at
     /// `now`, optionally replacing its value, and clears its failure count.
+    /// Being seen alive answers a pending ping of it.
     pub(crate) fn mark_seen(&mut self, index: usize, value: Option<V>, now: Instant) {
         if index < self.entries.len() {
             let mut entry = self.entries.remove(index);
+            if self.pending.is_some_and(|p| p.address == entry.address) {
+                self.pending = None;
+            }
             if let Some(value) = value {
                 entry.value = value;
             }

@@ -142,10 +142,6 @@ impl<V: Clone> RoutingTable<V> {
         bucket.last_activity = now;
         if let Some(position) = bucket.position(&address) {
             bucket.mark_seen(position, Some(value), now);
-            if bucket.pending.is_some_and(|p| p.address == address) {
-                // Seen alive: that answers the pending ping.
-                bucket.pending = None;
-            }
             return InsertOutcome::Updated;
         }
         if bucket.len() < k {
@@ -173,6 +169,26 @@ impl<V: Clone> RoutingTable<V> {
             // `bucket_size` rules out).
             _ => InsertOutcome::Queued,
         }
+    }
+
+    /// Records that the entry `address` was seen alive, keeping its value:
+    /// what [`insert_or_update`](Self::insert_or_update) does for a known
+    /// entry, without building a new value. `false` (and nothing changed
+    /// but an expired ping) if `address` is not an entry.
+    pub fn mark_seen(&mut self, address: &Address, now: Instant) -> bool {
+        let Some(index) = self.bucket_index(address) else {
+            return false;
+        };
+        self.expire_ping(index, now);
+        let Some(bucket) = self.buckets.get_mut(usize::from(index)) else {
+            return false;
+        };
+        let Some(position) = bucket.position(address) else {
+            return false;
+        };
+        bucket.last_activity = now;
+        bucket.mark_seen(position, None, now);
+        true
     }
 
     /// The result of a liveness ping of `address`.
@@ -559,6 +575,24 @@ mod tests {
         assert!(!t.contains(&in_bucket(200, 4)));
         assert_eq!(t.pending_ping(200), Some(in_bucket(200, 1)));
         assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn mark_seen_keeps_the_value_and_answers_a_pending_ping() {
+        let now = t0();
+        let mut t = full_bucket(now);
+        let InsertOutcome::Pending { ping } = t.insert_or_update(in_bucket(200, 4), 4, now) else {
+            panic!("bucket is full");
+        };
+        assert!(t.mark_seen(&ping, now));
+        assert_eq!(t.pending_ping(200), None);
+        assert_eq!(order(&t, 200), [2, 3, 1].map(|n| in_bucket(200, n)));
+        assert_eq!(t.get(&ping), Some(&1));
+        assert!(
+            !t.mark_seen(&in_bucket(200, 4), now),
+            "a replacement, not an entry"
+        );
+        assert!(!t.mark_seen(&LOCAL, now));
     }
 
     #[test]
