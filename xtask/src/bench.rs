@@ -1,7 +1,7 @@
 //! `cargo xtask bench [NAME] [--quick]`: runs the criterion benchmarks and
 //! says where criterion wrote its results.
 //!
-//! Benchmarks are measured here and never in timed tests (DESIGN.md §4).
+//! Benchmarks are measured here and never in timed tests (docs/design.md §16).
 
 use anyhow::Result;
 use xshell::{Shell, cmd};

@@ -2,7 +2,7 @@
 //! runs a `shoutnet-sim` scenario in a release build and prints its table.
 //!
 //! This is how the 10,000-node lookup figures of docs/reports/lookup.md are
-//! made: a benchmark command, never a CI test (DESIGN.md §4).
+//! made: a benchmark command, never a CI test (docs/design.md §16).
 
 use anyhow::{Result, bail};
 use xshell::{Shell, cmd};

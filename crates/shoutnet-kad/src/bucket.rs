@@ -1,6 +1,6 @@
-//! One k-bucket (implements DESIGN R10 / docs/PROTOCOL.md §8.7): at most k
-//! entries ordered least-recently-seen first, a bounded replacement cache and
-//! at most one pending liveness ping.
+//! One k-bucket (implements docs/design.md §13 / docs/PROTOCOL.md §8.7): at
+//! most k entries ordered least-recently-seen first, a bounded replacement
+//! cache and at most one pending liveness ping.
 
 use std::time::Instant;
 

@@ -1,6 +1,6 @@
-//! Kademlia for shoutnet (implements DESIGN R10 / docs/PROTOCOL.md §8.7):
-//! the k-bucket routing table and the iterative lookup behind `FIND_NODE`
-//! and `FIND_VALUE`, both sans-IO.
+//! Kademlia for shoutnet (implements docs/design.md §13 / docs/PROTOCOL.md
+//! §8.7): the k-bucket routing table and the iterative lookup behind
+//! `FIND_NODE` and `FIND_VALUE`, both sans-IO.
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 #![cfg_attr(
@@ -18,10 +18,7 @@ mod config;
 mod lookup;
 mod table;
 
-pub use config::{
-    CANDIDATES_PER_K, DEFAULT_ALPHA, DEFAULT_K, DEFAULT_MAX_FAILURES, DEFAULT_PING_TIMEOUT,
-    DEFAULT_REFRESH_INTERVAL, DEFAULT_REQUEST_TIMEOUT, DEFAULT_STALE_AFTER, KadConfig,
-};
+pub use config::KadConfig;
 pub use lookup::{Lookup, LookupAction, LookupKind, LookupStats};
 pub use shoutnet_crypto::{Address, Distance};
 pub use table::{

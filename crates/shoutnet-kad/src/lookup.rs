@@ -1,6 +1,6 @@
-//! The iterative lookup (implements DESIGN R10 / docs/PROTOCOL.md §8.7):
-//! α requests in flight towards the k closest known peers, per-request
-//! timeouts, for `FIND_NODE` and `FIND_VALUE`.
+//! The iterative lookup (implements docs/design.md §13 / docs/PROTOCOL.md
+//! §8.7): α requests in flight towards the k closest known peers,
+//! per-request timeouts, for `FIND_NODE` and `FIND_VALUE`.
 //!
 //! Modelled on libp2p's `ClosestPeersIter`: the caller asks [`Lookup::next`]
 //! what to do, sends the requests it names, and reports each answer through

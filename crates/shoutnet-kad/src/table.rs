@@ -1,6 +1,7 @@
-//! The routing table (implements DESIGN R10 / docs/PROTOCOL.md §8.7): 256
-//! k-buckets around the local address, least-recently-seen eviction with a
-//! ping first, replacement caches, failure counting and idle-bucket refresh.
+//! The routing table (implements docs/design.md §13 / docs/PROTOCOL.md
+//! §8.7): 256 k-buckets around the local address, least-recently-seen
+//! eviction with a ping first, replacement caches, failure counting and
+//! idle-bucket refresh.
 //!
 //! Like libp2p's `KBucketsTable`, the table does no IO: it asks the caller to
 //! ping ([`InsertOutcome::Pending`]), takes the answer through

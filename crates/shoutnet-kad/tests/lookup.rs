@@ -130,7 +130,7 @@ fn drive(mut lookup: Lookup, net: &Net, config: &KadConfig, order_seed: u64, now
                         outstanding.push_back(peer);
                     }
                     max_in_flight = max_in_flight.max(lookup.in_flight());
-                    assert!(lookup.in_flight() <= config.alpha, "more than α in flight");
+                    assert!(lookup.in_flight() <= config.parallelism(), "more than α in flight");
                 }
                 LookupAction::Waiting => break,
                 LookupAction::Finished => {
@@ -174,7 +174,7 @@ fn seeds(net: &Net, skip: usize, n: usize) -> Vec<Address> {
 fn find_node_returns_the_true_k_closest() {
     let now = t0();
     let config = KadConfig::default();
-    let net = network(500, config.k, 5);
+    let net = network(500, config.bucket_size(), 5);
     let all: Vec<_> = net.nodes.keys().copied().collect();
     for t in 0..20u64 {
         // Targets both among the nodes and elsewhere.
@@ -193,10 +193,10 @@ fn find_node_returns_the_true_k_closest() {
         let run = drive(lookup, &net, &config, t, now);
         assert_eq!(
             run.result,
-            closest(all.clone(), &target, config.k),
+            closest(all.clone(), &target, config.bucket_size()),
             "target {t}"
         );
-        assert_eq!(run.max_in_flight, config.alpha);
+        assert_eq!(run.max_in_flight, config.parallelism());
         assert!(run.stats.requests < 500, "{:?}", run.stats);
         assert_eq!(run.stats.requests as usize, run.contacted.len());
         assert!(run.stats.rounds >= 2, "{:?}", run.stats);
@@ -208,11 +208,11 @@ fn find_node_returns_the_true_k_closest() {
 fn silent_and_refusing_peers_are_skipped() {
     let now = t0();
     let config = KadConfig::default();
-    let mut net = network(300, config.k, 5);
+    let mut net = network(300, config.bucket_size(), 5);
     let target = Address::of_dht_key(b"target");
     let all: Vec<_> = net.nodes.keys().copied().collect();
     // Half of the true 20 closest never answer, a quarter refuse.
-    let top = closest(all.clone(), &target, config.k);
+    let top = closest(all.clone(), &target, config.bucket_size());
     for (i, node) in top.iter().enumerate() {
         match i % 4 {
             0 | 1 => net.set(node, Behaviour::Silent),
@@ -221,7 +221,7 @@ fn silent_and_refusing_peers_are_skipped() {
         }
     }
     // Answers long enough to name the live closest past the dead ones.
-    net.answer_len = 2 * config.k;
+    net.answer_len = 2 * config.bucket_size();
     let lookup = Lookup::new(
         target,
         LookupKind::FindNode,
@@ -230,11 +230,11 @@ fn silent_and_refusing_peers_are_skipped() {
         now,
     );
     let run = drive(lookup, &net, &config, 3, now);
-    assert_eq!(run.result, closest(net.live(), &target, config.k));
+    assert_eq!(run.result, closest(net.live(), &target, config.bucket_size()));
     assert_eq!(run.stats.timeouts, 10);
     assert_eq!(run.stats.failures, 5);
     // Silent peers cost at least one request timeout of waiting.
-    assert!(run.elapsed >= config.request_timeout, "{:?}", run.elapsed);
+    assert!(run.elapsed >= config.request_timeout(), "{:?}", run.elapsed);
     for dead in top.iter().step_by(4) {
         assert!(
             run.contacted.contains(dead),
@@ -247,7 +247,7 @@ fn silent_and_refusing_peers_are_skipped() {
 fn all_seeds_silent_finishes_empty() {
     let now = t0();
     let config = KadConfig::default();
-    let mut net = network(50, config.k, 0);
+    let mut net = network(50, config.bucket_size(), 0);
     let seeds = seeds(&net, 0, 5);
     for s in &seeds {
         net.set(s, Behaviour::Silent);
@@ -257,7 +257,7 @@ fn all_seeds_silent_finishes_empty() {
     assert!(run.result.is_empty());
     assert_eq!(run.stats.timeouts, 5);
     // Three at first, then two more after the first deadline.
-    assert_eq!(run.elapsed, 2 * config.request_timeout);
+    assert_eq!(run.elapsed, 2 * config.request_timeout());
 }
 
 #[test]
@@ -274,10 +274,10 @@ fn no_seeds_finishes_at_once() {
 fn find_value_stops_at_the_value() {
     let now = t0();
     let config = KadConfig::default();
-    let mut net = network(500, config.k, 5);
+    let mut net = network(500, config.bucket_size(), 5);
     let target = Address::of_dht_key(b"some key");
     let all: Vec<_> = net.nodes.keys().copied().collect();
-    let top = closest(all, &target, config.k);
+    let top = closest(all, &target, config.bucket_size());
     // Only the 3rd closest node stores the value.
     net.set(&top[2], Behaviour::HasValue);
     let lookup = Lookup::new(
@@ -302,7 +302,7 @@ fn find_value_stops_at_the_value() {
     );
     let run = drive(lookup, &net, &config, 5, now);
     assert_eq!(run.value_from, None);
-    assert_eq!(run.result.len(), config.k);
+    assert_eq!(run.result.len(), config.bucket_size());
 }
 
 #[test]
@@ -312,8 +312,8 @@ fn late_answers_after_a_timeout_still_count() {
     let (a, b) = (address(1), address(2));
     let mut lookup = Lookup::new(address(9), LookupKind::FindNode, [a], &config, now);
     assert_eq!(lookup.next(now), LookupAction::Send(a));
-    assert_eq!(lookup.next_timeout(), Some(now + config.request_timeout));
-    let late = now + config.request_timeout;
+    assert_eq!(lookup.next_timeout(), Some(now + config.request_timeout()));
+    let late = now + config.request_timeout();
     assert_eq!(
         lookup.next(late),
         LookupAction::Finished,
@@ -322,7 +322,7 @@ fn late_answers_after_a_timeout_still_count() {
     // A lookup that is still going accepts the late answer.
     let mut lookup = Lookup::new(address(9), LookupKind::FindNode, [a, b], &config, now);
     let mut config1 = config.clone();
-    config1.alpha = 1;
+    config1.set_alpha(1);
     let mut one = Lookup::new(address(9), LookupKind::FindNode, [a, b], &config1, now);
     let first = match one.next(now) {
         LookupAction::Send(p) => p,
@@ -360,9 +360,9 @@ fn the_timeout_counts_from_when_the_request_went_out() {
     // The caller needed 4 s to connect before the request left.
     let sent = now + Duration::from_secs(4);
     lookup.on_sent(&a, sent);
-    assert_eq!(lookup.next_timeout(), Some(sent + config.request_timeout));
+    assert_eq!(lookup.next_timeout(), Some(sent + config.request_timeout()));
     assert_eq!(
-        lookup.next(now + config.request_timeout),
+        lookup.next(now + config.request_timeout()),
         LookupAction::Waiting,
         "not timed out 10 s after the choice"
     );
@@ -391,11 +391,8 @@ fn local_address_is_never_contacted() {
 #[test]
 fn candidates_are_bounded_without_losing_the_closest() {
     let now = t0();
-    let config = KadConfig {
-        k: 2,
-        alpha: 1,
-        ..KadConfig::default()
-    };
+    let mut config = KadConfig::default();
+    config.set_k(2).set_alpha(1);
     let target = address(0);
     let seed = address(1);
     let mut lookup = Lookup::new(target, LookupKind::FindNode, [seed], &config, now);
@@ -466,7 +463,8 @@ proptest! {
     #[test]
     fn lookups_terminate_and_return_sorted((net, seed_idx, target, order) in arb_net(), k in 1usize..6, alpha in 1usize..4) {
         let now = t0();
-        let config = KadConfig { k, alpha, ..KadConfig::default() };
+        let mut config = KadConfig::default();
+        config.set_k(k).set_alpha(alpha);
         let target = Address(target);
         let all: Vec<_> = net.nodes.keys().copied().collect();
         let seeds: Vec<_> = seed_idx.iter().map(|&i| all[i % all.len()]).collect();
@@ -487,7 +485,8 @@ proptest! {
     #[test]
     fn full_knowledge_lookups_are_exact(n in 1u64..80, seed in 0u64..80, target in any::<[u8; 32]>(), k in 1usize..8, alpha in 1usize..4, order in any::<u64>()) {
         let now = t0();
-        let config = KadConfig { k, alpha, ..KadConfig::default() };
+        let mut config = KadConfig::default();
+        config.set_k(k).set_alpha(alpha);
         let all: Vec<_> = (0..n).map(address).collect();
         let nodes = all.iter().map(|a| (*a, (all.clone(), Behaviour::Answer))).collect();
         let net = Net { nodes, answer_len: k };

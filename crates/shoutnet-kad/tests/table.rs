@@ -49,12 +49,12 @@ fn model_check(table: &RoutingTable<u32>, config: &KadConfig) -> Result<(), Test
     for i in 0..=u8::MAX {
         let entries = table.bucket_entries(i);
         prop_assert!(
-            entries.len() <= config.k,
+            entries.len() <= config.bucket_size(),
             "bucket {} has {}",
             i,
             entries.len()
         );
-        prop_assert!(table.replacements_len(i) <= config.replacement_cache);
+        prop_assert!(table.replacements_len(i) <= config.replacement_cache());
         prop_assert_eq!(table.bucket_len(i), entries.len());
         for (a, _) in &entries {
             prop_assert_eq!(table.bucket_index(a), Some(i));
@@ -78,7 +78,8 @@ proptest! {
     #[test]
     fn buckets_never_exceed_k(ops in prop::collection::vec(op(), 1..300), k in 1usize..5, cache in 0usize..4, stale_secs in prop_oneof![Just(0u64), Just(6)]) {
         let now0 = t0();
-        let config = KadConfig { k, replacement_cache: cache, stale_after: Duration::from_secs(stale_secs), ..KadConfig::default() };
+        let mut config = KadConfig::default();
+        config.set_k(k).set_replacement_cache(cache).set_stale_after(Duration::from_secs(stale_secs));
         let local = Address([0; 32]);
         let mut table = RoutingTable::new(local, config.clone(), now0);
         let mut now = now0;
@@ -150,7 +151,8 @@ proptest! {
     ) {
         let now = t0();
         let local = Address(local);
-        let config = KadConfig { k: 8, ..KadConfig::default() };
+        let mut config = KadConfig::default();
+        config.set_k(8);
         let mut table = RoutingTable::new(local, config, now);
         // Random addresses mostly land in the top buckets; add some in
         // random low buckets too.

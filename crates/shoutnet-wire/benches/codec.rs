@@ -1,6 +1,6 @@
 //! Encode and decode throughput of a batched transmission against `memcpy`
-//! of the same bytes (DESIGN.md §4: wire decode and encode at least half the
-//! speed of memcpy, measured in the same criterion run).
+//! of the same bytes (docs/design.md §16: wire decode and encode at least
+//! half the speed of memcpy, measured in the same criterion run).
 //!
 //! One transmission of 100 plain messages with 256-byte bodies (WHISPERs
 //! with binary data and forwarded SHOUTs with a small map), uncompressed,
