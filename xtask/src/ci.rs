@@ -81,9 +81,7 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
             )
         },
     );
-    plan.step("vectors --check", vectors::CHECK_SHOWN, move || {
-        vectors::check(sh)
-    });
+    plan.step("vectors --check", vectors::CHECK_SHOWN, vectors::check);
 
     if flags.skip_interop {
         plan.skip("interop", "--skip-interop was given (local use only)");

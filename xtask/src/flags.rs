@@ -18,7 +18,7 @@ xflags::xflags! {
             optional --skip-interop
         }
 
-        /// Regenerate docs/vectors with `shoutnet wire vectors`, or check it is current.
+        /// Regenerate docs/vectors (the generator is xtask/src/vectors), or check it is current.
         cmd vectors {
             /// Compare freshly generated vectors with docs/vectors instead of writing them.
             optional --check

@@ -42,7 +42,7 @@ fn try_main() -> Result<()> {
     let sh = util::shell()?;
     match flags.subcommand {
         flags::XtaskCmd::Ci(cmd) => ci::run(&sh, &cmd),
-        flags::XtaskCmd::Vectors(cmd) => vectors::run(&sh, &cmd),
+        flags::XtaskCmd::Vectors(cmd) => vectors::run(&cmd),
         flags::XtaskCmd::Fuzz(cmd) => fuzz::run(&sh, &cmd),
         flags::XtaskCmd::Bench(cmd) => bench::run(&sh, &cmd),
         flags::XtaskCmd::Release(cmd) => release::run(&sh, &cmd),

@@ -1,13 +1,12 @@
 //! The `shoutnet` command: argument parsing and dispatch for the `shoutnet
-//! wire` commands, which decode, encode and generate transmissions
-//! (docs/PROTOCOL.md §4–§8 and the test vectors of §13), and for the key
-//! file commands `shoutnet keygen` and `shoutnet key show` (§2).
+//! wire` commands, which decode and encode transmissions (docs/PROTOCOL.md
+//! §4–§8, in the JSON form of §13), and for the key file commands `shoutnet
+//! keygen` and `shoutnet key show` (§2).
 //!
 //! Errors end the process with one line on stderr, `error: ...`, and exit
 //! code 1. Usage errors exit with code 2, as clap does.
 
 mod key;
-mod vectors;
 mod wire;
 
 use std::io;
@@ -48,8 +47,6 @@ enum WireCommand {
     /// Encode JSON messages (as `decode` prints them, or a test vector) into
     /// one transmission.
     Encode(wire::encode::EncodeArgs),
-    /// Regenerate the test vectors of docs/PROTOCOL.md §13 into a directory.
-    Vectors(vectors::VectorsArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,7 +55,6 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Wire(WireCommand::Decode(args)) => wire::decode::run(&args),
         Command::Wire(WireCommand::Encode(args)) => wire::encode::run(&args),
-        Command::Wire(WireCommand::Vectors(args)) => vectors::run(&args),
         Command::Keygen(args) => key::keygen(&args),
         Command::Key(KeyCommand::Show(args)) => key::show(&args),
     };

@@ -13,9 +13,6 @@ use anyhow::{Context, Result};
 use clap::ValueEnum;
 use shoutnet_wire::{Method, Profile};
 
-pub(crate) use self::decode::decode_to_json;
-pub(crate) use self::encode::encode_json;
-
 /// A key profile on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ProfileArg {

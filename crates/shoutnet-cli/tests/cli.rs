@@ -1,10 +1,10 @@
 //! Runs the `shoutnet` binary over the committed test vectors of
 //! docs/PROTOCOL.md §13: decode prints each valid vector's messages, encode
-//! writes its bytes, invalid vectors are refused with their error, and the
-//! generator reproduces docs/vectors byte for byte. Also runs the key file
-//! commands, `shoutnet keygen` and `shoutnet key show` (§2).
+//! writes its bytes, and invalid vectors are refused with their error. (The
+//! vectors are generated, and checked to be current, by `cargo xtask
+//! vectors`.) Also runs the key file commands, `shoutnet keygen` and
+//! `shoutnet key show` (§2).
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,7 +30,6 @@ fn vectors_dir() -> PathBuf {
     root().join("docs/vectors")
 }
 
-/// Runs `shoutnet` with `args` in the workspace root, feeding it `stdin`.
 /// `shoutnet wire decode --profile PROFILE FILE`.
 fn decode_file(profile: &str, file: &Path) -> Output {
     shoutnet(
@@ -45,6 +44,7 @@ fn decode_file(profile: &str, file: &Path) -> Output {
     )
 }
 
+/// Runs `shoutnet` with `args` in the workspace root, feeding it `stdin`.
 fn shoutnet(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shoutnet"))
         .args(args)
@@ -187,61 +187,6 @@ fn decode_refuses_every_invalid_vector_with_its_error() {
         }
     }
     assert!(count >= 2 * 25, "only {count} invalid vectors found");
-}
-
-/// Every file under `dir`, by path relative to it.
-fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for entry in fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(base, &path, out);
-            } else {
-                let relative = path.strip_prefix(base).unwrap().to_owned();
-                out.insert(relative, fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
-#[test]
-fn the_generator_reproduces_docs_vectors_byte_for_byte() {
-    let out_dir = tempfile::tempdir().unwrap();
-    let out = shoutnet(
-        &["wire", "vectors", "--out", out_dir.path().to_str().unwrap()],
-        b"",
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let generated = tree(out_dir.path());
-    let committed = tree(&vectors_dir());
-    let only = |a: &BTreeMap<PathBuf, Vec<u8>>, b: &BTreeMap<PathBuf, Vec<u8>>| {
-        a.keys()
-            .filter(|k| !b.contains_key(*k))
-            .cloned()
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(
-        only(&generated, &committed),
-        Vec::<PathBuf>::new(),
-        "not committed"
-    );
-    assert_eq!(
-        only(&committed, &generated),
-        Vec::<PathBuf>::new(),
-        "no longer generated"
-    );
-    let stale: Vec<_> = generated
-        .iter()
-        .filter(|(path, bytes)| committed.get(*path) != Some(*bytes))
-        .map(|(path, _)| path.clone())
-        .collect();
-    assert!(
-        stale.is_empty(),
-        "stale vectors (run `cargo xtask vectors`): {stale:?}"
-    );
 }
 
 #[test]

@@ -16,7 +16,8 @@ use shoutnet_wire::{
     encode_transmission,
 };
 
-use super::{Breaks, Invalid, Keys};
+use super::generate::{Breaks, Invalid};
+use super::keys::Keys;
 
 /// Offset of the body length field in the transmission header.
 const LENGTH_AT: usize = 2;
