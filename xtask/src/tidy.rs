@@ -30,6 +30,13 @@ const PURE_CRATES: &[&str] = &[
     "shoutnet-sim",
 ];
 
+/// The engine's orchestrator: the only file of `ENGINE_SRC` that may hold an
+/// `impl NodeEngine` (ARCHITECTURE.md, "The engine's parts").
+const ENGINE_ORCHESTRATOR: &str = "crates/shoutnet-engine/src/engine.rs";
+
+/// The engine's sources, relative to the workspace root.
+const ENGINE_SRC: &str = "crates/shoutnet-engine/src";
+
 /// The `clippy.toml` every pure crate copies.
 const CLIPPY_REFERENCE: &str = "crates/shoutnet-wire/clippy.toml";
 
@@ -144,9 +151,31 @@ fn check_sources(root: &Path, problems: &mut Vec<String>) -> Result<()> {
                     problems.push(format!("{shown}:{}: contains `{marker}`", number + 1));
                 }
             }
+            if let Some(number) = foreign_engine_impl(&shown.to_string(), &text) {
+                problems.push(format!(
+                    "{shown}:{number}: `impl NodeEngine` outside {ENGINE_ORCHESTRATOR}; make \
+                     it a part that returns outcomes (ARCHITECTURE.md, \"The engine's parts\")"
+                ));
+            }
         }
     }
     Ok(())
+}
+
+/// The line number of an `impl NodeEngine` block in `path` (relative to the
+/// workspace root) if `path` is an engine source other than the
+/// orchestrator.
+fn foreign_engine_impl(path: &str, text: &str) -> Option<usize> {
+    let path = path.replace('\\', "/");
+    if !path.starts_with(ENGINE_SRC) || path == ENGINE_ORCHESTRATOR {
+        return None;
+    }
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            line.starts_with("impl NodeEngine") || line.starts_with("impl crate::NodeEngine")
+        })
+        .map(|i| i + 1)
 }
 
 /// The contiguous `//!` lines a file starts with, or `None` if its first line
@@ -226,6 +255,16 @@ mod tests {
     #[test]
     fn tidy() -> Result<()> {
         check(&crate::util::shell()?)
+    }
+
+    #[test]
+    fn engine_impls_live_in_the_orchestrator_only() {
+        let block = "//! x\nimpl NodeEngine {\n}\n";
+        assert_eq!(foreign_engine_impl("crates/shoutnet-engine/src/pool.rs", block), Some(2));
+        assert_eq!(foreign_engine_impl(ENGINE_ORCHESTRATOR, block), None);
+        assert_eq!(foreign_engine_impl("crates/shoutnet-sim/src/sim.rs", block), None);
+        let other = "impl Pool {}\n// impl NodeEngine is a phrase in a comment\n";
+        assert_eq!(foreign_engine_impl("crates/shoutnet-engine/src/pool.rs", other), None);
     }
 
     #[test]

@@ -1,5 +1,10 @@
-//! Engine configuration (docs/PROTOCOL.md §9.1, §11): the node's key, listen
-//! addresses, limits, timeouts and RNG seed.
+//! Engine configuration (docs/PROTOCOL.md §9.1, §9.4, §11): the node's key,
+//! listen addresses, limits, timeouts and RNG seed.
+//!
+//! Like quinn's `TransportConfig` and libp2p-kad's `Config`, the struct is
+//! `#[non_exhaustive]` with private fields, a constructor and setters, so
+//! that settings can be added (flooding, WHISPER, the DHT) without breaking
+//! anyone.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -8,97 +13,94 @@ use shoutnet_crypto::Keypair;
 use shoutnet_kad::KadConfig;
 use shoutnet_wire::{Limits, Method, MethodSet};
 
-/// Every duration in the configuration is capped at this (one day) when the
-/// engine is built, so that `now + duration` can never overflow an
-/// `Instant`, whatever the configuration says.
-pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// Handshake timeout of docs/PROTOCOL.md §9.1 and §11.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time to wait for an `ACK`/`NACK` before a request counts as failed; the
-/// same 10 s as the Kademlia per-request timeout (DESIGN R10).
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Idle time after which an established connection is pinged.
-pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(30);
-/// ℓ, the limit on kept self-initiated connections of DESIGN R10 and the
-/// seed's broadcast analysis (each node keeps ℓ outbound connections, so a
-/// SHOUT costs at most (2ℓ − 1)·n + 1 transmissions).
-pub const DEFAULT_MAX_OUTBOUND: usize = 4;
-/// After its self-lookup, a bootstrapping node refreshes each bucket from
-/// its closest neighbour's out that holds fewer entries than this: 1, so
-/// only the empty ones, each of which may hide a part of the address space
-/// the node could otherwise never route into. The Kademlia paper
-/// refreshes every such bucket (the equivalent of k here); each refresh
-/// costs a few connections with a signature handshake each, and the
-/// simulator finds every lookup's true k closest with 1 at 100 to 10,000
-/// nodes, for 23% fewer dials than 3 (docs/reports/lookup.md).
-pub const DEFAULT_BOOTSTRAP_REFRESH_BELOW: usize = 1;
-/// Short-lived outbound connections open at once for requests to peers the
-/// node keeps no connection to (lookup `FIND_NODE`s, liveness checks): 16,
-/// room for five lookups of α = 3 at once. Beyond it, requests wait for a
-/// free slot.
-pub const DEFAULT_MAX_TRANSIENT: usize = 16;
-/// A transient connection without traffic or outstanding requests for this
-/// long is closed: 5 s, long enough for a lookup's next request to the same
-/// peer to reuse it, far shorter than the 30 s keepalive.
-pub const DEFAULT_TRANSIENT_IDLE: Duration = Duration::from_secs(5);
-/// How often the engine tries to top up its ℓ kept connections when it has
-/// fewer: 10 s, so a lost one is replaced quickly without dialling in a
-/// tight loop when the routing table has no one to offer.
-pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(10);
-/// Bound of every output queue (transmissions, actions, events) and of each
-/// connection's outgoing message queue; beyond it items are dropped and
-/// counted in [`Stats`](crate::Stats).
-pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
-/// Bound of the contacts learned from `FIND_NODE` answers and of the
-/// request table; 4096 covers many concurrent lookups of k = 20.
-pub const DEFAULT_TABLE_CAPACITY: usize = 4096;
-
 /// How a [`NodeEngine`](crate::NodeEngine) behaves.
+///
+/// ```
+/// use std::time::Duration;
+/// use rand_chacha::{ChaCha20Rng, rand_core::SeedableRng};
+/// use shoutnet_crypto::{Keypair, Profile};
+/// use shoutnet_engine::EngineConfig;
+///
+/// let keypair = Keypair::generate(Profile::Ed25519, &mut ChaCha20Rng::from_seed([1; 32]))?;
+/// let mut config = EngineConfig::new(keypair, [2; 32]);
+/// config
+///     .set_listen(vec!["127.0.0.1:4000".parse().unwrap()])
+///     .set_max_outbound(8)
+///     .set_keepalive(Duration::from_secs(15));
+/// assert_eq!(config.max_outbound(), 8);
+/// # Ok::<(), shoutnet_crypto::Error>(())
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct EngineConfig {
-    /// This node's key pair; its profile is the network's profile.
-    pub keypair: Keypair,
-    /// Addresses this node accepts connections on (at most 8 are sent).
-    pub listen: Vec<SocketAddr>,
-    /// Seed of the engine's only RNG (nonces, signatures).
-    pub rng_seed: [u8; 32],
-    /// Wire limits for decoding (docs/PROTOCOL.md §11).
-    pub limits: Limits,
-    /// Kademlia parameters (k, α, timeouts).
-    pub kad: KadConfig,
-    /// See [`DEFAULT_HANDSHAKE_TIMEOUT`].
-    pub handshake_timeout: Duration,
-    /// See [`DEFAULT_REQUEST_TIMEOUT`].
-    pub request_timeout: Duration,
-    /// See [`DEFAULT_KEEPALIVE`].
-    pub keepalive: Duration,
-    /// ℓ, see [`DEFAULT_MAX_OUTBOUND`]: kept connections this node opened
-    /// or is opening. Used as at least 1 and at most [`max_outbound_limit`]
-    /// for the configured k.
-    pub max_outbound: usize,
-    /// See [`DEFAULT_MAX_TRANSIENT`].
-    pub max_transient: usize,
-    /// See [`DEFAULT_BOOTSTRAP_REFRESH_BELOW`]; 0 refreshes nothing, k or
-    /// more refreshes every bucket that is not full.
-    pub bootstrap_refresh_below: usize,
-    /// See [`DEFAULT_TRANSIENT_IDLE`].
-    pub transient_idle: Duration,
-    /// See [`DEFAULT_MAINTENANCE_INTERVAL`].
-    pub maintenance_interval: Duration,
-    /// Compression methods this node decodes, announced in its hello and
-    /// accepted through `SET_CONNECTION_OPT` (`none` is always included).
-    pub decode_methods: MethodSet,
-    /// The method this node would like to receive.
-    pub preferred: Method,
-    /// See [`DEFAULT_QUEUE_CAPACITY`].
-    pub queue_capacity: usize,
-    /// See [`DEFAULT_TABLE_CAPACITY`].
-    pub table_capacity: usize,
+    pub(crate) keypair: Keypair,
+    pub(crate) listen: Vec<SocketAddr>,
+    pub(crate) rng_seed: [u8; 32],
+    pub(crate) limits: Limits,
+    pub(crate) kad: KadConfig,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) keepalive: Duration,
+    pub(crate) max_outbound: usize,
+    pub(crate) max_transient: usize,
+    pub(crate) bootstrap_refresh_below: usize,
+    pub(crate) transient_idle: Duration,
+    pub(crate) maintenance_interval: Duration,
+    pub(crate) decode_methods: MethodSet,
+    pub(crate) preferred: Method,
+    pub(crate) queue_capacity: usize,
+    pub(crate) table_capacity: usize,
 }
 
 impl EngineConfig {
-    /// The defaults for `keypair`, seeded with `rng_seed`.
+    /// Every duration in the configuration is capped at this (one day) when
+    /// the engine is built, so that `now + duration` can never overflow an
+    /// `Instant`, whatever the configuration says.
+    pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+    /// Handshake timeout of docs/PROTOCOL.md §9.1 and §11: 10 s.
+    pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Time to wait for an `ACK`/`NACK` before a request counts as failed:
+    /// 10 s, the Kademlia per-request timeout (docs/design.md §13).
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Idle time after which an established connection is pinged: 30 s.
+    pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(30);
+    /// ℓ, the limit on kept self-initiated connections (docs/design.md
+    /// §13, §10): each node keeps ℓ outbound connections, so a SHOUT costs
+    /// at most (2ℓ − 1)·n + 1 transmissions.
+    pub const DEFAULT_MAX_OUTBOUND: usize = 4;
+    /// After its self-lookup, a bootstrapping node refreshes each bucket
+    /// from its closest neighbour's out that holds fewer entries than this:
+    /// 1, so only the empty ones, each of which may hide a part of the
+    /// address space the node could otherwise never route into. The
+    /// Kademlia paper refreshes every such bucket (the equivalent of k
+    /// here); each refresh costs a few connections with a signature
+    /// handshake each, and the simulator finds every lookup's true k
+    /// closest with 1 at 100 to 10,000 nodes, for 23% fewer dials than 3
+    /// (docs/reports/lookup.md).
+    pub const DEFAULT_BOOTSTRAP_REFRESH_BELOW: usize = 1;
+    /// Short-lived outbound connections open at once for requests to peers
+    /// the node keeps no connection to (lookup `FIND_NODE`s, liveness
+    /// checks): 16, room for five lookups of α = 3 at once. Beyond it,
+    /// requests wait for a free slot.
+    pub const DEFAULT_MAX_TRANSIENT: usize = 16;
+    /// A transient connection without traffic or outstanding requests for
+    /// this long is closed: 5 s, long enough for a lookup's next request to
+    /// the same peer to reuse it, far shorter than the 30 s keepalive.
+    pub const DEFAULT_TRANSIENT_IDLE: Duration = Duration::from_secs(5);
+    /// How often the engine tries to top up its ℓ kept connections when it
+    /// has fewer: 10 s, so a lost one is replaced quickly without dialling
+    /// in a tight loop when the routing table has no one to offer.
+    pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(10);
+    /// Bound of every output queue (transmissions, actions, events) and of
+    /// each connection's outgoing message queue; beyond it items are dropped
+    /// and counted in [`Stats`](crate::Stats).
+    pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
+    /// Bound of the contacts learned from `FIND_NODE` answers and of the
+    /// request table; 4096 covers many concurrent lookups of k = 20.
+    pub const DEFAULT_TABLE_CAPACITY: usize = 4096;
+
+    /// The defaults for `keypair`, whose profile is the network's, with the
+    /// engine's only RNG (nonces, signatures) seeded from `rng_seed`.
     pub fn new(keypair: Keypair, rng_seed: [u8; 32]) -> Self {
         Self {
             keypair,
@@ -106,25 +108,157 @@ impl EngineConfig {
             rng_seed,
             limits: Limits::default(),
             kad: KadConfig::default(),
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            keepalive: DEFAULT_KEEPALIVE,
-            max_outbound: DEFAULT_MAX_OUTBOUND,
-            max_transient: DEFAULT_MAX_TRANSIENT,
-            bootstrap_refresh_below: DEFAULT_BOOTSTRAP_REFRESH_BELOW,
-            transient_idle: DEFAULT_TRANSIENT_IDLE,
-            maintenance_interval: DEFAULT_MAINTENANCE_INTERVAL,
+            handshake_timeout: Self::DEFAULT_HANDSHAKE_TIMEOUT,
+            request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
+            keepalive: Self::DEFAULT_KEEPALIVE,
+            max_outbound: Self::DEFAULT_MAX_OUTBOUND,
+            max_transient: Self::DEFAULT_MAX_TRANSIENT,
+            bootstrap_refresh_below: Self::DEFAULT_BOOTSTRAP_REFRESH_BELOW,
+            transient_idle: Self::DEFAULT_TRANSIENT_IDLE,
+            maintenance_interval: Self::DEFAULT_MAINTENANCE_INTERVAL,
             decode_methods: MethodSet::all(),
             preferred: Method::None,
-            queue_capacity: DEFAULT_QUEUE_CAPACITY,
-            table_capacity: DEFAULT_TABLE_CAPACITY,
+            queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
+            table_capacity: Self::DEFAULT_TABLE_CAPACITY,
         }
     }
-}
 
-impl EngineConfig {
-    /// The configuration with every duration capped at [`MAX_DURATION`] and
-    /// ℓ brought into its allowed range.
+    /// This node's key pair.
+    pub fn keypair(&self) -> &Keypair {
+        &self.keypair
+    }
+
+    /// Addresses this node accepts connections on (at most 8 are sent in
+    /// its hello); none for a dial-out-only node.
+    pub fn set_listen(&mut self, listen: Vec<SocketAddr>) -> &mut Self {
+        self.listen = listen;
+        self
+    }
+
+    /// See [`set_listen`](Self::set_listen).
+    pub fn listen(&self) -> &[SocketAddr] {
+        &self.listen
+    }
+
+    /// Wire limits for decoding (docs/PROTOCOL.md §11).
+    pub fn set_limits(&mut self, limits: Limits) -> &mut Self {
+        self.limits = limits;
+        self
+    }
+
+    /// See [`set_limits`](Self::set_limits).
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Kademlia parameters (k, α, timeouts).
+    pub fn set_kad(&mut self, kad: KadConfig) -> &mut Self {
+        self.kad = kad;
+        self
+    }
+
+    /// See [`set_kad`](Self::set_kad).
+    pub fn kad(&self) -> &KadConfig {
+        &self.kad
+    }
+
+    /// The Kademlia parameters, to change one of them.
+    pub fn kad_mut(&mut self) -> &mut KadConfig {
+        &mut self.kad
+    }
+
+    /// See [`DEFAULT_HANDSHAKE_TIMEOUT`](Self::DEFAULT_HANDSHAKE_TIMEOUT).
+    pub fn set_handshake_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// See [`DEFAULT_REQUEST_TIMEOUT`](Self::DEFAULT_REQUEST_TIMEOUT).
+    pub fn set_request_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// See [`DEFAULT_KEEPALIVE`](Self::DEFAULT_KEEPALIVE).
+    pub fn set_keepalive(&mut self, interval: Duration) -> &mut Self {
+        self.keepalive = interval;
+        self
+    }
+
+    /// ℓ, see [`DEFAULT_MAX_OUTBOUND`](Self::DEFAULT_MAX_OUTBOUND): kept
+    /// connections this node opened or is opening. Used as at least 1 and at
+    /// most [`max_outbound_limit`] for the configured k.
+    pub fn set_max_outbound(&mut self, limit: usize) -> &mut Self {
+        self.max_outbound = limit;
+        self
+    }
+
+    /// See [`set_max_outbound`](Self::set_max_outbound).
+    pub fn max_outbound(&self) -> usize {
+        self.max_outbound
+    }
+
+    /// See [`DEFAULT_MAX_TRANSIENT`](Self::DEFAULT_MAX_TRANSIENT); used as
+    /// at least 1.
+    pub fn set_max_transient(&mut self, limit: usize) -> &mut Self {
+        self.max_transient = limit;
+        self
+    }
+
+    /// See [`set_max_transient`](Self::set_max_transient).
+    pub fn max_transient(&self) -> usize {
+        self.max_transient
+    }
+
+    /// See
+    /// [`DEFAULT_BOOTSTRAP_REFRESH_BELOW`](Self::DEFAULT_BOOTSTRAP_REFRESH_BELOW);
+    /// 0 refreshes nothing, k or more refreshes every bucket that is not
+    /// full.
+    pub fn set_bootstrap_refresh_below(&mut self, below: usize) -> &mut Self {
+        self.bootstrap_refresh_below = below;
+        self
+    }
+
+    /// See [`DEFAULT_TRANSIENT_IDLE`](Self::DEFAULT_TRANSIENT_IDLE).
+    pub fn set_transient_idle(&mut self, idle: Duration) -> &mut Self {
+        self.transient_idle = idle;
+        self
+    }
+
+    /// See [`DEFAULT_MAINTENANCE_INTERVAL`](Self::DEFAULT_MAINTENANCE_INTERVAL).
+    pub fn set_maintenance_interval(&mut self, interval: Duration) -> &mut Self {
+        self.maintenance_interval = interval;
+        self
+    }
+
+    /// Compression methods this node decodes, announced in its hello and
+    /// accepted through `SET_CONNECTION_OPT` (`none` is always included).
+    pub fn set_decode_methods(&mut self, methods: MethodSet) -> &mut Self {
+        self.decode_methods = methods;
+        self
+    }
+
+    /// The method this node would like to receive.
+    pub fn set_preferred(&mut self, method: Method) -> &mut Self {
+        self.preferred = method;
+        self
+    }
+
+    /// See [`DEFAULT_QUEUE_CAPACITY`](Self::DEFAULT_QUEUE_CAPACITY).
+    pub fn set_queue_capacity(&mut self, capacity: usize) -> &mut Self {
+        self.queue_capacity = capacity;
+        self
+    }
+
+    /// See [`DEFAULT_TABLE_CAPACITY`](Self::DEFAULT_TABLE_CAPACITY).
+    pub fn set_table_capacity(&mut self, capacity: usize) -> &mut Self {
+        self.table_capacity = capacity;
+        self
+    }
+
+    /// The configuration with every duration capped at
+    /// [`MAX_DURATION`](Self::MAX_DURATION) and ℓ brought into its allowed
+    /// range.
     pub(crate) fn capped(mut self) -> Self {
         self.max_outbound = self
             .max_outbound
@@ -136,17 +270,15 @@ impl EngineConfig {
             &mut self.keepalive,
             &mut self.transient_idle,
             &mut self.maintenance_interval,
-            &mut self.kad.request_timeout,
-            &mut self.kad.refresh_interval,
-            &mut self.kad.ping_timeout,
         ] {
-            *d = (*d).min(MAX_DURATION);
+            *d = (*d).min(Self::MAX_DURATION);
         }
+        self.kad = self.kad.capped(Self::MAX_DURATION);
         self
     }
 }
 
-/// The largest ℓ the seed allows for bucket size `k`:
+/// The largest ℓ the seed draft allows for bucket size `k`:
 /// `k · (τ − log2(k + 1) + 2)` with τ = 256, rounded down.
 ///
 /// ```

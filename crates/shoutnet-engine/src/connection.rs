@@ -1,39 +1,57 @@
-//! Per-connection state (docs/PROTOCOL.md §4, §6, §9): the stream decoder,
-//! the queue of messages waiting for the next transmission, the handshake,
-//! and the connection's role.
+//! One connection (docs/PROTOCOL.md §4, §6, §9): its stream decoder, the
+//! queue of messages waiting for the next transmission, its handshake, its
+//! keepalive and idle clocks, its compression, and its role.
+//!
+//! A [`Connection`] never sends, closes or arms a timer itself: its methods
+//! return what is due ([`KeepaliveStep`], [`IdleStep`], an encoded
+//! transmission) and the engine acts on it.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use shoutnet_crypto::{Address, PublicKey};
-use shoutnet_wire::{Limits, Message, Method, StreamDecoder};
+use bytes::Bytes;
+use shoutnet_crypto::Address;
+use shoutnet_wire::{
+    Ack, AckResult, BatchEncoder, DecodeError, Limits, Message, Method, MethodSet, Nack, NackCode,
+    Opcode, Payload, Profile, SetConnectionOpt, StreamDecoder, Transmission, Value,
+};
 
-use crate::event::{ConnectionId, Direction};
-use crate::handshake::Handshake;
+use crate::event::Direction;
+use crate::handshake::{Handshake, Peer};
 
 /// Why a connection exists, which decides who closes it and when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Role {
     /// The peer dialled us; the peer decides when it ends.
     Inbound,
-    /// One of this node's ℓ long-lived outbound connections (DESIGN R10):
-    /// kept open with keepalives, replaced when lost.
+    /// One of this node's ℓ long-lived outbound connections (§9.4): kept
+    /// open with keepalives, replaced when lost.
     Kept,
     /// An outbound connection for requests to a peer the node keeps no
     /// connection to; closed once idle.
     Transient,
 }
 
-/// The authenticated peer of an established connection.
-#[derive(Clone, Debug)]
-pub(crate) struct Peer {
-    /// Its routing address.
-    pub(crate) address: Address,
-    /// Its key.
-    pub(crate) public: PublicKey,
-    /// Where it accepts connections.
-    pub(crate) listen: Vec<SocketAddr>,
+/// What the keepalive clock of a connection asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeepaliveStep {
+    /// Not established, or a keepalive is already out: nothing to do.
+    Nothing,
+    /// Traffic came recently: check again then.
+    WaitUntil(Instant),
+    /// Quiet for the whole interval: send a keepalive `PING`.
+    Ping,
+}
+
+/// What the idle clock of a transient connection asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IdleStep {
+    /// Not transient: it never idles out.
+    Nothing,
+    /// Busy or recently active: check again then.
+    WaitUntil(Instant),
+    /// Idle for the whole interval: close it.
+    Close,
 }
 
 /// One connection the driver reported.
@@ -41,29 +59,30 @@ pub(crate) struct Peer {
 pub(crate) struct Connection {
     /// The address dialled, for outbound connections.
     pub(crate) dialled: Option<SocketAddr>,
-    /// Who opened it and why.
+    /// Who opened it and why; changed only through the pool, which counts
+    /// roles.
     pub(crate) role: Role,
     /// The peers this node expected at the dialled address (empty for
     /// inbound connections and seeds).
     pub(crate) expected: Vec<Address>,
     /// Reassembles transmissions from the byte stream.
-    pub(crate) decoder: StreamDecoder,
+    decoder: StreamDecoder,
     /// Messages for the next transmission, bounded by the queue capacity.
-    pub(crate) outbox: Vec<Message>,
+    outbox: Vec<Message>,
     /// Handshake progress.
     pub(crate) handshake: Handshake,
     /// Set once the handshake completed.
     pub(crate) peer: Option<Peer>,
     /// When bytes last arrived, or when it was opened.
-    pub(crate) last_received: Instant,
+    last_received: Instant,
     /// When bytes last arrived or were queued, or when it was opened.
     pub(crate) last_active: Instant,
     /// Whether a keepalive `PING` is outstanding.
-    pub(crate) keepalive_pending: bool,
+    keepalive_pending: bool,
     /// Requests this node sent on it that await an answer.
     pub(crate) outstanding: usize,
     /// The compression method used for sending; `none` until negotiated.
-    pub(crate) send_method: Method,
+    send_method: Method,
 }
 
 impl Connection {
@@ -98,38 +117,300 @@ impl Connection {
     pub(crate) fn is_established(&self) -> bool {
         self.peer.is_some()
     }
+
+    /// Whether it is an established transient connection with no request
+    /// outstanding: one that can be closed to free its slot.
+    pub(crate) fn is_idle_transient(&self) -> bool {
+        self.role == Role::Transient && self.is_established() && self.outstanding == 0
+    }
+
+    /// Bytes arrived.
+    pub(crate) fn receive(&mut self, bytes: &[u8], now: Instant) {
+        self.last_received = now;
+        self.last_active = now;
+        self.decoder.push(bytes);
+    }
+
+    /// The next complete transmission received, decoded; `Ok(None)` until
+    /// one is complete.
+    pub(crate) fn next_transmission(
+        &mut self,
+        profile: Profile,
+        limits: &Limits,
+    ) -> Result<Option<Transmission>, DecodeError> {
+        self.decoder
+            .next_frame()
+            .and_then(|frame| frame.map(|f| f.decode(profile, limits)).transpose())
+    }
+
+    /// The to-key of what this node sends: the peer's key once known, else
+    /// the broadcast key (K zero bytes, before its hello, §9.1).
+    pub(crate) fn to_key(&self, profile: Profile) -> Bytes {
+        match (&self.peer, self.handshake.peer_key()) {
+            (Some(peer), _) => peer.public.to_bytes(),
+            (None, Some(public)) => public.to_bytes(),
+            (None, None) => Bytes::from(vec![0; profile.key_len()]),
+        }
+    }
+
+    /// Queues `msg` for the next transmission; `false` (and nothing queued)
+    /// when the outbox holds `capacity` messages already.
+    pub(crate) fn queue(&mut self, msg: Message, capacity: usize, now: Instant) -> bool {
+        if self.outbox.len() >= capacity {
+            return false;
+        }
+        self.outbox.push(msg);
+        self.last_active = now;
+        true
+    }
+
+    /// Encodes everything queued as one transmission, with the negotiated
+    /// method: `None` when nothing is queued, else the bytes (if any could
+    /// be encoded) and the number of encoding errors.
+    pub(crate) fn take_transmission(&mut self, profile: Profile) -> Option<(Option<Bytes>, u64)> {
+        if self.outbox.is_empty() {
+            return None;
+        }
+        let messages = std::mem::take(&mut self.outbox);
+        let mut errors = 0;
+        let mut batch = BatchEncoder::new(profile);
+        for msg in &messages {
+            if batch.push(msg).is_err() {
+                errors += 1;
+            }
+        }
+        match batch.finish(self.send_method) {
+            Ok(bytes) => Some((Some(bytes), errors)),
+            Err(_) => Some((None, errors + 1)),
+        }
+    }
+
+    /// The keepalive timer fired at `now`.
+    pub(crate) fn keepalive_step(
+        &self,
+        interval: std::time::Duration,
+        now: Instant,
+    ) -> KeepaliveStep {
+        if !self.is_established() || self.keepalive_pending {
+            return KeepaliveStep::Nothing;
+        }
+        let due = self.last_received + interval;
+        if due > now {
+            KeepaliveStep::WaitUntil(due)
+        } else {
+            KeepaliveStep::Ping
+        }
+    }
+
+    /// A keepalive `PING` was sent.
+    pub(crate) fn keepalive_sent(&mut self) {
+        self.keepalive_pending = true;
+    }
+
+    /// The keepalive was answered (or refused: the peer is there); returns
+    /// when the next one is due.
+    pub(crate) fn keepalive_answered(
+        &mut self,
+        interval: std::time::Duration,
+        now: Instant,
+    ) -> Instant {
+        self.keepalive_pending = false;
+        self.last_received.max(now) + interval
+    }
+
+    /// The idle timer fired at `now`.
+    pub(crate) fn idle_step(&self, idle: std::time::Duration, now: Instant) -> IdleStep {
+        if self.role != Role::Transient {
+            return IdleStep::Nothing;
+        }
+        if self.outstanding > 0 {
+            return IdleStep::WaitUntil(now + idle);
+        }
+        let idle_until = self.last_active + idle;
+        if idle_until > now {
+            IdleStep::WaitUntil(idle_until)
+        } else {
+            IdleStep::Close
+        }
+    }
+
+    /// §9.3: option 0 (the peer will send with `setting`) is accepted for a
+    /// method this node decodes, and the decoder starts accepting it;
+    /// option 1 (the peer's preference) is accepted for any known method
+    /// and only acknowledged, since this node sends uncompressed for now.
+    /// Returns the answer.
+    pub(crate) fn set_option(&mut self, opt: &SetConnectionOpt, decodes: MethodSet) -> Payload {
+        let method = u8::try_from(opt.setting)
+            .ok()
+            .and_then(|id| Method::from_id(id).ok());
+        let accepted = match (opt.option, method) {
+            (SetConnectionOpt::COMPRESSION, Some(m))
+                if decodes.contains(m) || m == Method::None =>
+            {
+                self.decoder.accept(m);
+                true
+            }
+            (SetConnectionOpt::PREFERRED_COMPRESSION, Some(_)) => true,
+            _ => false,
+        };
+        if accepted {
+            Payload::Ack(Ack {
+                request_id: opt.request_id,
+                result: AckResult::SetConnectionOpt {
+                    option: opt.option,
+                    setting: opt.setting,
+                },
+            })
+        } else {
+            Payload::Nack(Nack {
+                acked: Opcode::SetConnectionOpt,
+                request_id: Some(opt.request_id),
+                code: NackCode::UnsupportedOption,
+                reason: "unsupported option or setting".into(),
+                detail: Some(Value::Array(vec![
+                    Value::from(opt.option),
+                    Value::from(opt.setting),
+                ])),
+            })
+        }
+    }
 }
 
-/// The established connections to each peer. Two nodes that dial each
-/// other hold two; each is used until it closes.
-#[derive(Debug, Default)]
-pub(crate) struct PeerConnections(BTreeMap<Address, Vec<ConnectionId>>);
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
 
-impl PeerConnections {
-    /// The newest established connection to `peer`.
-    pub(crate) fn newest(&self, peer: &Address) -> Option<ConnectionId> {
-        self.0.get(peer).and_then(|conns| conns.last().copied())
+    use super::*;
+
+    fn conn(role: Role, now: Instant) -> Connection {
+        let handshake = Handshake::new([7; 32], 1);
+        Connection::new(Direction::Inbound, role, Limits::default(), handshake, now)
     }
 
-    /// Every established connection to `peer`, oldest first.
-    pub(crate) fn all(&self, peer: &Address) -> &[ConnectionId] {
-        self.0.get(peer).map_or(&[], Vec::as_slice)
+    #[test]
+    fn idle_step_by_role_and_activity() {
+        #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        // (role, outstanding, now, expected)
+        let cases = [
+            (Role::Inbound, 0, t0 + s(60), IdleStep::Nothing),
+            (Role::Kept, 0, t0 + s(60), IdleStep::Nothing),
+            (
+                Role::Transient,
+                0,
+                t0 + s(2),
+                IdleStep::WaitUntil(t0 + s(5)),
+            ),
+            (Role::Transient, 0, t0 + s(5), IdleStep::Close),
+            (
+                Role::Transient,
+                1,
+                t0 + s(60),
+                IdleStep::WaitUntil(t0 + s(65)),
+            ),
+        ];
+        for (role, outstanding, now, expected) in cases {
+            let mut c = conn(role, t0);
+            c.outstanding = outstanding;
+            assert_eq!(c.idle_step(s(5), now), expected, "{role:?} {outstanding}");
+        }
     }
 
-    pub(crate) fn contains(&self, peer: &Address) -> bool {
-        self.0.contains_key(peer)
+    #[test]
+    fn keepalive_waits_for_quiet_and_one_ping_at_a_time() {
+        #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut c = conn(Role::Kept, t0);
+        assert_eq!(
+            c.keepalive_step(s(30), t0 + s(40)),
+            KeepaliveStep::Nothing,
+            "not established"
+        );
+        let keypair = shoutnet_crypto::Keypair::generate(
+            Profile::Ed25519,
+            &mut <rand_chacha::ChaCha20Rng as rand_core::SeedableRng>::from_seed([1; 32]),
+        )
+        .unwrap();
+        c.peer = Some(Peer {
+            address: keypair.public().routing_address(),
+            public: keypair.public().clone(),
+            listen: Vec::new(),
+        });
+        c.receive(&[], t0 + s(10));
+        assert_eq!(
+            c.keepalive_step(s(30), t0 + s(20)),
+            KeepaliveStep::WaitUntil(t0 + s(40))
+        );
+        assert_eq!(c.keepalive_step(s(30), t0 + s(40)), KeepaliveStep::Ping);
+        c.keepalive_sent();
+        assert_eq!(
+            c.keepalive_step(s(30), t0 + s(90)),
+            KeepaliveStep::Nothing,
+            "one at a time"
+        );
+        assert_eq!(c.keepalive_answered(s(30), t0 + s(45)), t0 + s(75));
+        assert_eq!(c.keepalive_step(s(30), t0 + s(75)), KeepaliveStep::Ping);
     }
 
-    pub(crate) fn add(&mut self, peer: Address, conn: ConnectionId) {
-        self.0.entry(peer).or_default().push(conn);
+    #[test]
+    fn outbox_is_bounded_and_encodes_as_one_transmission() {
+        #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
+        let t0 = Instant::now();
+        let mut c = conn(Role::Inbound, t0);
+        assert!(
+            c.take_transmission(Profile::Ed25519).is_none(),
+            "nothing queued"
+        );
+        let key = Bytes::from(vec![1; 32]);
+        let ping = Payload::Ping(shoutnet_wire::Ping {
+            request_id: 1,
+            hello: None,
+        });
+        let msg = Message::from_payload(Profile::Ed25519, key.clone(), key, &ping).unwrap();
+        assert!(c.queue(msg.clone(), 2, t0));
+        assert!(c.queue(msg.clone(), 2, t0));
+        assert!(!c.queue(msg, 2, t0), "bounded");
+        let (bytes, errors) = c.take_transmission(Profile::Ed25519).unwrap();
+        assert_eq!(errors, 0);
+        let tx = shoutnet_wire::decode_transmission(
+            bytes.unwrap(),
+            Profile::Ed25519,
+            &Limits::default(),
+            MethodSet::all(),
+        )
+        .unwrap();
+        assert_eq!(tx.len(), 2);
     }
 
-    pub(crate) fn remove(&mut self, peer: &Address, conn: ConnectionId) {
-        if let Some(conns) = self.0.get_mut(peer) {
-            conns.retain(|c| *c != conn);
-            if conns.is_empty() {
-                self.0.remove(peer);
-            }
+    #[test]
+    fn set_option_accepts_decodable_methods_only() {
+        #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
+        let t0 = Instant::now();
+        let mut c = conn(Role::Inbound, t0);
+        let only_none = MethodSet::all(); // Every method decodes here.
+        // (option, setting, accepted)
+        let cases = [
+            (0, 4, true),
+            (0, 0, true),
+            (0, 7, false),
+            (1, 5, true),
+            (1, 9, false),
+            (2, 0, false),
+        ];
+        for (option, setting, accepted) in cases {
+            let opt = SetConnectionOpt {
+                request_id: 3,
+                option,
+                setting,
+            };
+            let answer = c.set_option(&opt, only_none);
+            assert_eq!(
+                matches!(answer, Payload::Ack(_)),
+                accepted,
+                "{option} {setting}"
+            );
         }
     }
 }

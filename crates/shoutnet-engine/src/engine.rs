@@ -1,70 +1,60 @@
-//! The node engine (docs/PROTOCOL.md §9, §10): connections, output queues,
-//! the timer table and the sans-IO `handle_*` / `poll_*` surface.
+//! The node engine (docs/PROTOCOL.md §9, §10): the sans-IO `handle_*` /
+//! `poll_*` surface, the timer dispatch, and the orchestration of the
+//! engine's parts.
+//!
+//! This file holds the only `impl NodeEngine`. The parts (the connection
+//! [`Pool`] and its [`Connection`]s with their [`Handshake`]s, the
+//! [`Requests`] table, the [`Routing`] table, the [`Lookups`] pool, the
+//! [`Bootstraps`], the [`Timers`] and the [`Outputs`]) never call each other
+//! or the engine: each takes what it needs and returns an outcome, and the
+//! engine acts on it. ARCHITECTURE.md ("The engine's parts") says how a new
+//! part plugs in.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-use shoutnet_crypto::Address;
-use shoutnet_kad::RoutingTable;
+use shoutnet_crypto::{Address, PublicKey};
+use shoutnet_kad::{InsertOutcome, KadConfig, LookupStats, RoutingTable};
 use shoutnet_wire::{
-    BatchEncoder, MAX_NACK_REASON, Message, Nack, NackCode, Opcode, Payload, Profile,
+    Ack, AckResult, FindNode, Message, Nack, NackCode, NodeInfo, Opcode, Payload, PayloadError,
+    Ping, Profile,
 };
 
+use crate::addrs::dialable;
+use crate::bootstrap::{Bootstraps, Next, Summary};
 use crate::config::EngineConfig;
-use crate::connection::{Connection, PeerConnections, Role};
-use crate::dialer::Dials;
-use crate::event::{Action, Command, ConnectionId, Direction, Event, RequestId, Transmit};
-use crate::handshake::Handshake;
-use crate::lookups::{Bootstrap, LookupState};
-use crate::requests::{Failure, Requests};
-use crate::routing::Contact;
+use crate::connection::{Connection, IdleStep, KeepaliveStep, Role};
+use crate::event::{
+    Action, CloseReason, Command, CommandId, ConnectionId, Direction, Event, Transmit,
+};
+use crate::handshake::{Handshake, Peer, Refusal, Step as HandshakeStep};
+use crate::lookups::{Finished, Lookups, Owner, Step as LookupStep};
+use crate::outputs::{Outputs, Stats};
+use crate::pool::{Pool, Reach};
+use crate::refusal;
+use crate::requests::{Failure, Pending, Purpose, Requests};
+use crate::routing::{Contact, Routing};
 use crate::timers::{LookupId, Timer, Timers};
 
-/// Counters of what the engine sent, dropped, refused or gave up; never
-/// reset.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Stats {
-    /// `ACK`/`NACK`s naming no outstanding request, or the wrong opcode.
-    pub unsolicited: u64,
-    /// `ACK`/`NACK`s whose payload did not decode (never answered; the
-    /// request they answer, if it can be read, fails at once).
-    pub malformed_replies: u64,
-    /// `SHOUT`/`SPEAK` and `CUSTOM` without request id: not supported yet,
-    /// so dropped.
-    pub unsupported_dropped: u64,
-    /// Node infos from `FIND_NODE` answers that a lookup went to contact and
-    /// found unusable: an invalid key, or only unusable addresses.
-    pub invalid_nodes: u64,
-    /// Connections closed for framing errors.
-    pub framing_errors: u64,
-    /// Messages dropped because a connection's outgoing queue was full.
-    pub dropped_messages: u64,
-    /// Outputs (transmissions, actions, events) dropped on a full queue.
-    pub dropped_outputs: u64,
-    /// Requests not sent because the request table was full.
-    pub dropped_requests: u64,
-    /// Messages that could not be encoded (an engine bug if ever non-zero).
-    pub encode_errors: u64,
-    /// Lookup requests failed because no connection could be opened: the
-    /// queue of requests waiting for a transient connection was full, or
-    /// another node answers at the peer's address.
-    pub lookup_unreachable: u64,
-    /// Dials that failed or were never answered within the handshake
-    /// timeout.
-    pub dial_failures: u64,
-    /// Lookup requests sent a second time because the connection closed
-    /// before the answer came.
-    pub retries: u64,
-    /// Transient connections closed because they were idle.
-    pub idle_closed: u64,
-    /// Messages queued for sending (each transmission batches one or
-    /// more).
-    pub messages_sent: u64,
+/// The reason of the `NACK UNSUPPORTED_OPCODE` answering requests this node
+/// does not serve yet (`WHISPER`, `STORE`, `CUSTOM`).
+const NOT_SUPPORTED_YET: &str = "not supported by this node yet";
+
+/// Where a connection to a peer stands, as the engine sees it after acting
+/// on the pool's [`Reach`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reached {
+    /// Established: send now.
+    Connected(ConnectionId),
+    /// Being dialled, in its handshake, or queued for a transient slot:
+    /// register the work with the pool.
+    Underway,
+    /// Not now.
+    Unreachable,
 }
 
 /// One node of the shoutnet protocol as a pure state machine.
@@ -72,8 +62,9 @@ pub struct Stats {
 /// # The sans-IO contract
 ///
 /// The engine does no IO, reads no clock and owns its only RNG (seeded from
-/// [`EngineConfig::rng_seed`]). A driver (the tokio runtime or a simulator)
-/// feeds it **inputs**, each with the current monotonic time `now`:
+/// the configuration's RNG seed). A driver (the tokio runtime or a
+/// simulator) feeds it **inputs**, each with the current monotonic time
+/// `now`:
 ///
 /// - [`handle_connected`](Self::handle_connected)`(conn, direction, now)`:
 ///   a connection opened; `conn` is a [`ConnectionId`] the driver chose.
@@ -85,7 +76,7 @@ pub struct Stats {
 /// - [`handle_timeout`](Self::handle_timeout)`(now)`: the deadline from
 ///   `poll_timeout` passed.
 /// - [`handle_command`](Self::handle_command)`(command, now)`: the
-///   application asks for something; returns the [`RequestId`] its events
+///   application asks for something; returns the [`CommandId`] its events
 ///   carry.
 ///
 /// After any input the driver drains the **outputs**, in this order:
@@ -107,79 +98,66 @@ pub struct Stats {
 ///
 /// # Connections
 ///
-/// ℓ ([`EngineConfig::max_outbound`]) bounds the node's *kept* outbound
+/// ℓ ([`EngineConfig::set_max_outbound`]) bounds the node's *kept* outbound
 /// connections: after a bootstrap the node dials ℓ random peers of its
 /// routing table and keeps those connections open, replacing any it loses.
 /// Requests to peers it has no connection to (a lookup's `FIND_NODE`, a
 /// liveness check) use *transient* outbound connections, at most
-/// [`EngineConfig::max_transient`] at once, closed after
-/// [`EngineConfig::transient_idle`] without traffic. A request that finds
-/// every transient slot busy waits for one.
+/// [`EngineConfig::set_max_transient`] at once, closed after the transient
+/// idle time without traffic. A request that finds every transient slot
+/// busy waits for one.
 #[derive(Debug)]
 pub struct NodeEngine {
-    pub(crate) config: EngineConfig,
-    pub(crate) profile: Profile,
-    pub(crate) key: Bytes,
-    pub(crate) local: Address,
-    pub(crate) rng: ChaCha20Rng,
-    pub(crate) last_now: Instant,
-    pub(crate) conns: BTreeMap<ConnectionId, Connection>,
-    /// The established connections to each peer.
-    pub(crate) connected: PeerConnections,
-    pub(crate) requests: Requests,
-    pub(crate) timers: Timers,
-    pub(crate) table: RoutingTable<Contact>,
-    pub(crate) dials: Dials,
-    pub(crate) lookups: BTreeMap<LookupId, LookupState>,
-    pub(crate) next_lookup: u64,
-    pub(crate) bootstraps: BTreeMap<RequestId, Bootstrap>,
+    config: EngineConfig,
+    profile: Profile,
+    key: Bytes,
+    local: Address,
+    rng: ChaCha20Rng,
+    last_now: Instant,
+    pool: Pool,
+    requests: Requests,
+    timers: Timers,
+    routing: Routing,
+    lookups: Lookups,
+    bootstraps: Bootstraps,
     /// Whether the upkeep timers run: keeping ℓ connections and
     /// refreshing idle buckets. They start when a bootstrap finishes, or
     /// when the routing table gets its first entry (a seed node that never
     /// bootstraps).
-    pub(crate) upkeep: bool,
+    upkeep: bool,
     next_command: u64,
-    /// Connections with messages queued in their outbox.
-    dirty: BTreeSet<ConnectionId>,
-    transmits: VecDeque<Transmit>,
-    actions: VecDeque<Action>,
-    events: VecDeque<Event>,
-    pub(crate) stats: Stats,
+    out: Outputs,
 }
 
 impl NodeEngine {
     /// A node with `config`, created at `now`. Durations over
-    /// [`MAX_DURATION`](crate::MAX_DURATION) are capped and ℓ is brought
-    /// into its allowed range.
+    /// [`EngineConfig::MAX_DURATION`] are capped and ℓ is brought into its
+    /// allowed range.
     pub fn new(config: EngineConfig, now: Instant) -> Self {
         let config = config.capped();
         let profile = config.keypair.profile();
         let key = config.keypair.public().to_bytes();
         let local = config.keypair.public().routing_address();
-        let table = RoutingTable::new(local, config.kad.clone(), now);
         Self {
             rng: ChaCha20Rng::from_seed(config.rng_seed),
             requests: Requests::new(config.table_capacity),
-            dials: Dials::new(config.table_capacity),
+            pool: Pool::new(
+                config.max_outbound,
+                config.max_transient,
+                config.table_capacity,
+            ),
+            routing: Routing::new(local, config.kad.clone(), now),
+            out: Outputs::new(config.queue_capacity),
             config,
             profile,
             key,
             local,
             last_now: now,
-            conns: BTreeMap::new(),
-            connected: PeerConnections::default(),
             timers: Timers::default(),
-            table,
-            lookups: BTreeMap::new(),
-            next_lookup: 1,
-            bootstraps: BTreeMap::new(),
+            lookups: Lookups::new(local),
+            bootstraps: Bootstraps::default(),
             upkeep: false,
             next_command: 1,
-            dirty: BTreeSet::new(),
-            transmits: VecDeque::new(),
-            actions: VecDeque::new(),
-            events: VecDeque::new(),
-            stats: Stats::default(),
         }
     }
 
@@ -190,31 +168,31 @@ impl NodeEngine {
 
     /// The counters.
     pub fn stats(&self) -> Stats {
-        self.stats
+        self.out.stats
     }
 
     /// The routing table.
     pub fn routing_table(&self) -> &RoutingTable<Contact> {
-        &self.table
+        self.routing.table()
     }
 
     /// Number of connections the engine tracks (any handshake state).
     pub fn connection_count(&self) -> usize {
-        self.conns.len()
+        self.pool.len()
     }
 
     /// Established connections to `peer` that this engine tracks.
     pub fn is_connected(&self, peer: &Address) -> bool {
-        self.connected.contains(peer)
+        self.pool.is_connected(peer)
     }
 
     /// Outbound connections open or being opened, as (kept, transient):
-    /// kept ones never exceed ℓ, transient ones never exceed
-    /// [`EngineConfig::max_transient`].
+    /// kept ones never exceed ℓ, transient ones never exceed the transient
+    /// limit.
     pub fn outbound_counts(&self) -> (usize, usize) {
         (
-            self.outbound_count(Role::Kept),
-            self.outbound_count(Role::Transient),
+            self.pool.count(Role::Kept),
+            self.pool.count(Role::Transient),
         )
     }
 
@@ -223,34 +201,42 @@ impl NodeEngine {
         self.lookups.len()
     }
 
+    // ----- Inputs -----
+
     /// A connection opened. Both sides send their hello at once.
     pub fn handle_connected(&mut self, conn: ConnectionId, direction: Direction, now: Instant) {
         self.tick(now);
-        if self.conns.contains_key(&conn) {
-            self.close(conn, "connection id reused".into(), now);
+        if self.pool.contains(conn) {
+            self.close(conn, CloseReason::ConnectionIdReused, now);
             return;
         }
-        let (role, expected) = match direction {
-            Direction::Outbound { addr } => self.dials.connected(addr, conn),
-            Direction::Inbound => (Role::Inbound, Vec::new()),
+        let dialled = match direction {
+            Direction::Outbound { addr } => Some(addr),
+            Direction::Inbound => None,
         };
-        if let Direction::Outbound { addr } = direction {
+        if let Some(addr) = dialled {
             self.timers.cancel(Timer::Dial(addr));
         }
         let mut nonce = [0; 32];
         self.rng.fill_bytes(&mut nonce);
-        let handshake = Handshake {
-            nonce,
-            hello_id: self.requests.next_id(),
-            hello: None,
-            proven: false,
-        };
-        let mut c = Connection::new(direction, role, self.config.limits, handshake, now);
-        c.expected = expected;
-        self.conns.insert(conn, c);
+        let handshake = Handshake::new(nonce, self.requests.next_id());
+        let limits = self.config.limits;
+        self.pool.open(conn, dialled, |role, expected| {
+            let mut c = Connection::new(direction, role, limits, handshake, now);
+            c.expected = expected;
+            c
+        });
         self.timers
             .set(Timer::Handshake(conn), now + self.config.handshake_timeout);
-        self.send_hello(conn);
+        if let Some(c) = self.pool.get(conn) {
+            let hello = c.handshake.hello(
+                self.profile,
+                &self.config.listen,
+                self.config.decode_methods,
+                self.config.preferred,
+            );
+            self.send(conn, &hello);
+        }
     }
 
     /// An [`Action::Dial`] of `addr` could not connect (refused,
@@ -258,7 +244,7 @@ impl NodeEngine {
     /// handshake timeout.
     pub fn handle_dial_failed(&mut self, addr: SocketAddr, now: Instant) {
         self.tick(now);
-        if self.dials.is_pending(&addr) {
+        if self.pool.is_pending(&addr) {
             self.dial_failed(addr, None, now);
         }
     }
@@ -267,35 +253,29 @@ impl NodeEngine {
     /// sends can panic the engine.
     pub fn handle_bytes(&mut self, conn: ConnectionId, bytes: &[u8], now: Instant) {
         self.tick(now);
-        let Some(c) = self.conns.get_mut(&conn) else {
+        let Some(c) = self.pool.get_mut(conn) else {
             return;
         };
-        c.last_received = now;
-        c.last_active = now;
-        c.decoder.push(bytes);
+        c.receive(bytes, now);
         loop {
-            let Some(c) = self.conns.get_mut(&conn) else {
+            let Some(c) = self.pool.get_mut(conn) else {
                 return;
             };
-            let (profile, limits) = (self.profile, &self.config.limits);
-            let decoded = c
-                .decoder
-                .next_frame()
-                .and_then(|frame| frame.map(|f| f.decode(profile, limits)).transpose());
-            let tx = match decoded {
+            let tx = match c.next_transmission(self.profile, &self.config.limits) {
                 Ok(Some(tx)) => tx,
                 Ok(None) => return,
                 Err(err) => {
-                    self.stats.framing_errors += 1;
-                    self.close(conn, format!("framing error: {err}"), now);
+                    self.out.stats.framing_errors += 1;
+                    self.close(conn, CloseReason::Framing(err), now);
                     return;
                 }
             };
             for msg in tx.iter() {
-                if !self.conns.contains_key(&conn) {
+                // Any message may close the connection: stop there.
+                if !self.pool.contains(conn) {
                     return;
                 }
-                self.handle_message(conn, &msg.to_message(), now);
+                self.on_message(conn, &msg.to_message(), now);
             }
         }
     }
@@ -304,8 +284,8 @@ impl NodeEngine {
     /// [`Event::Disconnected`] names the peer.
     pub fn handle_closed(&mut self, conn: ConnectionId, now: Instant) {
         self.tick(now);
-        if let Some(c) = self.conns.remove(&conn) {
-            self.dirty.remove(&conn);
+        if let Some(c) = self.pool.remove(conn) {
+            self.out.clear_dirty(conn);
             self.forget(conn, c, now);
         }
     }
@@ -319,27 +299,29 @@ impl NodeEngine {
     }
 
     /// Starts a command; its events carry the returned id.
-    pub fn handle_command(&mut self, command: Command, now: Instant) -> RequestId {
+    pub fn handle_command(&mut self, command: Command, now: Instant) -> CommandId {
         self.tick(now);
-        let id = RequestId(self.next_command);
+        let id = CommandId(self.next_command);
         self.next_command += 1;
         match command {
             Command::FindNode { target } => {
-                self.start_lookup(crate::lookups::Owner::Command(id), target, now);
+                self.start_lookup(Owner::Command(id), target, now);
             }
             Command::Bootstrap { seeds } => self.start_bootstrap(id, seeds, now),
         }
         id
     }
 
+    // ----- Outputs -----
+
     /// The next transmission to write, one per connection with queued
     /// messages.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        if let Some(t) = self.transmits.pop_front() {
+        if let Some(t) = self.out.pop_transmit() {
             return Some(t);
         }
-        while let Some(conn) = self.dirty.pop_first() {
-            if let Some(t) = self.encode_outbox(conn) {
+        while let Some(conn) = self.out.pop_dirty() {
+            if let Some(t) = self.encode(conn) {
                 return Some(t);
             }
         }
@@ -348,33 +330,31 @@ impl NodeEngine {
 
     /// The next dial or close.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        self.out.pop_action()
     }
 
     /// The next application event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.out.pop_event()
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout): the last `now`
     /// while output is queued, else the earliest deadline, or `None`.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let queued = !self.transmits.is_empty()
-            || !self.actions.is_empty()
-            || !self.events.is_empty()
-            || !self.dirty.is_empty();
-        if queued {
+        if !self.out.is_empty() {
             return Some(self.last_now);
         }
         self.timers.next()
     }
 
+    // ----- Timer dispatch -----
+
     /// Handles one timer that fell due.
     fn fire(&mut self, timer: Timer, now: Instant) {
         match timer {
             Timer::Handshake(conn) => {
-                if self.conns.get(&conn).is_some_and(|c| !c.is_established()) {
-                    self.close(conn, "handshake timed out".into(), now);
+                if self.pool.get(conn).is_some_and(|c| !c.is_established()) {
+                    self.close(conn, CloseReason::HandshakeTimedOut, now);
                 }
             }
             Timer::Keepalive(conn) => self.keepalive_due(conn, now),
@@ -387,15 +367,12 @@ impl NodeEngine {
                 }
             }
             Timer::Dial(addr) => {
-                if self.dials.is_pending(&addr) {
+                if self.pool.is_pending(&addr) {
                     self.dial_failed(addr, None, now);
                 }
             }
             Timer::Lookup(id) => self.drive_lookup(id, now),
-            Timer::TablePing => {
-                self.table.handle_timeout(now);
-                self.drain_table();
-            }
+            Timer::TablePing => self.routing.handle_timeout(now, &mut self.timers),
             Timer::Refresh => self.refresh_due(now),
             Timer::Maintain => self.maintain_kept(now),
         }
@@ -405,114 +382,581 @@ impl NodeEngine {
         self.last_now = self.last_now.max(now);
     }
 
-    fn encode_outbox(&mut self, conn: ConnectionId) -> Option<Transmit> {
-        let c = self.conns.get_mut(&conn)?;
-        if c.outbox.is_empty() {
-            return None;
-        }
-        let messages = std::mem::take(&mut c.outbox);
-        let method = c.send_method;
-        let mut batch = BatchEncoder::new(self.profile);
-        for msg in &messages {
-            if batch.push(msg).is_err() {
-                self.stats.encode_errors += 1;
-            }
-        }
-        match batch.finish(method) {
-            Ok(bytes) => Some(Transmit { conn, bytes }),
-            Err(_) => {
-                self.stats.encode_errors += 1;
-                None
-            }
-        }
-    }
+    // ----- Messages -----
 
-    /// Queues `payload` for `conn`, to the peer's key once known (K zero
-    /// bytes before its hello, docs/PROTOCOL.md §9.1).
-    pub(crate) fn send(&mut self, conn: ConnectionId, payload: &Payload) {
-        let Some(c) = self.conns.get_mut(&conn) else {
+    /// Routes one received message (§9.1, §9.2, §10).
+    fn on_message(&mut self, conn: ConnectionId, msg: &Message, now: Instant) {
+        let Some(c) = self.pool.get(conn) else {
             return;
         };
-        let to = match (&c.peer, &c.handshake.hello) {
-            (Some(peer), _) => peer.public.to_bytes(),
-            (None, Some(hello)) => hello.public.to_bytes(),
-            (None, None) => Bytes::from(vec![0; self.profile.key_len()]),
+        let Some(peer) = c.peer.as_ref() else {
+            self.on_handshake_message(conn, msg, now);
+            return;
         };
-        match Message::from_payload(self.profile, self.key.clone(), to, payload) {
-            Ok(msg) if c.outbox.len() < self.config.queue_capacity => {
-                c.outbox.push(msg);
-                c.last_active = self.last_now;
-                self.dirty.insert(conn);
-                self.stats.messages_sent += 1;
+        // §9.2: only forwarded traffic (SHOUT, recursive WHISPER) may carry
+        // another origin. Anything else is a peer misbehaving: NACK, close.
+        let forwarded = matches!(msg.opcode, Opcode::Shout | Opcode::Whisper);
+        if !forwarded && msg.from != peer.public.key_field() {
+            let reason = "from-key is not the connection's peer";
+            self.nack_message(conn, msg, NackCode::NotAuthenticated, reason);
+            self.close(conn, CloseReason::ForeignFromKey, now);
+            return;
+        }
+        if msg.opcode.is_reserved() {
+            let nack = refusal::nack(
+                msg.opcode,
+                None,
+                NackCode::UnsupportedOpcode,
+                "reserved opcode",
+            );
+            self.send(conn, &Payload::Nack(nack));
+            return;
+        }
+        let peer_address = peer.address;
+        let payload = match msg.payload(self.profile, &self.config.limits.value) {
+            Ok(payload) => payload,
+            Err(err) => {
+                match msg.opcode {
+                    Opcode::Shout | Opcode::Speak => self.out.stats.unsupported_dropped += 1,
+                    Opcode::Ack | Opcode::Nack => self.malformed_reply(conn, msg, now),
+                    _ => self.refuse_malformed(conn, msg, &err),
+                }
+                return;
             }
-            Ok(_) => self.stats.dropped_messages += 1,
-            Err(_) => self.stats.encode_errors += 1,
+        };
+        match payload {
+            Payload::Ping(Ping {
+                request_id,
+                hello: None,
+            }) => {
+                let result = AckResult::Ping { proof: None };
+                self.send(conn, &Payload::Ack(Ack { request_id, result }));
+            }
+            Payload::Ping(Ping {
+                request_id,
+                hello: Some(_),
+            }) => {
+                let reason = "hello after the handshake";
+                let nack =
+                    refusal::nack(Opcode::Ping, Some(request_id), NackCode::Malformed, reason);
+                self.send(conn, &Payload::Nack(nack));
+            }
+            Payload::SetConnectionOpt(opt) => {
+                let decodes = self.config.decode_methods;
+                if let Some(answer) = self.pool.get_mut(conn).map(|c| c.set_option(&opt, decodes)) {
+                    self.send(conn, &answer);
+                }
+            }
+            Payload::FindNode(find) => {
+                self.seen_on(conn, now);
+                let answer =
+                    self.routing
+                        .answer(find.request_id, &find.target, &peer_address, false);
+                self.send(conn, &answer);
+            }
+            Payload::FindValue(find) => {
+                self.seen_on(conn, now);
+                let answer =
+                    self.routing
+                        .answer(find.request_id, &find.address, &peer_address, true);
+                self.send(conn, &answer);
+            }
+            Payload::Whisper(w) => self.not_supported(conn, Opcode::Whisper, Some(w.request_id)),
+            Payload::Store(s) => self.not_supported(conn, Opcode::Store, Some(s.request_id)),
+            Payload::Custom(c) => match c.request_id {
+                Some(id) => self.not_supported(conn, Opcode::Custom, Some(id)),
+                None => self.out.stats.unsupported_dropped += 1,
+            },
+            Payload::Shout(_) | Payload::Speak(_) => self.out.stats.unsupported_dropped += 1,
+            Payload::Ack(ack) => self.on_ack(conn, ack, now),
+            Payload::Nack(nack) => self.on_nack(conn, &nack, now),
         }
     }
 
-    /// Sends `NACK [acked, request_id, code, reason]`.
-    pub(crate) fn nack(
-        &mut self,
-        conn: ConnectionId,
-        acked: Opcode,
-        request_id: Option<u64>,
-        code: NackCode,
-        reason: &str,
-    ) {
-        let mut reason = reason.to_owned();
-        while reason.len() > MAX_NACK_REASON {
-            reason.pop();
-        }
-        let nack = Nack {
-            acked,
+    fn not_supported(&mut self, conn: ConnectionId, opcode: Opcode, request_id: Option<u64>) {
+        let nack = refusal::nack(
+            opcode,
             request_id,
-            code,
-            reason,
-            detail: None,
-        };
+            NackCode::UnsupportedOpcode,
+            NOT_SUPPORTED_YET,
+        );
         self.send(conn, &Payload::Nack(nack));
     }
 
-    /// The request id of `msg`, read from its raw value if it has one: the
-    /// first element of a request, the second of an `ACK`/`NACK`.
-    pub(crate) fn request_id_of(&self, msg: &Message) -> Option<u64> {
-        let index = match msg.opcode {
-            Opcode::Ack | Opcode::Nack => 1,
-            Opcode::Shout | Opcode::Speak => return None,
-            _ if msg.opcode.is_reserved() => return None,
-            _ => 0,
+    /// A message on a connection whose handshake is not complete (§9.1).
+    fn on_handshake_message(&mut self, conn: ConnectionId, msg: &Message, now: Instant) {
+        let limits = self.config.limits.value;
+        let outcome = match Handshake::read(msg, self.profile, &limits) {
+            HandshakeStep::Hello { request_id, hello } => {
+                let key = self.known_key(&msg.from);
+                let Some(c) = self.pool.get_mut(conn) else {
+                    return;
+                };
+                let keypair = &self.config.keypair;
+                match c.handshake.on_hello(
+                    msg,
+                    request_id,
+                    hello,
+                    key,
+                    keypair,
+                    &mut self.rng,
+                    &limits,
+                ) {
+                    Ok(proof) => {
+                        self.send(conn, &proof);
+                        Ok(())
+                    }
+                    Err(refusal) => Err(refusal),
+                }
+            }
+            HandshakeStep::Proof { request_id, proof } => match self.pool.get_mut(conn) {
+                Some(c) => c
+                    .handshake
+                    .on_proof(msg, request_id, &proof, &self.key, &limits),
+                None => return,
+            },
+            HandshakeStep::PeerRefused(code) => Err(Refusal {
+                nack: None,
+                close: CloseReason::RefusedByPeer(code),
+            }),
+            HandshakeStep::Refused(refusal) => Err(refusal),
         };
-        let value = msg.value(&self.config.limits.value).ok()?;
-        value.as_array()?.get(index)?.as_u64()
+        match outcome {
+            Ok(()) => self.maybe_established(conn, now),
+            Err(refusal) => {
+                if let Some(nack) = refusal.nack {
+                    self.send(conn, &Payload::Nack(*nack));
+                }
+                self.close(conn, refusal.close, now);
+            }
+        }
     }
 
-    /// NACKs `msg`, reading its request id from the raw value if it has one.
-    pub(crate) fn nack_message(
+    /// Announces `conn` once its handshake holds both the peer's hello and
+    /// its proof.
+    fn maybe_established(&mut self, conn: ConnectionId, now: Instant) {
+        let Some(c) = self.pool.get_mut(conn) else {
+            return;
+        };
+        let Some(peer) = c.handshake.peer() else {
+            return;
+        };
+        c.peer = Some(peer.clone());
+        self.out.push_event(Event::Connected {
+            conn,
+            peer: peer.address,
+            key: peer.public.to_bytes(),
+            listen: peer.listen.clone(),
+        });
+        self.on_established(conn, &peer, now);
+    }
+
+    /// A handshake completed on `conn`: the peer enters the routing table
+    /// (if it listens), and the work waiting for it proceeds.
+    fn on_established(&mut self, conn: ConnectionId, peer: &Peer, now: Instant) {
+        self.pool.established(conn, peer.address);
+        self.timers.cancel(Timer::Handshake(conn));
+        self.timers
+            .set(Timer::Keepalive(conn), now + self.config.keepalive);
+        let (role, dialled, expected) = match self.pool.get_mut(conn) {
+            Some(c) => (c.role, c.dialled, std::mem::take(&mut c.expected)),
+            None => return,
+        };
+        if role == Role::Transient {
+            self.timers
+                .set(Timer::Idle(conn), now + self.config.transient_idle);
+        }
+        self.seen(peer, now);
+        // Someone else answered at the address some peers were expected at.
+        for other in expected.into_iter().filter(|e| *e != peer.address) {
+            self.unreachable(other, now);
+        }
+        self.serve_waiters(peer.address, conn, now);
+        if let Some(addr) = dialled {
+            self.seed_done(addr, now);
+        }
+    }
+
+    /// The validated key whose field is `field`: the one held for a routing
+    /// table entry or a peer being dialled, if it is that key, else decoded
+    /// and checked now (docs/PROTOCOL.md §2).
+    fn known_key(&self, field: &[u8]) -> Result<PublicKey, shoutnet_crypto::Error> {
+        let address = Address::of_key_field(field);
+        let known = self.routing.known_key(&address, field).or_else(|| {
+            self.pool
+                .waiting_key(&address)
+                .filter(|public| public.key_field() == field)
+        });
+        match known {
+            Some(public) => Ok(public.clone()),
+            None => PublicKey::from_key_field(self.profile, field),
+        }
+    }
+
+    // ----- Requests and replies -----
+
+    fn on_ack(&mut self, conn: ConnectionId, ack: Ack, now: Instant) {
+        let opcode = ack.result.acked_opcode();
+        let Some(pending) = self.take_request(conn, ack.request_id, opcode) else {
+            self.out.stats.unsolicited += 1;
+            return;
+        };
+        self.seen_on(conn, now);
+        match (pending.purpose, ack.result) {
+            (Purpose::Keepalive, AckResult::Ping { .. }) => self.keepalive_answered(conn, now),
+            (Purpose::Liveness { address }, AckResult::Ping { .. }) => {
+                self.routing
+                    .ping_result(&address, true, now, &mut self.timers);
+            }
+            (Purpose::FindNode { lookup, peer }, AckResult::Nodes { nodes, .. }) => {
+                self.on_nodes(lookup, peer, nodes, now);
+            }
+            (_, _) => {
+                // The opcode matched but the result shape did not (an ACK
+                // of FIND_NODE always carries nodes, so this cannot happen
+                // today); treat it as a refusal.
+                self.request_failed(conn, pending, Failure::Refused, now);
+            }
+        }
+        self.release_if_waited_for(conn, now);
+    }
+
+    fn on_nack(&mut self, conn: ConnectionId, nack: &Nack, now: Instant) {
+        let pending = nack
+            .request_id
+            .and_then(|id| self.take_request(conn, id, nack.acked));
+        match pending {
+            Some(pending) => {
+                self.request_failed(conn, pending, Failure::Refused, now);
+                self.release_if_waited_for(conn, now);
+            }
+            None => self.out.stats.unsolicited += 1,
+        }
+    }
+
+    /// An `ACK`/`NACK` whose payload does not decode (say, a `FIND_NODE`
+    /// answer with more than 20 nodes) is never answered, but the request
+    /// it names, if its id can be read, fails at once instead of waiting
+    /// for its timeout.
+    fn malformed_reply(&mut self, conn: ConnectionId, msg: &Message, now: Instant) {
+        self.out.stats.malformed_replies += 1;
+        let Some(id) = refusal::request_id_of(msg, &self.config.limits.value) else {
+            return;
+        };
+        if let Some(pending) = self.requests.remove(conn, id) {
+            self.request_done(conn, id);
+            self.request_failed(conn, pending, Failure::Refused, now);
+        }
+    }
+
+    /// A request got a `NACK`, timed out or lost its connection.
+    fn request_failed(
         &mut self,
         conn: ConnectionId,
-        msg: &Message,
-        code: NackCode,
-        reason: &str,
+        pending: Pending,
+        failure: Failure,
+        now: Instant,
     ) {
-        let request_id = self.request_id_of(msg);
-        self.nack(conn, msg.opcode, request_id, code, reason);
+        match pending.purpose {
+            Purpose::Keepalive => match failure {
+                Failure::TimedOut => {
+                    // A failed ping: the peer is dead to the routing table too.
+                    let peer = self
+                        .pool
+                        .get(conn)
+                        .and_then(|c| c.peer.as_ref())
+                        .map(|p| p.address);
+                    if let Some(address) = peer {
+                        self.routing
+                            .ping_result(&address, false, now, &mut self.timers);
+                    }
+                    self.close(conn, CloseReason::KeepaliveTimedOut, now);
+                }
+                Failure::Refused => self.keepalive_answered(conn, now),
+                Failure::ConnectionLost => {}
+            },
+            Purpose::Liveness { address } => {
+                self.routing
+                    .ping_result(&address, false, now, &mut self.timers);
+            }
+            Purpose::FindNode { lookup, peer } => {
+                if failure == Failure::ConnectionLost && self.retry_find_node(lookup, peer, now) {
+                    return;
+                }
+                self.routing.record_failure(&peer, now, &mut self.timers);
+                self.peer_failed(lookup, peer, now);
+            }
+        }
+    }
+
+    /// Records request `request_id` on `conn` and arms its timeout; `false`
+    /// if the request table is full.
+    fn send_request(
+        &mut self,
+        conn: ConnectionId,
+        request_id: u64,
+        pending: Pending,
+        now: Instant,
+    ) -> bool {
+        if !self.requests.insert(conn, request_id, pending) {
+            self.out.stats.dropped_requests += 1;
+            return false;
+        }
+        self.timers.set(
+            Timer::Request(conn, request_id),
+            now + self.config.request_timeout,
+        );
+        if let Some(c) = self.pool.get_mut(conn) {
+            c.outstanding += 1;
+        }
+        true
+    }
+
+    /// Takes the request an answer names (id and opcode must match).
+    fn take_request(&mut self, conn: ConnectionId, id: u64, opcode: Opcode) -> Option<Pending> {
+        let pending = self.requests.take(conn, id, opcode)?;
+        self.request_done(conn, id);
+        Some(pending)
+    }
+
+    /// Bookkeeping of a request that left the table: its timer and the
+    /// connection's outstanding count.
+    fn request_done(&mut self, conn: ConnectionId, id: u64) {
+        self.timers.cancel(Timer::Request(conn, id));
+        if let Some(c) = self.pool.get_mut(conn) {
+            c.outstanding = c.outstanding.saturating_sub(1);
+        }
+    }
+
+    /// Sends `PING [request_id]` and records it; `false` if the request
+    /// table is full.
+    fn send_ping(&mut self, conn: ConnectionId, purpose: Purpose, now: Instant) -> bool {
+        let request_id = self.requests.next_id();
+        let pending = Pending {
+            opcode: Opcode::Ping,
+            purpose,
+        };
+        if !self.send_request(conn, request_id, pending, now) {
+            return false;
+        }
+        let ping = Ping {
+            request_id,
+            hello: None,
+        };
+        self.send(conn, &Payload::Ping(ping));
+        true
+    }
+
+    /// The keepalive timer of `conn` fired: ping it if it has been quiet
+    /// for the keepalive interval, else wait for the rest.
+    fn keepalive_due(&mut self, conn: ConnectionId, now: Instant) {
+        let Some(c) = self.pool.get(conn) else {
+            return;
+        };
+        match c.keepalive_step(self.config.keepalive, now) {
+            KeepaliveStep::Nothing => {}
+            KeepaliveStep::WaitUntil(at) => self.timers.set(Timer::Keepalive(conn), at),
+            KeepaliveStep::Ping => {
+                if self.send_ping(conn, Purpose::Keepalive, now)
+                    && let Some(c) = self.pool.get_mut(conn)
+                {
+                    c.keepalive_sent();
+                }
+            }
+        }
+    }
+
+    /// The keepalive of `conn` was answered (or refused: the peer is there).
+    fn keepalive_answered(&mut self, conn: ConnectionId, now: Instant) {
+        if let Some(c) = self.pool.get_mut(conn) {
+            let at = c.keepalive_answered(self.config.keepalive, now);
+            self.timers.set(Timer::Keepalive(conn), at);
+        }
+    }
+
+    // ----- Connections -----
+
+    /// Finds or opens a connection to `peer` at `addr` in `role`: asks the
+    /// driver for the dials the pool records, and closes the idle transient
+    /// connection whose slot it frees (which serves the queue first, so the
+    /// pool is asked again, without freeing another).
+    fn connect(&mut self, peer: Address, addr: SocketAddr, role: Role, now: Instant) -> Reached {
+        let mut may_free = true;
+        loop {
+            match self.pool.connect(peer, addr, role, may_free) {
+                Reach::Connected(conn) => return Reached::Connected(conn),
+                Reach::Underway => return Reached::Underway,
+                Reach::Unreachable => return Reached::Unreachable,
+                Reach::Dial => {
+                    self.dial(addr, now);
+                    return Reached::Underway;
+                }
+                Reach::FreeSlot(idle) => {
+                    self.out.stats.idle_closed += 1;
+                    self.close(idle, CloseReason::TransientSlotNeeded, now);
+                    may_free = false;
+                }
+            }
+        }
+    }
+
+    /// Asks the driver to dial `addr`, which the pool has recorded.
+    fn dial(&mut self, addr: SocketAddr, now: Instant) {
+        self.timers
+            .set(Timer::Dial(addr), now + self.config.handshake_timeout);
+        self.out.push_action(Action::Dial { addr });
+    }
+
+    /// A dial of `addr` failed: not answered, refused, or closed before its
+    /// handshake completed (`expected` then names the peers it was for).
+    /// Everything waiting for those peers fails.
+    fn dial_failed(&mut self, addr: SocketAddr, expected: Option<Vec<Address>>, now: Instant) {
+        self.out.stats.dial_failures += 1;
+        self.timers.cancel(Timer::Dial(addr));
+        let targets = match (self.pool.dial_failed(addr), expected) {
+            (Some(dial), _) => {
+                if dial.role == Role::Kept {
+                    self.want_kept(now);
+                }
+                dial.targets
+            }
+            (None, Some(expected)) => expected,
+            (None, None) => Vec::new(),
+        };
+        for target in targets {
+            self.unreachable(target, now);
+        }
+        self.seed_done(addr, now);
+        self.serve_dial_queue(now);
+    }
+
+    /// No connection to `peer` could be had: its waiting lookups and
+    /// liveness check fail, and the routing table counts a failure.
+    fn unreachable(&mut self, peer: Address, now: Instant) {
+        let waiters = self.pool.take_waiters(&peer).unwrap_or_default();
+        if waiters.liveness {
+            self.routing
+                .ping_result(&peer, false, now, &mut self.timers);
+        } else {
+            self.routing.record_failure(&peer, now, &mut self.timers);
+        }
+        for id in waiters.lookups {
+            self.peer_failed(id, peer, now);
+        }
+    }
+
+    /// Dials queued peers while transient slots are free.
+    fn serve_dial_queue(&mut self, now: Instant) {
+        while let Some((peer, addr)) = self.pool.next_queued() {
+            match self.connect(peer, addr, Role::Transient, now) {
+                Reached::Connected(conn) => self.serve_waiters(peer, conn, now),
+                Reached::Underway => {}
+                Reached::Unreachable => self.unreachable(peer, now),
+            }
+        }
+    }
+
+    /// A connection to `peer` is established: the work waiting for it
+    /// proceeds.
+    fn serve_waiters(&mut self, peer: Address, conn: ConnectionId, now: Instant) {
+        let Some(waiters) = self.pool.take_waiters(&peer) else {
+            return;
+        };
+        if waiters.liveness {
+            // The handshake proved the peer alive.
+            self.routing.ping_result(&peer, true, now, &mut self.timers);
+        }
+        for id in waiters.lookups {
+            self.send_find_node(conn, id, peer, now);
+        }
+    }
+
+    /// A request on `conn` ended: a transient connection with nothing left
+    /// to do is closed at once when others wait for a slot, rather than
+    /// after its idle time.
+    fn release_if_waited_for(&mut self, conn: ConnectionId, now: Instant) {
+        if !self.pool.has_queue() {
+            return;
+        }
+        if self
+            .pool
+            .get(conn)
+            .is_some_and(Connection::is_idle_transient)
+        {
+            self.out.stats.idle_closed += 1;
+            self.close(conn, CloseReason::TransientSlotNeeded, now);
+        }
+    }
+
+    /// The idle timer of a transient connection fired.
+    fn idle_due(&mut self, conn: ConnectionId, now: Instant) {
+        let Some(c) = self.pool.get(conn) else {
+            return;
+        };
+        match c.idle_step(self.config.transient_idle, now) {
+            IdleStep::Nothing => {}
+            IdleStep::WaitUntil(at) => self.timers.set(Timer::Idle(conn), at),
+            IdleStep::Close => {
+                self.out.stats.idle_closed += 1;
+                self.close(conn, CloseReason::Idle, now);
+            }
+        }
+    }
+
+    /// Tops up the ℓ kept connections from the routing table. It runs
+    /// again when a kept connection or dial is lost, or the table gains an
+    /// entry ([`want_kept`](Self::want_kept)).
+    fn maintain_kept(&mut self, now: Instant) {
+        let dials = self
+            .pool
+            .top_up_kept(self.routing.dialable_entries(), &mut self.rng);
+        for addr in dials {
+            self.dial(addr, now);
+        }
+    }
+
+    /// Arms the next top-up of the kept connections, if upkeep runs and ℓ
+    /// are not kept: after the maintenance interval, not at once, so that
+    /// a peer that closes every connection cannot make the node dial in a
+    /// loop. Called when a kept connection or dial is lost and when the
+    /// routing table gains an entry, so an idle node with nothing to dial
+    /// sets no timer.
+    fn want_kept(&mut self, now: Instant) {
+        if !self.upkeep || !self.pool.wants_kept() {
+            return;
+        }
+        let at = now + self.config.maintenance_interval;
+        let due = self.timers.get(Timer::Maintain).map_or(at, |t| t.min(at));
+        self.timers.set(Timer::Maintain, due);
+    }
+
+    /// Starts the upkeep timers, once: the first top-up of the kept
+    /// connections at `maintain_at`, and the bucket refresh.
+    fn start_upkeep(&mut self, maintain_at: Instant, now: Instant) {
+        if self.upkeep {
+            return;
+        }
+        self.upkeep = true;
+        self.timers.set(Timer::Maintain, maintain_at);
+        self.timers
+            .set(Timer::Refresh, now + self.config.kad.refresh_interval() / 2);
     }
 
     /// Closes `conn`: flushes its queued messages, asks the driver to close
     /// it and forgets it.
-    pub(crate) fn close(&mut self, conn: ConnectionId, reason: String, now: Instant) {
-        self.dirty.remove(&conn);
-        if let Some(t) = self.encode_outbox(conn) {
-            self.push_transmit(t);
+    fn close(&mut self, conn: ConnectionId, reason: CloseReason, now: Instant) {
+        self.out.clear_dirty(conn);
+        if let Some(t) = self.encode(conn) {
+            self.out.push_transmit(t);
         }
-        let Some(c) = self.conns.remove(&conn) else {
+        let Some(c) = self.pool.remove(conn) else {
             return;
         };
-        self.push_action(Action::Close { conn, reason });
+        self.out.push_action(Action::Close { conn, reason });
         self.forget(conn, c, now);
     }
 
-    /// Cleans up after a connection that is gone, whoever closed it.
+    /// Cleans up after a connection that left the pool, whoever closed it.
     fn forget(&mut self, conn: ConnectionId, c: Connection, now: Instant) {
         for timer in [
             Timer::Handshake(conn),
@@ -522,47 +966,392 @@ impl NodeEngine {
             self.timers.cancel(timer);
         }
         let peer = c.peer.as_ref().map(|p| p.address);
-        if let Some(address) = peer {
-            self.connected.remove(&address, conn);
-        }
         for (id, pending) in self.requests.remove_conn(conn) {
             self.timers.cancel(Timer::Request(conn, id));
             self.request_failed(conn, pending, Failure::ConnectionLost, now);
         }
-        if let Some(addr) = c.dialled {
-            self.dials.disconnected(addr, conn);
-            if peer.is_none() {
-                self.dial_failed(addr, Some(c.expected), now);
-            }
+        if let Some(addr) = c.dialled
+            && peer.is_none()
+        {
+            self.dial_failed(addr, Some(c.expected), now);
         }
         if c.role == Role::Kept {
             self.want_kept(now);
         }
-        self.push_event(Event::Disconnected { conn, peer });
+        self.out.push_event(Event::Disconnected { conn, peer });
         self.serve_dial_queue(now);
     }
 
-    fn push_transmit(&mut self, t: Transmit) {
-        if self.transmits.len() < self.config.queue_capacity {
-            self.transmits.push_back(t);
-        } else {
-            self.stats.dropped_outputs += 1;
+    // ----- Routing table -----
+
+    /// `peer` was seen alive (a handshake): it becomes its bucket's
+    /// most-recently-seen entry, or enters the table.
+    fn seen(&mut self, peer: &Peer, now: Instant) {
+        match self.routing.seen(peer, now, &mut self.timers) {
+            Some(InsertOutcome::Pending { ping }) => self.check_liveness(ping, now),
+            // A node that never bootstraps (a seed) starts its upkeep with
+            // its first entry, giving a bootstrap the time to finish first.
+            Some(InsertOutcome::Inserted) if self.upkeep => self.want_kept(now),
+            Some(InsertOutcome::Inserted) => {
+                self.start_upkeep(now + self.config.maintenance_interval, now);
+            }
+            _ => {}
         }
     }
 
-    pub(crate) fn push_action(&mut self, a: Action) {
-        if self.actions.len() < self.config.queue_capacity {
-            self.actions.push_back(a);
-        } else {
-            self.stats.dropped_outputs += 1;
+    /// The peer of established connection `conn` was seen alive (a request
+    /// or an answer). A known entry is only marked seen, without building
+    /// a new contact: this runs on every request.
+    fn seen_on(&mut self, conn: ConnectionId, now: Instant) {
+        let Some(peer) = self.pool.get(conn).and_then(|c| c.peer.as_ref()) else {
+            return;
+        };
+        if peer.listen.is_empty() {
+            return;
+        }
+        if self.routing.mark_seen(&peer.address, now, &mut self.timers) {
+            return;
+        }
+        let peer = peer.clone();
+        self.seen(&peer, now);
+    }
+
+    /// Checks whether the least-recently-seen entry `address` of a full
+    /// bucket is alive: a `PING` over its connection, or else a transient
+    /// dial, whose handshake is the proof. The answer goes to the routing
+    /// table.
+    fn check_liveness(&mut self, address: Address, now: Instant) {
+        let reach = match self.pool.newest(&address) {
+            Some(conn) => Reached::Connected(conn),
+            None => match self.routing.dial_address(&address) {
+                Some(addr) => self.connect(address, addr, Role::Transient, now),
+                None => Reached::Unreachable,
+            },
+        };
+        let alive = match reach {
+            Reached::Connected(conn) => {
+                if self.send_ping(conn, Purpose::Liveness { address }, now) {
+                    return;
+                }
+                false
+            }
+            Reached::Underway => match self.pool.wait_for(address) {
+                Some(waiters) => {
+                    waiters.liveness = true;
+                    return;
+                }
+                None => false,
+            },
+            Reached::Unreachable => false,
+        };
+        self.routing
+            .ping_result(&address, alive, now, &mut self.timers);
+    }
+
+    /// The refresh timer fired: every bucket idle for the refresh interval
+    /// gets a lookup of a random address in it.
+    fn refresh_due(&mut self, now: Instant) {
+        for index in self.routing.buckets_to_refresh(now) {
+            self.refresh_bucket(index, Owner::Refresh, None, now);
+        }
+        self.timers
+            .set(Timer::Refresh, now + self.config.kad.refresh_interval() / 2);
+    }
+
+    /// Starts a lookup of a random address in bucket `index`, to find
+    /// nodes for that bucket, from the entries the routing table's refresh
+    /// plan names. It needs only α answers near the target: its job is to
+    /// put a few live nodes into the bucket, not to find the target's k
+    /// closest, and every contact costs a connection. With `fill`, it stops
+    /// as soon as the bucket holds that many entries.
+    fn refresh_bucket(&mut self, index: u8, owner: Owner, fill: Option<usize>, now: Instant) {
+        let mut seed = [0; 32];
+        self.rng.fill_bytes(&mut seed);
+        let (target, seeds) = self.routing.refresh_plan(index, seed);
+        let mut config = self.config.kad.clone();
+        config.set_k(config.parallelism());
+        self.launch_lookup(owner, target, seeds, &config, fill, now);
+    }
+
+    // ----- Lookups and bootstrap -----
+
+    /// Starts a `FIND_NODE` lookup of `target` from the table's k closest.
+    fn start_lookup(&mut self, owner: Owner, target: Address, now: Instant) {
+        let k = self.config.kad.bucket_size();
+        let seeds = self.routing.closest(&target, k);
+        let config = self.config.kad.clone();
+        self.launch_lookup(owner, target, seeds, &config, None, now);
+    }
+
+    /// Starts a lookup of `target` from `seeds` with `config`, and touches
+    /// the target's bucket. With `fill`, it stops once the target's bucket
+    /// holds that many entries.
+    fn launch_lookup(
+        &mut self,
+        owner: Owner,
+        target: Address,
+        seeds: Vec<Address>,
+        config: &KadConfig,
+        fill: Option<usize>,
+        now: Instant,
+    ) {
+        let fill = self.routing.touch(&target, now).zip(fill);
+        let id = self.lookups.start(owner, target, seeds, config, fill, now);
+        self.drive_lookup(id, now);
+    }
+
+    /// Sends what lookup `id` asks for, and reports it when finished.
+    fn drive_lookup(&mut self, id: LookupId, now: Instant) {
+        loop {
+            match self.lookups.next(id, now) {
+                None => return,
+                Some(LookupStep::Send(peer)) => self.request_peer(id, peer, now),
+                Some(LookupStep::Waiting(next)) => {
+                    self.timers.set_or_cancel(Timer::Lookup(id), next);
+                    return;
+                }
+                Some(LookupStep::Finished(finished)) => {
+                    self.lookup_finished(id, finished, now);
+                    return;
+                }
+            }
         }
     }
 
-    pub(crate) fn push_event(&mut self, e: Event) {
-        if self.events.len() < self.config.queue_capacity {
-            self.events.push_back(e);
-        } else {
-            self.stats.dropped_outputs += 1;
+    fn lookup_finished(&mut self, id: LookupId, finished: Finished, now: Instant) {
+        self.timers.cancel(Timer::Lookup(id));
+        self.pool.forget_lookup(id);
+        match finished.owner {
+            Owner::Command(request) => self.out.push_event(Event::LookupFinished {
+                id: request,
+                target: finished.target,
+                closest: finished.closest,
+                stats: finished.stats,
+            }),
+            Owner::Bootstrap(request) => self.bootstrap_step(request, finished.stats, now),
+            Owner::Refresh => {}
         }
+    }
+
+    /// Asks `peer` for lookup `id`: over its connection if there is one,
+    /// else over a transient connection to its first dialable address. A
+    /// candidate learned from an answer has its key checked first.
+    fn request_peer(&mut self, id: LookupId, peer: Address, now: Instant) {
+        if let Some(conn) = self.pool.newest(&peer) {
+            self.send_find_node(conn, id, peer, now);
+            return;
+        }
+        let target = match self.routing.dial_info(&peer) {
+            Some(target) => Some(target),
+            None => self.checked_candidate(id, &peer),
+        };
+        let Some((addr, public)) = target else {
+            self.peer_failed(id, peer, now);
+            return;
+        };
+        match self.connect(peer, addr, Role::Transient, now) {
+            Reached::Connected(conn) => self.send_find_node(conn, id, peer, now),
+            Reached::Underway => match self.pool.wait_for(peer) {
+                Some(waiters) => {
+                    waiters.lookups.insert(id);
+                    waiters.public = Some(public);
+                }
+                None => {
+                    self.out.stats.lookup_unreachable += 1;
+                    self.peer_failed(id, peer, now);
+                }
+            },
+            Reached::Unreachable => {
+                self.out.stats.lookup_unreachable += 1;
+                self.peer_failed(id, peer, now);
+            }
+        }
+    }
+
+    /// The dialable address and key of candidate `peer` of lookup `id` if
+    /// its key is valid; an invalid one is counted and dropped.
+    fn checked_candidate(
+        &mut self,
+        id: LookupId,
+        peer: &Address,
+    ) -> Option<(SocketAddr, PublicKey)> {
+        let candidate = self.lookups.take_candidate(id, peer)?;
+        match self.known_key(&candidate.key) {
+            Ok(public) => Some((candidate.addr, public)),
+            Err(_) => {
+                self.out.stats.invalid_nodes += 1;
+                None
+            }
+        }
+    }
+
+    /// Lookup `id` gives up on `peer`.
+    fn peer_failed(&mut self, id: LookupId, peer: Address, now: Instant) {
+        self.lookups.on_failure(id, &peer, now);
+        self.drive_lookup(id, now);
+    }
+
+    /// Sends lookup `id`'s `FIND_NODE` to `peer` on `conn`.
+    fn send_find_node(&mut self, conn: ConnectionId, id: LookupId, peer: Address, now: Instant) {
+        let Some(target) = self.lookups.target(id) else {
+            return;
+        };
+        let request_id = self.requests.next_id();
+        let pending = Pending {
+            opcode: Opcode::FindNode,
+            purpose: Purpose::FindNode { lookup: id, peer },
+        };
+        if !self.send_request(conn, request_id, pending, now) {
+            self.peer_failed(id, peer, now);
+            return;
+        }
+        let find = FindNode {
+            request_id,
+            target: target.0,
+        };
+        self.send(conn, &Payload::FindNode(find));
+        if let Some(next) = self.lookups.on_sent(id, &peer, now) {
+            self.timers.set_or_cancel(Timer::Lookup(id), next);
+        }
+    }
+
+    /// A `FIND_NODE` to `peer` for lookup `id` lost its connection: ask
+    /// again once, over a new connection, since the answer may simply not
+    /// have made it (the peer closed an idle connection as the request
+    /// crossed it). `false` if it was already asked twice.
+    fn retry_find_node(&mut self, id: LookupId, peer: Address, now: Instant) -> bool {
+        match self.lookups.may_retry(id, peer) {
+            None => true,
+            Some(false) => false,
+            Some(true) => {
+                self.out.stats.retries += 1;
+                self.request_peer(id, peer, now);
+                true
+            }
+        }
+    }
+
+    /// `peer` answered lookup `id` with `nodes`.
+    fn on_nodes(&mut self, id: LookupId, peer: Address, nodes: Vec<NodeInfo>, now: Instant) {
+        let Some(answered) = self.lookups.on_nodes(id, &peer, nodes, now) else {
+            return;
+        };
+        self.out.stats.invalid_nodes += answered.invalid;
+        if let Some((bucket, enough)) = answered.fill
+            && self.routing.table().bucket_len(bucket) >= enough
+        {
+            if let Some(finished) = self.lookups.finish(id) {
+                self.lookup_finished(id, finished, now);
+            }
+            return;
+        }
+        self.drive_lookup(id, now);
+    }
+
+    /// Starts `Command::Bootstrap`: dials the seeds (transient: they are
+    /// only a way in).
+    fn start_bootstrap(&mut self, id: CommandId, seeds: Vec<SocketAddr>, now: Instant) {
+        let mut waiting = BTreeSet::new();
+        for addr in seeds.into_iter().filter(dialable) {
+            if self.pool.is_pending(&addr) {
+                waiting.insert(addr);
+            } else if self.pool.count(Role::Transient) < self.config.max_transient {
+                self.pool.dial(addr, Role::Transient, None);
+                self.dial(addr, now);
+                waiting.insert(addr);
+            }
+        }
+        self.bootstraps.start(id, waiting);
+        self.start_ready_bootstraps(now);
+    }
+
+    /// A dial of `addr` connected or failed: bootstraps waiting for that
+    /// seed move on.
+    fn seed_done(&mut self, addr: SocketAddr, now: Instant) {
+        if self.bootstraps.seed_done(addr) {
+            self.start_ready_bootstraps(now);
+        }
+    }
+
+    /// Starts the self-lookup of every bootstrap whose seeds all connected
+    /// or failed.
+    fn start_ready_bootstraps(&mut self, now: Instant) {
+        for id in self.bootstraps.ready() {
+            self.start_lookup(Owner::Bootstrap(id), self.local, now);
+        }
+    }
+
+    /// A lookup of bootstrap `id` finished. After the self-lookup comes the
+    /// Kademlia paper's join: refresh the buckets from the closest
+    /// neighbour's out, here those still sparse.
+    fn bootstrap_step(&mut self, id: CommandId, stats: LookupStats, now: Instant) {
+        match self.bootstraps.on_lookup(id, stats) {
+            Next::Wait => {}
+            Next::Refresh => {
+                let below = self.config.bootstrap_refresh_below;
+                let buckets = self.routing.sparse_buckets(below);
+                if let Next::Done(summary) = self.bootstraps.refreshing(id, buckets.len()) {
+                    self.bootstrap_finished(id, summary, now);
+                }
+                for index in buckets {
+                    self.refresh_bucket(index, Owner::Bootstrap(id), Some(below), now);
+                }
+            }
+            Next::Done(summary) => self.bootstrap_finished(id, summary, now),
+        }
+    }
+
+    fn bootstrap_finished(&mut self, id: CommandId, summary: Summary, now: Instant) {
+        self.out.push_event(Event::BootstrapFinished {
+            id,
+            table_len: self.routing.table().len(),
+            lookups: summary.lookups,
+            stats: summary.stats,
+        });
+        self.start_upkeep(now, now);
+    }
+
+    // ----- Sending -----
+
+    /// Queues `payload` for `conn`, to the peer's key once known (K zero
+    /// bytes before its hello, docs/PROTOCOL.md §9.1).
+    fn send(&mut self, conn: ConnectionId, payload: &Payload) {
+        let Some(c) = self.pool.get_mut(conn) else {
+            return;
+        };
+        let to = c.to_key(self.profile);
+        match Message::from_payload(self.profile, self.key.clone(), to, payload) {
+            Ok(msg) => {
+                if c.queue(msg, self.config.queue_capacity, self.last_now) {
+                    self.out.mark_dirty(conn);
+                    self.out.stats.messages_sent += 1;
+                } else {
+                    self.out.stats.dropped_messages += 1;
+                }
+            }
+            Err(_) => self.out.stats.encode_errors += 1,
+        }
+    }
+
+    /// NACKs `msg`, naming its request id if it can be read.
+    fn nack_message(&mut self, conn: ConnectionId, msg: &Message, code: NackCode, reason: &str) {
+        let nack = refusal::nack_message(msg, code, reason, &self.config.limits.value);
+        self.send(conn, &Payload::Nack(nack));
+    }
+
+    /// Answers a message whose payload does not decode; replies are counted
+    /// instead.
+    fn refuse_malformed(&mut self, conn: ConnectionId, msg: &Message, err: &PayloadError) {
+        match refusal::malformed(msg, err, &self.config.limits.value) {
+            Some(nack) => self.send(conn, &Payload::Nack(nack)),
+            None => self.out.stats.malformed_replies += 1,
+        }
+    }
+
+    /// Encodes everything queued for `conn` as one transmission.
+    fn encode(&mut self, conn: ConnectionId) -> Option<Transmit> {
+        let (bytes, errors) = self.pool.get_mut(conn)?.take_transmission(self.profile)?;
+        self.out.stats.encode_errors += errors;
+        bytes.map(|bytes| Transmit { conn, bytes })
     }
 }

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use shoutnet_crypto::Address;
 use shoutnet_kad::LookupStats;
+use shoutnet_wire::{DecodeError, NackCode, Opcode, PayloadError};
 
 /// A connection, numbered by the driver. The engine never invents one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -14,8 +15,12 @@ pub struct ConnectionId(pub u64);
 /// The id of a [`Command`], returned by
 /// [`NodeEngine::handle_command`](crate::NodeEngine::handle_command) and
 /// carried back by the events it causes.
+///
+/// It is the application's handle, chosen by the engine and never sent: the
+/// request ids on the wire (docs/PROTOCOL.md §8) are a separate numbering,
+/// since one command (a lookup, a bootstrap) sends many requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RequestId(pub u64);
+pub struct CommandId(pub u64);
 
 /// Who opened a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,8 +65,11 @@ pub struct Transmit {
 }
 
 /// Something the driver must do besides writing bytes.
+///
+/// Not `#[non_exhaustive]` on purpose: a driver must carry out every
+/// action, so a new one should fail to compile in every driver rather than
+/// be ignored by a wildcard arm.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Action {
     /// Open a connection to `addr`, then report it with
     /// [`NodeEngine::handle_connected`](crate::NodeEngine::handle_connected)
@@ -77,9 +85,66 @@ pub enum Action {
     Close {
         /// The connection to close.
         conn: ConnectionId,
-        /// Why, for logs.
-        reason: String,
+        /// Why.
+        reason: CloseReason,
     },
+}
+
+/// Why the engine closed a connection (docs/PROTOCOL.md §9, §10): one
+/// variant per cause, so drivers can log and count them and tests can match
+/// them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The driver reported a new connection under an id already in use;
+    /// the old connection is closed.
+    #[error("connection id reused")]
+    ConnectionIdReused,
+    /// The peer's byte stream broke the framing rules (§4, §5).
+    #[error("framing error: {0}")]
+    Framing(DecodeError),
+    /// The handshake did not complete within the handshake timeout (§9.1).
+    #[error("handshake timed out")]
+    HandshakeTimedOut,
+    /// The peer's hello did not decode (§8.1).
+    #[error("malformed hello: {0}")]
+    MalformedHello(PayloadError),
+    /// The peer's hello names another protocol version or key profile.
+    #[error("hello with another version or profile")]
+    VersionMismatch,
+    /// The peer's hello carries this node's own key.
+    #[error("connected to itself")]
+    SelfConnection,
+    /// The peer's hello from-key is not a valid key of the profile (§2).
+    #[error("invalid hello key")]
+    InvalidKey,
+    /// This node could not sign its handshake proof.
+    #[error("could not sign the handshake proof")]
+    ProofSigningFailed,
+    /// The peer's handshake proof does not verify (§5.5).
+    #[error("bad handshake proof")]
+    BadProof,
+    /// The peer sent something other than its hello, its proof or a `NACK`
+    /// before the handshake completed (a second hello included).
+    #[error("{0} before the handshake completed")]
+    NotAuthenticated(Opcode),
+    /// The peer refused the handshake with a `NACK` of this code.
+    #[error("peer refused the handshake: {0:?}")]
+    RefusedByPeer(NackCode),
+    /// A message after the handshake carried a from-key other than the
+    /// peer's, and is not forwarded traffic (§9.2).
+    #[error("from-key is not the authenticated peer")]
+    ForeignFromKey,
+    /// A keepalive `PING` went unanswered (§9.4).
+    #[error("keepalive not answered")]
+    KeepaliveTimedOut,
+    /// An idle transient connection was closed (§9.4).
+    #[error("idle transient connection")]
+    Idle,
+    /// An idle transient connection was closed early because a request
+    /// waits for its slot (§9.4).
+    #[error("transient slot needed")]
+    TransientSlotNeeded,
 }
 
 /// What the engine tells the application.
@@ -107,7 +172,7 @@ pub enum Event {
     /// A [`Command::FindNode`] lookup ended.
     LookupFinished {
         /// The command's id.
-        id: RequestId,
+        id: CommandId,
         /// The address looked up.
         target: Address,
         /// Up to k closest peers that answered, nearest first.
@@ -118,7 +183,7 @@ pub enum Event {
     /// A [`Command::Bootstrap`] ended.
     BootstrapFinished {
         /// The command's id.
-        id: RequestId,
+        id: CommandId,
         /// Entries in the routing table at the end. 0 means no seed could
         /// be reached: the node is alone, and tries nothing more on its
         /// own; give it another `Bootstrap` (with other seeds, or later).

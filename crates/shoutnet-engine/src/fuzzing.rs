@@ -197,9 +197,9 @@ impl Harness {
         #[allow(clippy::disallowed_methods)] // The one clock read: the virtual epoch.
         let epoch = Instant::now();
         let mut config = EngineConfig::new(keys.engine.clone(), [4; 32]);
-        config.listen = vec![addr(4000)];
-        config.limits = shoutnet_wire::fuzzing::FUZZ_LIMITS;
-        config.queue_capacity = QUEUE_CAPACITY;
+        config.set_listen(vec![addr(4000)]);
+        config.set_limits(shoutnet_wire::fuzzing::FUZZ_LIMITS);
+        config.set_queue_capacity(QUEUE_CAPACITY);
         Self {
             engine: NodeEngine::new(config, epoch),
             epoch,

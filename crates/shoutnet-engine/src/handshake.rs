@@ -2,296 +2,476 @@
 //! `PING [request_id, hello]`, answer the other's hello with
 //! `ACK [2, request_id, proof]`, and the connection is established once a
 //! side holds a valid hello and a valid proof over its own nonce.
+//!
+//! [`Handshake`] is one connection's progress. It reads a message into a
+//! [`Step`], and each step returns the answer to send or a [`Refusal`]; the
+//! engine sends, closes and announces.
 
 use std::net::SocketAddr;
-use std::time::Instant;
 
 use bytes::Bytes;
-use shoutnet_crypto::{Address, PublicKey, handshake_proof, verify_handshake_proof};
+use rand_core::CryptoRngCore;
+use shoutnet_crypto::{Address, Keypair, PublicKey, handshake_proof, verify_handshake_proof};
 use shoutnet_wire::{
-    Ack, AckResult, Hello, MAX_LISTEN_ADDRS, Message, NONCE_LEN, NackCode, Opcode,
-    PROTOCOL_VERSION, Payload, PayloadError, Ping,
+    Ack, AckResult, Hello, MAX_LISTEN_ADDRS, Message, Method, MethodSet, NONCE_LEN, Nack, NackCode,
+    Opcode, PROTOCOL_VERSION, Payload, Ping, Profile, ValueLimits,
 };
 
-use crate::connection::Peer;
-use crate::engine::NodeEngine;
-use crate::event::{ConnectionId, Event};
+use crate::event::CloseReason;
+use crate::refusal;
 
 /// Handshake progress of one connection.
 #[derive(Debug)]
 pub(crate) struct Handshake {
     /// The nonce this node sent; the peer must sign it.
-    pub(crate) nonce: [u8; NONCE_LEN],
+    nonce: [u8; NONCE_LEN],
     /// The request id of this node's hello `PING`.
-    pub(crate) hello_id: u64,
+    hello_id: u64,
     /// The peer's valid hello, once received.
-    pub(crate) hello: Option<PeerHello>,
+    hello: Option<PeerHello>,
     /// Whether the peer proved its key over our nonce.
-    pub(crate) proven: bool,
+    proven: bool,
+}
+
+/// The authenticated peer of an established connection.
+#[derive(Clone, Debug)]
+pub(crate) struct Peer {
+    /// Its routing address.
+    pub(crate) address: Address,
+    /// Its key.
+    pub(crate) public: PublicKey,
+    /// Where it accepts connections.
+    pub(crate) listen: Vec<SocketAddr>,
 }
 
 /// What a valid hello told us.
 #[derive(Clone, Debug)]
-pub(crate) struct PeerHello {
+struct PeerHello {
     /// The peer's key, from the hello's from-key.
-    pub(crate) public: PublicKey,
+    public: PublicKey,
     /// Where it listens.
-    pub(crate) listen: Vec<SocketAddr>,
+    listen: Vec<SocketAddr>,
 }
 
-impl NodeEngine {
-    /// Starts the handshake on a new connection: sends our hello.
-    pub(crate) fn send_hello(&mut self, conn: ConnectionId) {
-        let Some(c) = self.conns.get(&conn) else {
-            return;
-        };
-        let hello = Hello {
-            version: PROTOCOL_VERSION,
-            profile: self.profile.name().into(),
-            nonce: c.handshake.nonce,
-            listen: self
-                .config
-                .listen
-                .iter()
-                .take(MAX_LISTEN_ADDRS)
-                .copied()
-                .collect(),
-            compression: self.config.decode_methods,
-            preferred: self.config.preferred,
-        };
-        let request_id = c.handshake.hello_id;
-        self.send(
-            conn,
-            &Payload::Ping(Ping {
-                request_id,
-                hello: Some(hello),
-            }),
-        );
+/// A message received during the handshake, read.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// The peer's hello.
+    Hello {
+        /// Its request id, which our proof answers.
+        request_id: u64,
+        /// The hello.
+        hello: Hello,
+    },
+    /// The peer's proof over our nonce.
+    Proof {
+        /// The request id of the hello it answers.
+        request_id: u64,
+        /// The signature.
+        proof: Bytes,
+    },
+    /// The peer refused us.
+    PeerRefused(NackCode),
+    /// Anything else: refused, and the connection closed.
+    Refused(Refusal),
+}
+
+/// A handshake that cannot go on: the `NACK` to send, if any, then the
+/// close.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    /// The answer, written before the close (boxed: refusals are rare and
+    /// `Result`s carrying them stay small).
+    pub(crate) nack: Option<Box<Nack>>,
+    /// Why the connection closes.
+    pub(crate) close: CloseReason,
+}
+
+impl Handshake {
+    /// A handshake that will send `nonce` in the hello with `hello_id`.
+    pub(crate) fn new(nonce: [u8; NONCE_LEN], hello_id: u64) -> Self {
+        Self {
+            nonce,
+            hello_id,
+            hello: None,
+            proven: false,
+        }
     }
 
-    /// Handles a message on a connection whose handshake is not complete.
-    /// Only a hello, its proof, or a `NACK` (the peer refusing us) are
-    /// accepted; anything else is refused with `NOT_AUTHENTICATED`.
-    pub(crate) fn on_handshake_message(&mut self, conn: ConnectionId, msg: &Message, now: Instant) {
-        let payload = msg.payload(self.profile, &self.config.limits.value);
-        match (msg.opcode, payload) {
+    /// This node's hello `PING`.
+    pub(crate) fn hello(
+        &self,
+        profile: Profile,
+        listen: &[SocketAddr],
+        compression: MethodSet,
+        preferred: Method,
+    ) -> Payload {
+        Payload::Ping(Ping {
+            request_id: self.hello_id,
+            hello: Some(Hello {
+                version: PROTOCOL_VERSION,
+                profile: profile.name().into(),
+                nonce: self.nonce,
+                listen: listen.iter().take(MAX_LISTEN_ADDRS).copied().collect(),
+                compression,
+                preferred,
+            }),
+        })
+    }
+
+    /// The peer's key, once its hello was accepted.
+    pub(crate) fn peer_key(&self) -> Option<&PublicKey> {
+        self.hello.as_ref().map(|h| &h.public)
+    }
+
+    /// Reads `msg`: only a hello, its proof, or a `NACK` (the peer refusing
+    /// us) are accepted; anything else is refused with
+    /// `NACK NOT_AUTHENTICATED`, and a hello that does not decode with
+    /// `NACK MALFORMED` (or `TOO_LARGE`).
+    pub(crate) fn read(msg: &Message, profile: Profile, limits: &ValueLimits) -> Step {
+        match (msg.opcode, msg.payload(profile, limits)) {
             (
                 Opcode::Ping,
                 Ok(Payload::Ping(Ping {
                     request_id,
                     hello: Some(hello),
                 })),
-            ) => {
-                self.on_hello(conn, msg, request_id, hello, now);
-            }
-            (Opcode::Ping, Err(err)) => {
-                self.refuse_malformed(conn, msg, &err);
-                self.close(conn, format!("malformed hello: {err}"), now);
-            }
+            ) => Step::Hello { request_id, hello },
+            (Opcode::Ping, Err(err)) => Step::Refused(Refusal {
+                nack: refusal::malformed(msg, &err, limits).map(Box::new),
+                close: CloseReason::MalformedHello(err),
+            }),
             (
                 Opcode::Ack,
                 Ok(Payload::Ack(Ack {
                     request_id,
                     result: AckResult::Ping { proof: Some(proof) },
                 })),
-            ) => self.on_proof(conn, msg, request_id, &proof, now),
-            (Opcode::Nack, Ok(Payload::Nack(nack))) => {
-                self.close(
-                    conn,
-                    format!(
-                        "peer refused the handshake: {:?} {}",
-                        nack.code, nack.reason
-                    ),
-                    now,
-                );
-            }
-            _ => self.refuse_unauthenticated(conn, msg, now),
+            ) => Step::Proof { request_id, proof },
+            (Opcode::Nack, Ok(Payload::Nack(nack))) => Step::PeerRefused(nack.code),
+            _ => Step::Refused(unauthenticated(msg, limits)),
         }
     }
 
-    fn refuse_unauthenticated(&mut self, conn: ConnectionId, msg: &Message, now: Instant) {
-        self.nack_message(
-            conn,
-            msg,
-            NackCode::NotAuthenticated,
-            "handshake not complete",
-        );
-        self.close(conn, "message before the handshake completed".into(), now);
-    }
-
-    fn on_hello(
+    /// The peer's hello `msg` (read as `request_id`, `hello`), whose
+    /// from-key resolved to `key` (a key already held, or decoded now):
+    /// checks it and returns our proof, signed with `keypair`, or why the
+    /// handshake ends.
+    #[allow(clippy::too_many_arguments)] // One step, its whole context.
+    pub(crate) fn on_hello(
         &mut self,
-        conn: ConnectionId,
         msg: &Message,
         request_id: u64,
         hello: Hello,
-        now: Instant,
-    ) {
-        let duplicate = self
-            .conns
-            .get(&conn)
-            .is_some_and(|c| c.handshake.hello.is_some());
-        if duplicate {
-            self.refuse_unauthenticated(conn, msg, now);
-            return;
-        }
-        if hello.version != PROTOCOL_VERSION || hello.profile() != Some(self.profile) {
-            self.nack(
-                conn,
+        key: Result<PublicKey, shoutnet_crypto::Error>,
+        keypair: &Keypair,
+        rng: &mut impl CryptoRngCore,
+        limits: &ValueLimits,
+    ) -> Result<Payload, Refusal> {
+        let refuse = |code, reason: &str, close| Refusal {
+            nack: Some(Box::new(refusal::nack(
                 Opcode::Ping,
                 Some(request_id),
+                code,
+                reason,
+            ))),
+            close,
+        };
+        if self.hello.is_some() {
+            return Err(unauthenticated(msg, limits));
+        }
+        if hello.version != PROTOCOL_VERSION || hello.profile() != Some(keypair.profile()) {
+            return Err(refuse(
                 NackCode::VersionMismatch,
                 "this node speaks version 1 with another profile",
-            );
-            self.close(conn, "hello with another version or profile".into(), now);
-            return;
+                CloseReason::VersionMismatch,
+            ));
         }
-        let public = match self.known_key(&msg.from) {
-            Ok(public) if public.key_field() != self.key.as_ref() => public,
+        let public = match key {
+            Ok(public) if public.key_field() != keypair.public().key_field() => public,
             Ok(_) => {
-                self.close(conn, "connected to itself".into(), now);
-                return;
+                return Err(Refusal {
+                    nack: None,
+                    close: CloseReason::SelfConnection,
+                });
             }
-            Err(err) => {
-                self.nack(
-                    conn,
-                    Opcode::Ping,
-                    Some(request_id),
+            Err(_) => {
+                return Err(refuse(
                     NackCode::Malformed,
                     "hello from-key is not a valid key",
-                );
-                self.close(conn, format!("invalid hello key: {err}"), now);
-                return;
+                    CloseReason::InvalidKey,
+                ));
             }
         };
-        let proof = handshake_proof(&self.config.keypair, &mut self.rng, &hello.nonce, &msg.from);
-        let Ok(proof) = proof else {
-            self.nack(
-                conn,
-                Opcode::Ping,
-                Some(request_id),
+        let Ok(proof) = handshake_proof(keypair, rng, &hello.nonce, &msg.from) else {
+            return Err(refuse(
                 NackCode::Internal,
                 "could not sign the handshake proof",
-            );
-            self.close(conn, "could not sign the handshake proof".into(), now);
-            return;
+                CloseReason::ProofSigningFailed,
+            ));
         };
-        if let Some(c) = self.conns.get_mut(&conn) {
-            c.handshake.hello = Some(PeerHello {
-                public,
-                listen: hello.listen,
-            });
-        }
-        self.send(
-            conn,
-            &Payload::Ack(Ack {
-                request_id,
-                result: AckResult::Ping {
-                    proof: Some(Bytes::from(proof)),
-                },
-            }),
-        );
-        self.maybe_established(conn, now);
+        self.hello = Some(PeerHello {
+            public,
+            listen: hello.listen,
+        });
+        Ok(Payload::Ack(Ack {
+            request_id,
+            result: AckResult::Ping {
+                proof: Some(Bytes::from(proof)),
+            },
+        }))
     }
 
-    fn on_proof(
+    /// The peer's proof `proof` in `msg`, answering request `request_id`:
+    /// it must answer our hello, follow the peer's own hello (which it
+    /// always does: both sides send their hello first), and verify over our
+    /// nonce and both keys.
+    pub(crate) fn on_proof(
         &mut self,
-        conn: ConnectionId,
         msg: &Message,
         request_id: u64,
         proof: &[u8],
-        now: Instant,
-    ) {
-        let Some(c) = self.conns.get(&conn) else {
-            return;
+        local_key: &[u8],
+        limits: &ValueLimits,
+    ) -> Result<(), Refusal> {
+        let public = match &self.hello {
+            Some(h) if request_id == self.hello_id && h.public.key_field() == msg.from => &h.public,
+            _ => return Err(unauthenticated(msg, limits)),
         };
-        // The proof must answer our hello, and follow the peer's own hello
-        // (which it always does: both sides send their hello first).
-        let verdict = match &c.handshake.hello {
-            Some(h) if request_id == c.handshake.hello_id && h.public.key_field() == msg.from => {
-                verify_handshake_proof(&h.public, &c.handshake.nonce, &self.key, proof).is_ok()
-            }
-            _ => {
-                self.refuse_unauthenticated(conn, msg, now);
-                return;
-            }
-        };
-        if !verdict {
-            self.nack(
-                conn,
-                Opcode::Ack,
-                Some(request_id),
-                NackCode::BadSignature,
-                "handshake proof does not verify",
-            );
-            self.close(conn, "bad handshake proof".into(), now);
-            return;
+        if verify_handshake_proof(public, &self.nonce, local_key, proof).is_err() {
+            return Err(Refusal {
+                nack: Some(Box::new(refusal::nack(
+                    Opcode::Ack,
+                    Some(request_id),
+                    NackCode::BadSignature,
+                    "handshake proof does not verify",
+                ))),
+                close: CloseReason::BadProof,
+            });
         }
-        if let Some(c) = self.conns.get_mut(&conn) {
-            c.handshake.proven = true;
-        }
-        self.maybe_established(conn, now);
+        self.proven = true;
+        Ok(())
     }
 
-    fn maybe_established(&mut self, conn: ConnectionId, now: Instant) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        let Some(hello) = c.handshake.hello.as_ref().filter(|_| c.handshake.proven) else {
-            return;
-        };
-        let peer = Peer {
+    /// The authenticated peer, once both the hello and the proof are in.
+    pub(crate) fn peer(&self) -> Option<Peer> {
+        let hello = self.hello.as_ref().filter(|_| self.proven)?;
+        Some(Peer {
             address: hello.public.routing_address(),
             public: hello.public.clone(),
             listen: hello.listen.clone(),
-        };
-        c.peer = Some(peer.clone());
-        self.push_event(Event::Connected {
-            conn,
-            peer: peer.address,
-            key: peer.public.to_bytes(),
-            listen: peer.listen.clone(),
-        });
-        self.on_established(conn, &peer, now);
-    }
-
-    /// Answers a message whose payload does not decode: `TOO_LARGE` for a
-    /// field over its limit, `MALFORMED` otherwise. Replies are never
-    /// answered (that could loop); they are counted instead.
-    pub(crate) fn refuse_malformed(
-        &mut self,
-        conn: ConnectionId,
-        msg: &Message,
-        err: &PayloadError,
-    ) {
-        if matches!(msg.opcode, Opcode::Ack | Opcode::Nack) {
-            self.stats.malformed_replies += 1;
-            return;
-        }
-        let code = match err {
-            PayloadError::TooLong { .. } => NackCode::TooLarge,
-            _ => NackCode::Malformed,
-        };
-        let reason = err.to_string();
-        self.nack_message(conn, msg, code, &reason);
+        })
     }
 }
 
-impl NodeEngine {
-    /// The validated key whose field is `field`: the one held for a routing
-    /// table entry or a peer being dialled, if it is that key, else decoded
-    /// and checked now (docs/PROTOCOL.md §2).
-    pub(crate) fn known_key(&self, field: &[u8]) -> Result<PublicKey, shoutnet_crypto::Error> {
-        let address = Address::of_key_field(field);
-        let known = self
-            .table
-            .get(&address)
-            .map(|c| &c.public)
-            .or_else(|| self.dials.waiting.get(&address)?.public.as_ref())
-            .filter(|public| public.key_field() == field);
-        match known {
-            Some(public) => Ok(public.clone()),
-            None => PublicKey::from_key_field(self.profile, field),
+/// The refusal of a message that has no place before the handshake
+/// completes.
+fn unauthenticated(msg: &Message, limits: &ValueLimits) -> Refusal {
+    Refusal {
+        nack: Some(Box::new(refusal::nack_message(
+            msg,
+            NackCode::NotAuthenticated,
+            "handshake not complete",
+            limits,
+        ))),
+        close: CloseReason::NotAuthenticated(msg.opcode),
+    }
+}
+
+/// The reason of a hello refused for its payload, as the refusal's
+/// `NACK` and close carry it (for tests).
+#[cfg(test)]
+fn close_of(step: &Step) -> Option<CloseReason> {
+    match step {
+        Step::Refused(r) => Some(r.close),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    use shoutnet_wire::{FindNode, PayloadError};
+
+    use super::*;
+
+    const PROFILE: Profile = Profile::Ed25519;
+
+    /// (hello version, the key its from-key resolves to, the close, the
+    /// NACK code).
+    type HelloCase = (
+        u64,
+        Result<PublicKey, shoutnet_crypto::Error>,
+        CloseReason,
+        Option<NackCode>,
+    );
+
+    fn keypair(seed: u8) -> Keypair {
+        Keypair::generate(PROFILE, &mut ChaCha20Rng::from_seed([seed; 32])).unwrap()
+    }
+
+    fn msg(from: &Keypair, to: &Keypair, payload: &Payload) -> Message {
+        Message::from_payload(
+            PROFILE,
+            from.public().to_bytes(),
+            to.public().to_bytes(),
+            payload,
+        )
+        .unwrap()
+    }
+
+    /// `a`'s handshake with `b` after `b`'s hello, and `b`'s hello message.
+    fn hello_from(a: &Keypair, b: &Keypair, version: u64) -> (Handshake, Message, u64, Hello) {
+        let theirs = Handshake::new([9; 32], 40);
+        let Payload::Ping(Ping {
+            request_id,
+            hello: Some(mut hello),
+        }) = theirs.hello(PROFILE, &[], MethodSet::all(), Method::None)
+        else {
+            unreachable!()
+        };
+        hello.version = version;
+        let payload = Payload::Ping(Ping {
+            request_id,
+            hello: Some(hello.clone()),
+        });
+        (
+            Handshake::new([8; 32], 7),
+            msg(b, a, &payload),
+            request_id,
+            hello,
+        )
+    }
+
+    #[test]
+    fn a_hello_and_a_proof_establish_and_each_fault_is_refused() {
+        let (a, b) = (keypair(1), keypair(2));
+        let limits = ValueLimits::default();
+        let mut rng = ChaCha20Rng::from_seed([3; 32]);
+        // Good path.
+        let (mut hs, m, id, hello) = hello_from(&a, &b, PROTOCOL_VERSION);
+        let key = Ok(b.public().clone());
+        let ack = hs
+            .on_hello(&m, id, hello.clone(), key, &a, &mut rng, &limits)
+            .unwrap();
+        assert!(matches!(ack, Payload::Ack(_)));
+        assert!(hs.peer().is_none(), "no proof yet");
+        let proof = handshake_proof(&b, &mut rng, &[8; 32], &a.public().to_bytes()).unwrap();
+        let wrong = hs.on_proof(&m, 99, &proof, &a.public().to_bytes(), &limits);
+        assert_eq!(
+            wrong.unwrap_err().close,
+            CloseReason::NotAuthenticated(Opcode::Ping),
+            "wrong id"
+        );
+        hs.on_proof(&m, 7, &proof, &a.public().to_bytes(), &limits)
+            .unwrap();
+        assert_eq!(hs.peer().unwrap().public, *b.public());
+        // A second hello.
+        let again = hs.on_hello(
+            &m,
+            id,
+            hello.clone(),
+            Ok(b.public().clone()),
+            &a,
+            &mut rng,
+            &limits,
+        );
+        assert_eq!(
+            again.unwrap_err().close,
+            CloseReason::NotAuthenticated(Opcode::Ping)
+        );
+
+        // (version, key, expected close, expected NACK code)
+        let cases: [HelloCase; 3] = [
+            (
+                2,
+                Ok(b.public().clone()),
+                CloseReason::VersionMismatch,
+                Some(NackCode::VersionMismatch),
+            ),
+            (
+                PROTOCOL_VERSION,
+                Ok(a.public().clone()),
+                CloseReason::SelfConnection,
+                None,
+            ),
+            (
+                PROTOCOL_VERSION,
+                Err(shoutnet_crypto::Error::MalformedKey),
+                CloseReason::InvalidKey,
+                Some(NackCode::Malformed),
+            ),
+        ];
+        for (version, key, close, code) in cases {
+            let (mut hs, m, id, hello) = hello_from(&a, &b, version);
+            let refusal = hs
+                .on_hello(&m, id, hello, key, &a, &mut rng, &limits)
+                .unwrap_err();
+            assert_eq!(refusal.close, close);
+            assert_eq!(refusal.nack.map(|n| n.code), code);
         }
+        // A bad proof.
+        let (mut hs, m, id, hello) = hello_from(&a, &b, PROTOCOL_VERSION);
+        hs.on_hello(&m, id, hello, Ok(b.public().clone()), &a, &mut rng, &limits)
+            .unwrap();
+        let forged = handshake_proof(&b, &mut rng, &[0; 32], &a.public().to_bytes()).unwrap();
+        let refusal = hs
+            .on_proof(&m, 7, &forged, &a.public().to_bytes(), &limits)
+            .unwrap_err();
+        assert_eq!(refusal.close, CloseReason::BadProof);
+        assert_eq!(refusal.nack.unwrap().code, NackCode::BadSignature);
+    }
+
+    #[test]
+    fn read_sorts_messages_into_steps() {
+        let (a, b) = (keypair(1), keypair(2));
+        let limits = ValueLimits::default();
+        let find = msg(
+            &b,
+            &a,
+            &Payload::FindNode(FindNode {
+                request_id: 5,
+                target: [0; 32],
+            }),
+        );
+        let step = Handshake::read(&find, PROFILE, &limits);
+        assert_eq!(
+            close_of(&step),
+            Some(CloseReason::NotAuthenticated(Opcode::FindNode))
+        );
+        let Step::Refused(r) = step else {
+            unreachable!()
+        };
+        assert_eq!(
+            r.nack.unwrap().request_id,
+            Some(5),
+            "the request id is read"
+        );
+        let bad_hello = Message::new(
+            b.public().to_bytes(),
+            a.public().to_bytes(),
+            Opcode::Ping,
+            Bytes::from_static(&[0x91, 0xc1]),
+        );
+        let step = Handshake::read(&bad_hello, PROFILE, &limits);
+        assert!(matches!(
+            close_of(&step),
+            Some(CloseReason::MalformedHello(PayloadError::Value(_)))
+        ));
+        let nack = msg(
+            &b,
+            &a,
+            &Payload::Nack(refusal::nack(
+                Opcode::Ping,
+                Some(1),
+                NackCode::VersionMismatch,
+                "no",
+            )),
+        );
+        assert!(matches!(
+            Handshake::read(&nack, PROFILE, &limits),
+            Step::PeerRefused(NackCode::VersionMismatch)
+        ));
     }
 }

@@ -1,31 +1,29 @@
-//! Lookups and bootstrap (docs/PROTOCOL.md §8.7, DESIGN R10): drives
-//! `shoutnet_kad::Lookup`s over connections, dialling peers as needed, and
-//! joins the network as the Kademlia paper does (self-lookup, then a
-//! refresh of every bucket farther than the closest neighbour).
+//! Lookups (docs/PROTOCOL.md §8.7, §9.5): the pool of running
+//! `shoutnet_kad::Lookup`s, as libp2p's `QueryPool`. Each is stepped with
+//! [`Lookups::next`], which says whom to ask, that it waits, or that it
+//! finished; answers and failures are fed back. The pool never sends,
+//! dials or arms a timer: the engine does, from what it returns.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use shoutnet_crypto::{Address, PublicKey};
+use shoutnet_crypto::Address;
 use shoutnet_kad::{KadConfig, Lookup, LookupAction, LookupKind, LookupStats};
-use shoutnet_wire::{FindNode, NodeInfo, Opcode, Payload};
+use shoutnet_wire::NodeInfo;
 
-use crate::connection::Role;
-use crate::dialer::{Reach, dialable};
-use crate::engine::NodeEngine;
-use crate::event::{ConnectionId, Event, RequestId};
-use crate::requests::{Pending, Purpose};
-use crate::timers::{LookupId, Timer};
+use crate::addrs::first_dialable;
+use crate::event::CommandId;
+use crate::timers::LookupId;
 
 /// Who a lookup reports to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Owner {
     /// A [`Command::FindNode`](crate::Command::FindNode).
-    Command(RequestId),
+    Command(CommandId),
     /// A step of a [`Command::Bootstrap`](crate::Command::Bootstrap).
-    Bootstrap(RequestId),
+    Bootstrap(CommandId),
     /// A refresh of an idle bucket.
     Refresh,
 }
@@ -34,13 +32,44 @@ pub(crate) enum Owner {
 /// when the lookup goes to contact it: most candidates never are.
 #[derive(Clone, Debug)]
 pub(crate) struct Candidate {
-    key: Bytes,
-    addr: SocketAddr,
+    pub(crate) key: Bytes,
+    pub(crate) addr: SocketAddr,
+}
+
+/// What a lookup asks for next.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Ask this peer.
+    Send(Address),
+    /// Wait for answers; its earliest request deadline, if any.
+    Waiting(Option<Instant>),
+    /// It finished, and left the pool.
+    Finished(Finished),
+}
+
+/// A lookup that ended.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    pub(crate) owner: Owner,
+    pub(crate) target: Address,
+    /// Up to k closest peers that answered, nearest first.
+    pub(crate) closest: Vec<Address>,
+    pub(crate) stats: LookupStats,
+}
+
+/// What an answer did to its lookup.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Answered {
+    /// Node infos that named addresses but none dialable.
+    pub(crate) invalid: u64,
+    /// For a bucket refresh that fills a bucket: the bucket and the number
+    /// of entries at which the lookup has done its job.
+    pub(crate) fill: Option<(u8, usize)>,
 }
 
 /// One running lookup.
 #[derive(Debug)]
-pub(crate) struct LookupState {
+struct State {
     lookup: Lookup,
     owner: Owner,
     /// How to reach the lookup's candidates, pruned to those it keeps.
@@ -48,357 +77,135 @@ pub(crate) struct LookupState {
     /// Peers asked a second time after a connection closed under the first
     /// request.
     retried: BTreeSet<Address>,
-    /// For a bootstrap's bucket refresh: the bucket it fills, and the
-    /// number of entries at which it has done its job and stops.
     fill: Option<(u8, usize)>,
 }
 
-/// Where a bootstrap stands.
+/// The running lookups of the node at `local`.
 #[derive(Debug)]
-enum Phase {
-    /// Seeds still connecting.
-    Seeds(BTreeSet<SocketAddr>),
-    /// The lookup of the node's own address runs.
-    SelfLookup,
-    /// This many bucket refreshes run.
-    Refresh(usize),
+pub(crate) struct Lookups {
+    local: Address,
+    running: BTreeMap<LookupId, State>,
+    next_id: u64,
 }
 
-/// One [`Command::Bootstrap`](crate::Command::Bootstrap).
-#[derive(Debug)]
-pub(crate) struct Bootstrap {
-    phase: Phase,
-    lookups: usize,
-    stats: LookupStats,
-}
-
-impl NodeEngine {
-    /// Starts `Command::Bootstrap`: dials the seeds (transient: they are
-    /// only a way in).
-    pub(crate) fn start_bootstrap(&mut self, id: RequestId, seeds: Vec<SocketAddr>, now: Instant) {
-        let mut waiting = BTreeSet::new();
-        for addr in seeds.into_iter().filter(dialable) {
-            if self.dials.is_pending(&addr) {
-                waiting.insert(addr);
-            } else if self.outbound_count(Role::Transient) < self.config.max_transient {
-                self.dial(addr, Role::Transient, None, now);
-                waiting.insert(addr);
-            }
-        }
-        self.bootstraps.insert(
-            id,
-            Bootstrap {
-                phase: Phase::Seeds(waiting),
-                lookups: 0,
-                stats: LookupStats::default(),
-            },
-        );
-        self.advance_bootstraps(now);
-    }
-
-    /// A dial of `addr` connected or failed: bootstraps waiting for that
-    /// seed move on.
-    pub(crate) fn seed_done(&mut self, addr: SocketAddr, now: Instant) {
-        let mut any = false;
-        for b in self.bootstraps.values_mut() {
-            if let Phase::Seeds(seeds) = &mut b.phase {
-                any |= seeds.remove(&addr);
-            }
-        }
-        if any {
-            self.advance_bootstraps(now);
+impl Lookups {
+    /// No lookups yet; they will never ask `local`, this node.
+    pub(crate) fn new(local: Address) -> Self {
+        Self {
+            local,
+            running: BTreeMap::new(),
+            next_id: 0,
         }
     }
 
-    /// Starts the self-lookup of every bootstrap whose seeds all connected
-    /// or failed.
-    fn advance_bootstraps(&mut self, now: Instant) {
-        let ready: Vec<RequestId> = self
-            .bootstraps
-            .iter()
-            .filter(|(_, b)| matches!(&b.phase, Phase::Seeds(s) if s.is_empty()))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ready {
-            if let Some(b) = self.bootstraps.get_mut(&id) {
-                b.phase = Phase::SelfLookup;
-            }
-            self.start_lookup(Owner::Bootstrap(id), self.local, now);
-        }
+    pub(crate) fn len(&self) -> usize {
+        self.running.len()
     }
 
-    /// A lookup of bootstrap `id` finished.
-    fn bootstrap_step(&mut self, id: RequestId, stats: LookupStats, now: Instant) {
-        let Some(b) = self.bootstraps.get_mut(&id) else {
-            return;
-        };
-        b.lookups += 1;
-        b.stats.requests += stats.requests;
-        b.stats.successes += stats.successes;
-        b.stats.failures += stats.failures;
-        b.stats.timeouts += stats.timeouts;
-        b.stats.rounds = b.stats.rounds.max(stats.rounds);
-        match b.phase {
-            Phase::Seeds(_) => {}
-            Phase::SelfLookup => {
-                // The Kademlia paper's join: refresh the buckets from the
-                // closest neighbour's out, here those still sparse. The
-                // count is set first: a refresh that finishes at once
-                // counts itself down.
-                let below = self.config.bootstrap_refresh_below;
-                let buckets: Vec<u8> = self
-                    .table
-                    .buckets_from_closest()
-                    .filter(|&i| self.table.bucket_len(i) < below)
-                    .collect();
-                b.phase = Phase::Refresh(buckets.len());
-                if buckets.is_empty() {
-                    self.finish_bootstrap(id, now);
-                }
-                for index in buckets {
-                    self.refresh_bucket(index, Owner::Bootstrap(id), Some(below), now);
-                }
-            }
-            Phase::Refresh(left) => {
-                b.phase = Phase::Refresh(left.saturating_sub(1));
-                if left <= 1 {
-                    self.finish_bootstrap(id, now);
-                }
-            }
-        }
-    }
-
-    fn finish_bootstrap(&mut self, id: RequestId, now: Instant) {
-        let Some(b) = self.bootstraps.remove(&id) else {
-            return;
-        };
-        self.push_event(Event::BootstrapFinished {
-            id,
-            table_len: self.table.len(),
-            lookups: b.lookups,
-            stats: b.stats,
-        });
-        self.start_upkeep(now, now);
-    }
-
-    /// Starts a `FIND_NODE` lookup of `target` from the table's k closest.
-    pub(crate) fn start_lookup(&mut self, owner: Owner, target: Address, now: Instant) -> LookupId {
-        let k = self.config.kad.bucket_size();
-        let seeds: Vec<Address> = self
-            .table
-            .closest(&target, k)
-            .into_iter()
-            .map(|(a, _)| a)
-            .collect();
-        let config = self.config.kad.clone();
-        self.launch_lookup(owner, target, seeds, &config, None, now)
-    }
-
-    /// Starts a lookup of `target` from `seeds` with `config`, and touches
-    /// the target's bucket. With `fill`, it stops once the target's bucket
-    /// holds that many entries.
-    pub(crate) fn launch_lookup(
+    /// Starts a lookup of `target` from `seeds` with `config`. With `fill`, it has done its job once the bucket named
+    /// holds that many entries (see [`Answered::fill`]).
+    pub(crate) fn start(
         &mut self,
         owner: Owner,
         target: Address,
         seeds: Vec<Address>,
         config: &KadConfig,
-        fill: Option<usize>,
+        fill: Option<(u8, usize)>,
         now: Instant,
     ) -> LookupId {
-        let id = LookupId(self.next_lookup);
-        self.next_lookup += 1;
-        let bucket = self.table.bucket_index(&target);
-        if let Some(index) = bucket {
-            self.table.touch_bucket(index, now);
-        }
+        self.next_id += 1;
+        let id = LookupId(self.next_id);
         let lookup =
             Lookup::new(target, LookupKind::FindNode, seeds, config, now).with_local(self.local);
-        self.lookups.insert(
+        self.running.insert(
             id,
-            LookupState {
+            State {
                 lookup,
                 owner,
                 candidates: BTreeMap::new(),
                 retried: BTreeSet::new(),
-                fill: bucket.zip(fill),
+                fill,
             },
         );
-        self.drive_lookup(id, now);
         id
     }
 
-    /// Sends what lookup `id` asks for, and reports it when finished.
-    pub(crate) fn drive_lookup(&mut self, id: LookupId, now: Instant) {
-        loop {
-            let Some(state) = self.lookups.get_mut(&id) else {
-                return;
-            };
-            match state.lookup.next(now) {
-                LookupAction::Send(peer) => self.request_peer(id, peer, now),
-                LookupAction::Waiting => {
-                    let next = state.lookup.next_timeout();
-                    self.timers.set_or_cancel(Timer::Lookup(id), next);
-                    return;
-                }
-                LookupAction::Finished => {
-                    self.finish_lookup(id, now);
-                    return;
-                }
-            }
-        }
+    /// What lookup `id` asks for next; `None` if it is not running.
+    pub(crate) fn next(&mut self, id: LookupId, now: Instant) -> Option<Step> {
+        let state = self.running.get_mut(&id)?;
+        Some(match state.lookup.next(now) {
+            LookupAction::Send(peer) => Step::Send(peer),
+            LookupAction::Waiting => Step::Waiting(state.lookup.next_timeout()),
+            LookupAction::Finished => Step::Finished(self.finish(id)?),
+        })
     }
 
-    fn finish_lookup(&mut self, id: LookupId, now: Instant) {
-        let Some(state) = self.lookups.remove(&id) else {
-            return;
-        };
-        self.timers.cancel(Timer::Lookup(id));
-        self.dials.forget_lookup(id);
-        let stats = state.lookup.stats();
-        match state.owner {
-            Owner::Command(request) => self.push_event(Event::LookupFinished {
-                id: request,
-                target: *state.lookup.target(),
-                closest: state.lookup.result(),
-                stats,
-            }),
-            Owner::Bootstrap(request) => self.bootstrap_step(request, stats, now),
-            Owner::Refresh => {}
-        }
+    /// Ends lookup `id` now.
+    pub(crate) fn finish(&mut self, id: LookupId) -> Option<Finished> {
+        let state = self.running.remove(&id)?;
+        Some(Finished {
+            owner: state.owner,
+            target: *state.lookup.target(),
+            closest: state.lookup.result(),
+            stats: state.lookup.stats(),
+        })
     }
 
-    /// Asks `peer` for lookup `id`: over its connection if there is one,
-    /// else over a transient connection to its first dialable address. A
-    /// candidate learned from an answer has its key checked first.
-    pub(crate) fn request_peer(&mut self, id: LookupId, peer: Address, now: Instant) {
-        if let Some(conn) = self.connected.newest(&peer) {
-            self.send_find_node(conn, id, peer, now);
-            return;
-        }
-        let from_table = self
-            .table
-            .get(&peer)
-            .and_then(|c| Some((c.listen.iter().copied().find(dialable)?, c.public.clone())));
-        let target = match from_table {
-            Some(target) => Some(target),
-            None => self.checked_candidate(id, &peer),
-        };
-        let Some((addr, public)) = target else {
-            self.peer_failed(id, peer, now);
-            return;
-        };
-        match self.connect_to(peer, addr, Role::Transient, now) {
-            Reach::Connected(conn) => self.send_find_node(conn, id, peer, now),
-            Reach::Underway => match self.dials.wait_for(peer) {
-                Some(waiters) => {
-                    waiters.lookups.insert(id);
-                    waiters.public = Some(public);
-                }
-                None => {
-                    self.stats.lookup_unreachable += 1;
-                    self.peer_failed(id, peer, now);
-                }
-            },
-            Reach::Unreachable => {
-                self.stats.lookup_unreachable += 1;
-                self.peer_failed(id, peer, now);
-            }
-        }
+    /// The target of lookup `id`.
+    pub(crate) fn target(&self, id: LookupId) -> Option<Address> {
+        Some(*self.running.get(&id)?.lookup.target())
     }
 
-    /// The dialable address and key of candidate `peer` of lookup `id` if
-    /// its key is valid; an invalid one is counted and dropped.
-    fn checked_candidate(
+    /// The candidate `peer` of lookup `id`, taken: how to reach it and its
+    /// unchecked key.
+    pub(crate) fn take_candidate(&mut self, id: LookupId, peer: &Address) -> Option<Candidate> {
+        self.running.get_mut(&id)?.candidates.remove(peer)
+    }
+
+    /// Its request to `peer` actually left: its timeout counts from now,
+    /// not from when the lookup chose the peer. Returns the lookup's next
+    /// deadline.
+    pub(crate) fn on_sent(
         &mut self,
         id: LookupId,
         peer: &Address,
-    ) -> Option<(SocketAddr, PublicKey)> {
-        let state = self.lookups.get_mut(&id)?;
-        let candidate = state.candidates.remove(peer)?;
-        match self.known_key(&candidate.key) {
-            Ok(public) => Some((candidate.addr, public)),
-            Err(_) => {
-                self.stats.invalid_nodes += 1;
-                None
-            }
-        }
+        now: Instant,
+    ) -> Option<Option<Instant>> {
+        let state = self.running.get_mut(&id)?;
+        state.lookup.on_sent(peer, now);
+        Some(state.lookup.next_timeout())
     }
 
     /// Lookup `id` gives up on `peer`.
-    pub(crate) fn peer_failed(&mut self, id: LookupId, peer: Address, now: Instant) {
-        if let Some(state) = self.lookups.get_mut(&id) {
-            state.lookup.on_failure(&peer, now);
-        }
-        self.drive_lookup(id, now);
-    }
-
-    /// Sends lookup `id`'s `FIND_NODE` to `peer` on `conn`.
-    pub(crate) fn send_find_node(
-        &mut self,
-        conn: ConnectionId,
-        id: LookupId,
-        peer: Address,
-        now: Instant,
-    ) {
-        let Some(target) = self.lookups.get(&id).map(|s| *s.lookup.target()) else {
-            return;
-        };
-        let request_id = self.requests.next_id();
-        let pending = Pending {
-            opcode: Opcode::FindNode,
-            purpose: Purpose::FindNode { lookup: id, peer },
-        };
-        if !self.send_request(conn, request_id, pending, now) {
-            self.peer_failed(id, peer, now);
-            return;
-        }
-        self.send(
-            conn,
-            &Payload::FindNode(FindNode {
-                request_id,
-                target: target.0,
-            }),
-        );
-        // The lookup's timeout for this peer counts from now, not from when
-        // it chose the peer: dialling and the handshake have their own.
-        if let Some(state) = self.lookups.get_mut(&id) {
-            state.lookup.on_sent(&peer, now);
-            let next = state.lookup.next_timeout();
-            self.timers.set_or_cancel(Timer::Lookup(id), next);
+    pub(crate) fn on_failure(&mut self, id: LookupId, peer: &Address, now: Instant) {
+        if let Some(state) = self.running.get_mut(&id) {
+            state.lookup.on_failure(peer, now);
         }
     }
 
-    /// A `FIND_NODE` to `peer` for lookup `id` lost its connection: ask
-    /// again once, over a new connection, since the answer may simply not
-    /// have made it (the peer closed an idle connection as the request
-    /// crossed it). `false` if it was already asked twice.
-    pub(crate) fn retry_find_node(&mut self, id: LookupId, peer: Address, now: Instant) -> bool {
-        let Some(state) = self.lookups.get_mut(&id) else {
-            return true;
-        };
-        if !state.retried.insert(peer) {
-            return false;
-        }
-        self.stats.retries += 1;
-        self.request_peer(id, peer, now);
-        true
+    /// Whether lookup `id` may ask `peer` a second time after a connection
+    /// closed under its request (once per peer). `None` if the lookup is no
+    /// longer running.
+    pub(crate) fn may_retry(&mut self, id: LookupId, peer: Address) -> Option<bool> {
+        Some(self.running.get_mut(&id)?.retried.insert(peer))
     }
 
     /// `peer` answered lookup `id` with `nodes`. Nodes without an address
     /// (dial-out-only nodes, until relays exist) cannot be contacted and
-    /// are left out; so are nodes whose addresses are all undialable
-    /// (unspecified, multicast, port 0), counted as invalid. The others
-    /// become candidates, their keys checked when contacted.
+    /// are left out; so are nodes whose addresses are all undialable,
+    /// counted as invalid. The others become candidates, their keys checked
+    /// when contacted.
     pub(crate) fn on_nodes(
         &mut self,
         id: LookupId,
-        peer: Address,
+        peer: &Address,
         nodes: Vec<NodeInfo>,
         now: Instant,
-    ) {
-        let Some(state) = self.lookups.get_mut(&id) else {
-            return;
+    ) -> Option<Answered> {
+        let state = self.running.get_mut(&id)?;
+        let mut answered = Answered {
+            invalid: 0,
+            fill: state.fill,
         };
         let mut closer = Vec::with_capacity(nodes.len());
         for node in nodes {
@@ -406,9 +213,9 @@ impl NodeEngine {
             if address == self.local {
                 continue;
             }
-            let Some(addr) = node.listen.iter().copied().find(dialable) else {
+            let Some(addr) = first_dialable(&node.listen) else {
                 if !node.listen.is_empty() {
-                    self.stats.invalid_nodes += 1;
+                    answered.invalid += 1;
                 }
                 continue;
             };
@@ -418,15 +225,73 @@ impl NodeEngine {
             });
             closer.push(address);
         }
-        state.lookup.on_success(&peer, closer, now);
+        state.lookup.on_success(peer, closer, now);
         let lookup = &state.lookup;
         state.candidates.retain(|a, _| lookup.contains(a));
-        if let Some((bucket, enough)) = state.fill
-            && self.table.bucket_len(bucket) >= enough
-        {
-            self.finish_lookup(id, now);
-            return;
+        Some(answered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(i: u8) -> Address {
+        Address([i; 32])
+    }
+
+    fn node(key: u8, listen: &[&str]) -> NodeInfo {
+        NodeInfo {
+            key: Bytes::from(vec![key; 32]),
+            listen: listen.iter().map(|s| s.parse().unwrap()).collect(),
+            relays: Vec::new(),
         }
-        self.drive_lookup(id, now);
+    }
+
+    #[test]
+    fn a_lookup_asks_takes_answers_and_finishes() {
+        #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
+        let now = Instant::now();
+        let mut pool = Lookups::new(a(9));
+        let mut config = KadConfig::default();
+        config.set_k(2).set_alpha(1);
+        let id = pool.start(Owner::Refresh, a(0), vec![a(1)], &config, Some((3, 1)), now);
+        assert_eq!(pool.len(), 1);
+        let Some(Step::Send(first)) = pool.next(id, now) else {
+            panic!()
+        };
+        assert_eq!(first, a(1));
+        assert!(matches!(pool.next(id, now), Some(Step::Waiting(Some(_)))));
+        // (node key, listen) → counted invalid or kept as a candidate.
+        let nodes = vec![
+            node(2, &["127.0.0.1:2"]),
+            node(3, &["0.0.0.0:3"]),
+            node(4, &[]),
+        ];
+        let answered = pool.on_nodes(id, &first, nodes, now).unwrap();
+        assert_eq!(
+            answered,
+            Answered {
+                invalid: 1,
+                fill: Some((3, 1))
+            }
+        );
+        let two = Address::of_key_field(&[2; 32]);
+        let Some(Step::Send(next)) = pool.next(id, now) else {
+            panic!()
+        };
+        assert_eq!(next, two);
+        let candidate = pool.take_candidate(id, &two).unwrap();
+        assert_eq!(candidate.addr, "127.0.0.1:2".parse().unwrap());
+        assert_eq!(pool.may_retry(id, two), Some(true));
+        assert_eq!(pool.may_retry(id, two), Some(false), "once per peer");
+        pool.on_failure(id, &two, now);
+        let Some(Step::Finished(done)) = pool.next(id, now) else {
+            panic!()
+        };
+        assert_eq!(done.owner, Owner::Refresh);
+        assert_eq!(done.closest, [a(1)]);
+        assert!(pool.next(id, now).is_none(), "gone once finished");
+        assert_eq!(pool.may_retry(id, two), None);
     }
 }

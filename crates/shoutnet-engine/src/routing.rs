@@ -1,24 +1,25 @@
-//! Routing-table glue (docs/PROTOCOL.md §8.7, DESIGN R10): established
-//! peers go into the table, full buckets check their least-recently-seen
-//! entry before evicting it, `FIND_NODE`/`FIND_VALUE` are answered from the
-//! table, and idle buckets are refreshed.
+//! Routing-table glue (docs/PROTOCOL.md §8.7, §9.5; docs/design.md §13):
+//! the Kademlia table of authenticated peers with their contacts, the
+//! answers to `FIND_NODE`/`FIND_VALUE`, and the targets and starting points
+//! of bucket refreshes.
+//!
+//! Every method that changes the table settles it before returning: the
+//! table's change reports are taken (the engine acts on none of them yet)
+//! and the deadline of its pending liveness pings is put in the timer
+//! table, so no caller has to remember either.
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use shoutnet_crypto::{Address, PublicKey};
-use shoutnet_kad::InsertOutcome;
+use shoutnet_kad::{InsertOutcome, KadConfig, RoutingTable};
 use shoutnet_wire::{
     Ack, AckResult, MAX_LISTEN_ADDRS, MAX_NODES_PER_REPLY, NodeInfo, NodesFor, Payload,
 };
 
-use crate::connection::{Peer, Role};
-use crate::dialer::{Reach, dialable};
-use crate::engine::NodeEngine;
-use crate::event::ConnectionId;
-use crate::lookups::Owner;
-use crate::requests::Purpose;
-use crate::timers::Timer;
+use crate::addrs::first_dialable;
+use crate::handshake::Peer;
+use crate::timers::{Timer, Timers};
 
 /// What the engine knows about how to reach a node of its routing table,
 /// from the node's own authenticated hello.
@@ -31,124 +32,146 @@ pub struct Contact {
     pub listen: Vec<SocketAddr>,
 }
 
-impl NodeEngine {
-    /// A handshake completed on `conn`: the peer enters the routing table
-    /// (if it listens), and the work waiting for it proceeds.
-    pub(crate) fn on_established(&mut self, conn: ConnectionId, peer: &Peer, now: Instant) {
-        self.connected.add(peer.address, conn);
-        self.timers.cancel(Timer::Handshake(conn));
-        self.timers
-            .set(Timer::Keepalive(conn), now + self.config.keepalive);
-        let (role, dialled, expected) = match self.conns.get_mut(&conn) {
-            Some(c) => (c.role, c.dialled, std::mem::take(&mut c.expected)),
-            None => return,
-        };
-        if role == Role::Transient {
-            self.timers
-                .set(Timer::Idle(conn), now + self.config.transient_idle);
-        }
-        self.seen(peer, now);
-        // Someone else answered at the address some peers were expected at.
-        for other in expected.into_iter().filter(|e| *e != peer.address) {
-            self.unreachable(other, now);
-        }
-        self.serve_waiters(peer.address, conn, now);
-        if let Some(addr) = dialled {
-            self.seed_done(addr, now);
+/// The routing table and its glue.
+#[derive(Debug)]
+pub(crate) struct Routing {
+    table: RoutingTable<Contact>,
+}
+
+impl Routing {
+    pub(crate) fn new(local: Address, config: KadConfig, now: Instant) -> Self {
+        Self {
+            table: RoutingTable::new(local, config, now),
         }
     }
 
-    /// `peer` was seen alive (a handshake, a request or an answer): it
-    /// becomes its bucket's most-recently-seen entry, or enters the table.
-    pub(crate) fn seen(&mut self, peer: &Peer, now: Instant) {
+    pub(crate) fn table(&self) -> &RoutingTable<Contact> {
+        &self.table
+    }
+
+    /// Takes the table's change reports and re-arms the timer of its
+    /// pending liveness pings.
+    fn settle(&mut self, timers: &mut Timers) {
+        while self.table.poll_event().is_some() {}
+        timers.set_or_cancel(Timer::TablePing, self.table.poll_timeout());
+    }
+
+    /// `peer` was seen alive: it becomes its bucket's most-recently-seen
+    /// entry, or enters the table. `None` for a peer that listens nowhere
+    /// (a dial-out-only node), which never enters the table.
+    pub(crate) fn seen(
+        &mut self,
+        peer: &Peer,
+        now: Instant,
+        timers: &mut Timers,
+    ) -> Option<InsertOutcome> {
         if peer.listen.is_empty() {
-            return;
+            return None;
         }
         let contact = Contact {
             public: peer.public.clone(),
             listen: peer.listen.clone(),
         };
-        match self.table.insert_or_update(peer.address, contact, now) {
-            InsertOutcome::Pending { ping } => self.check_liveness(ping, now),
-            // A node that never bootstraps (a seed) starts its upkeep with
-            // its first entry, giving a bootstrap the time to finish first.
-            InsertOutcome::Inserted if self.upkeep => self.want_kept(now),
-            InsertOutcome::Inserted => {
-                self.start_upkeep(now + self.config.maintenance_interval, now);
-            }
-            InsertOutcome::Updated | InsertOutcome::Queued | InsertOutcome::Ignored => {}
-        }
-        self.drain_table();
+        let outcome = self.table.insert_or_update(peer.address, contact, now);
+        self.settle(timers);
+        Some(outcome)
     }
 
-    /// The peer of established connection `conn` was seen alive (a request
-    /// or an answer). A known entry is only marked seen, without building
-    /// a new contact: this runs on every request.
-    pub(crate) fn seen_on(&mut self, conn: ConnectionId, now: Instant) {
-        let Some(peer) = self.conns.get(&conn).and_then(|c| c.peer.as_ref()) else {
-            return;
-        };
-        if peer.listen.is_empty() {
-            return;
-        }
-        let address = peer.address;
-        if self.table.mark_seen(&address, now) {
-            self.drain_table();
-            return;
-        }
-        if let Some(peer) = self.conns.get(&conn).and_then(|c| c.peer.clone()) {
-            self.seen(&peer, now);
-        }
-    }
-
-    /// Checks whether the least-recently-seen entry `address` of a full
-    /// bucket is alive: a `PING` over its connection, or else a transient
-    /// dial, whose handshake is the proof. The answer goes to
-    /// `RoutingTable::ping_result`.
-    fn check_liveness(&mut self, address: Address, now: Instant) {
-        let reach = match self.connected.newest(&address) {
-            Some(conn) => Reach::Connected(conn),
-            None => self
-                .table
-                .get(&address)
-                .and_then(|c| c.listen.iter().copied().find(dialable))
-                .map_or(Reach::Unreachable, |addr| {
-                    self.connect_to(address, addr, Role::Transient, now)
-                }),
-        };
-        match reach {
-            Reach::Connected(conn) => {
-                if !self.send_ping(conn, Purpose::Liveness { address }, now) {
-                    self.table.ping_result(&address, false, now);
-                }
-            }
-            Reach::Underway => match self.dials.wait_for(address) {
-                Some(waiters) => waiters.liveness = true,
-                None => self.table.ping_result(&address, false, now),
-            },
-            Reach::Unreachable => self.table.ping_result(&address, false, now),
-        }
-    }
-
-    /// Drains the table's own change reports (the engine needs none of
-    /// them) and re-arms the timer of its pending liveness pings.
-    pub(crate) fn drain_table(&mut self) {
-        while self.table.poll_event().is_some() {}
-        let next = self.table.poll_timeout();
-        self.timers.set_or_cancel(Timer::TablePing, next);
-    }
-
-    /// Answers `FIND_NODE` (or `FIND_VALUE`, with nodes only: no records
-    /// are stored yet) with the k closest entries except the requester.
-    pub(crate) fn answer_find_node(
+    /// Marks a known entry seen without building a new contact; `false` if
+    /// `address` is not in the table.
+    pub(crate) fn mark_seen(
         &mut self,
-        conn: ConnectionId,
+        address: &Address,
+        now: Instant,
+        timers: &mut Timers,
+    ) -> bool {
+        let known = self.table.mark_seen(address, now);
+        if known {
+            self.settle(timers);
+        }
+        known
+    }
+
+    /// The result of a liveness check of `address`.
+    pub(crate) fn ping_result(
+        &mut self,
+        address: &Address,
+        alive: bool,
+        now: Instant,
+        timers: &mut Timers,
+    ) {
+        self.table.ping_result(address, alive, now);
+        self.settle(timers);
+    }
+
+    /// A request to `address` failed.
+    pub(crate) fn record_failure(&mut self, address: &Address, now: Instant, timers: &mut Timers) {
+        self.table.record_failure(address, now);
+        self.settle(timers);
+    }
+
+    /// The liveness-ping timer fired.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, timers: &mut Timers) {
+        self.table.handle_timeout(now);
+        self.settle(timers);
+    }
+
+    /// The validated key of entry `address`, if its key field is `field`.
+    pub(crate) fn known_key(&self, address: &Address, field: &[u8]) -> Option<&PublicKey> {
+        self.table
+            .get(address)
+            .map(|c| &c.public)
+            .filter(|public| public.key_field() == field)
+    }
+
+    /// The first dialable address and the key of entry `address`.
+    pub(crate) fn dial_info(&self, address: &Address) -> Option<(SocketAddr, PublicKey)> {
+        let c = self.table.get(address)?;
+        Some((first_dialable(&c.listen)?, c.public.clone()))
+    }
+
+    /// The first dialable address of entry `address`.
+    pub(crate) fn dial_address(&self, address: &Address) -> Option<SocketAddr> {
+        first_dialable(&self.table.get(address)?.listen)
+    }
+
+    /// Entries with a dialable address: the candidates for kept
+    /// connections.
+    pub(crate) fn dialable_entries(&self) -> impl Iterator<Item = (Address, SocketAddr)> + '_ {
+        self.table
+            .iter()
+            .filter_map(|(a, contact)| Some((a, first_dialable(&contact.listen)?)))
+    }
+
+    /// The addresses of the `n` entries closest to `target`.
+    pub(crate) fn closest(&self, target: &Address, n: usize) -> Vec<Address> {
+        self.table
+            .closest(target, n)
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect()
+    }
+
+    /// Touches the bucket `target` falls in, as a lookup of it starts, and
+    /// returns its index (`None` for the local address).
+    pub(crate) fn touch(&mut self, target: &Address, now: Instant) -> Option<u8> {
+        let bucket = self.table.bucket_index(target);
+        if let Some(index) = bucket {
+            self.table.touch_bucket(index, now);
+        }
+        bucket
+    }
+
+    /// The answer to `FIND_NODE` (or `FIND_VALUE`, with nodes only: no
+    /// records are stored yet): the k closest entries except the requester.
+    pub(crate) fn answer(
+        &self,
         request_id: u64,
         target: &[u8; 32],
         requester: &Address,
         find_value: bool,
-    ) {
-        let k = self.config.kad.bucket_size().min(MAX_NODES_PER_REPLY);
+    ) -> Payload {
+        let k = self.table.config().bucket_size().min(MAX_NODES_PER_REPLY);
         let nodes: Vec<NodeInfo> = self
             .table
             .closest(&Address(*target), k + 1)
@@ -166,66 +189,154 @@ impl NodeEngine {
         } else {
             NodesFor::FindNode
         };
-        self.send(
-            conn,
-            &Payload::Ack(Ack {
-                request_id,
-                result: AckResult::Nodes { acked, nodes },
-            }),
-        );
+        Payload::Ack(Ack {
+            request_id,
+            result: AckResult::Nodes { acked, nodes },
+        })
     }
 
-    /// The refresh timer fired: every bucket idle for the refresh interval
-    /// gets a lookup of a random address in it.
-    pub(crate) fn refresh_due(&mut self, now: Instant) {
-        for index in self.table.buckets_to_refresh(now) {
-            self.refresh_bucket(index, Owner::Refresh, None, now);
-        }
-        self.timers
-            .set(Timer::Refresh, now + self.config.kad.refresh_interval / 2);
+    /// The buckets a bootstrap refreshes after its self-lookup: from the
+    /// closest neighbour's out, those with fewer than `below` entries.
+    pub(crate) fn sparse_buckets(&self, below: usize) -> Vec<u8> {
+        self.table
+            .buckets_from_closest()
+            .filter(|&i| self.table.bucket_len(i) < below)
+            .collect()
     }
 
-    /// Starts a lookup of a random address in bucket `index`, to find
-    /// nodes for that bucket.
+    /// Buckets idle for the refresh interval.
+    pub(crate) fn buckets_to_refresh(&self, now: Instant) -> Vec<u8> {
+        self.table.buckets_to_refresh(now)
+    }
+
+    /// The target and starting points of a refresh of bucket `index`: a
+    /// random address in the bucket (from `seed`), and up to k entries of
+    /// that bucket and the farther ones, closest to the target first.
     ///
-    /// It starts from the entries of bucket `index` and the farther
-    /// buckets, never the closer ones: those are this node's own
-    /// neighbourhood, whose view of the bucket's subtree is as blind as
-    /// this node's, and a lookup started from them alone can end among
-    /// them without ever reaching the subtree (seen in the simulator: two
-    /// sibling quarters of the address space that never learned of each
-    /// other). Farther nodes see the whole subtree as part of one of their
-    /// far buckets. Only when those buckets are empty does it start from
-    /// the closest entries. It needs only α answers near the target: its
-    /// job is to put a few live nodes into the bucket, not to find the
-    /// target's k closest, and every contact costs a connection. With
-    /// `fill`, it stops as soon as the bucket holds that many entries.
-    pub(crate) fn refresh_bucket(
-        &mut self,
-        index: u8,
-        owner: Owner,
-        fill: Option<usize>,
-        now: Instant,
-    ) {
-        let mut seed = [0; 32];
-        rand_core::RngCore::fill_bytes(&mut self.rng, &mut seed);
+    /// Never the closer buckets: those are this node's own neighbourhood,
+    /// whose view of the bucket's subtree is as blind as this node's, and a
+    /// lookup started from them alone can end among them without ever
+    /// reaching the subtree (seen in the simulator: two sibling quarters of
+    /// the address space that never learned of each other). Farther nodes
+    /// see the whole subtree as part of one of their far buckets. Only when
+    /// those buckets are empty does it start from the closest entries.
+    pub(crate) fn refresh_plan(&self, index: u8, seed: [u8; 32]) -> (Address, Vec<Address>) {
         let target = self.table.random_address_in_bucket(index, seed);
-        let k = self.config.kad.bucket_size();
+        let k = self.table.config().bucket_size();
         let mut seeds: Vec<Address> = (index..=u8::MAX)
             .flat_map(|i| self.table.bucket_entries(i).into_iter().map(|(a, _)| a))
             .collect();
         seeds.sort_by_key(|a| target.distance(a));
         seeds.truncate(k);
         if seeds.is_empty() {
-            seeds = self
-                .table
-                .closest(&target, k)
-                .into_iter()
-                .map(|(a, _)| a)
-                .collect();
+            seeds = self.closest(&target, k);
         }
-        let mut config = self.config.kad.clone();
-        config.k = config.parallelism();
-        self.launch_lookup(owner, target, seeds, &config, fill, now);
+        (target, seeds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    use shoutnet_crypto::Keypair;
+    use shoutnet_wire::Profile;
+
+    use super::*;
+
+    fn peer(seed: u8, listen: &[&str]) -> Peer {
+        let keypair =
+            Keypair::generate(Profile::Ed25519, &mut ChaCha20Rng::from_seed([seed; 32])).unwrap();
+        Peer {
+            address: keypair.public().routing_address(),
+            public: keypair.public().clone(),
+            listen: listen.iter().map(|a| a.parse().unwrap()).collect(),
+        }
+    }
+
+    #[test]
+    fn peers_that_listen_enter_and_answers_leave_out_the_requester() {
+        #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
+        let now = Instant::now();
+        let mut routing = Routing::new(Address([0; 32]), KadConfig::default(), now);
+        let mut timers = Timers::default();
+        let (a, b, dial_out) = (
+            peer(1, &["127.0.0.1:1"]),
+            peer(2, &["0.0.0.0:2", "127.0.0.1:2"]),
+            peer(3, &[]),
+        );
+        assert_eq!(
+            routing.seen(&a, now, &mut timers),
+            Some(InsertOutcome::Inserted)
+        );
+        assert_eq!(
+            routing.seen(&b, now, &mut timers),
+            Some(InsertOutcome::Inserted)
+        );
+        assert_eq!(
+            routing.seen(&dial_out, now, &mut timers),
+            None,
+            "listens nowhere"
+        );
+        assert_eq!(routing.table().len(), 2);
+        assert!(routing.mark_seen(&a.address, now, &mut timers));
+        assert!(!routing.mark_seen(&dial_out.address, now, &mut timers));
+        assert_eq!(
+            routing.dial_address(&b.address),
+            Some("127.0.0.1:2".parse().unwrap()),
+            "first dialable"
+        );
+        assert!(
+            routing
+                .known_key(&a.address, a.public.key_field())
+                .is_some()
+        );
+        assert!(
+            routing
+                .known_key(&a.address, b.public.key_field())
+                .is_none(),
+            "another key"
+        );
+        let Payload::Ack(Ack {
+            result: AckResult::Nodes { nodes, .. },
+            ..
+        }) = routing.answer(1, &a.address.0, &a.address, false)
+        else {
+            unreachable!()
+        };
+        assert_eq!(nodes.len(), 1);
+        assert_eq!(nodes[0].key, b.public.to_bytes());
+        assert_eq!(routing.dialable_entries().count(), 2);
+    }
+
+    #[test]
+    fn refresh_plans_start_from_the_bucket_and_farther() {
+        #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
+        let now = Instant::now();
+        let mut routing = Routing::new(Address([0; 32]), KadConfig::default(), now);
+        let mut timers = Timers::default();
+        for seed in 1..40 {
+            routing.seen(&peer(seed, &["127.0.0.1:1"]), now, &mut timers);
+        }
+        let table = routing.table();
+        for index in [250u8, 254, 255] {
+            let (target, seeds) = routing.refresh_plan(index, [index; 32]);
+            assert_eq!(table.bucket_index(&target), Some(index));
+            for s in &seeds {
+                assert!(
+                    table.bucket_index(s).unwrap() >= index,
+                    "never a closer bucket"
+                );
+            }
+        }
+        // A bucket with no entries at or past it starts from the closest.
+        let mut empty_far = Routing::new(Address([0xff; 32]), KadConfig::default(), now);
+        let near = Peer {
+            address: Address([0xfe; 32]),
+            ..peer(1, &["127.0.0.1:1"])
+        };
+        empty_far.seen(&near, now, &mut timers);
+        let (_, seeds) = empty_far.refresh_plan(255, [0; 32]);
+        assert_eq!(seeds, [near.address]);
     }
 }

@@ -1,5 +1,5 @@
 //! The engine's timer table (docs/PROTOCOL.md §9.1 handshake timeout, §11;
-//! DESIGN R10 request timeouts): every deadline the engine waits for, kept
+//! docs/design.md §13 request timeouts): every deadline the engine waits for, kept
 //! sorted so that the next one is found in O(log n), whatever the number
 //! of connections.
 //!

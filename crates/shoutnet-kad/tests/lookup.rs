@@ -130,7 +130,10 @@ fn drive(mut lookup: Lookup, net: &Net, config: &KadConfig, order_seed: u64, now
                         outstanding.push_back(peer);
                     }
                     max_in_flight = max_in_flight.max(lookup.in_flight());
-                    assert!(lookup.in_flight() <= config.parallelism(), "more than α in flight");
+                    assert!(
+                        lookup.in_flight() <= config.parallelism(),
+                        "more than α in flight"
+                    );
                 }
                 LookupAction::Waiting => break,
                 LookupAction::Finished => {
@@ -230,7 +233,10 @@ fn silent_and_refusing_peers_are_skipped() {
         now,
     );
     let run = drive(lookup, &net, &config, 3, now);
-    assert_eq!(run.result, closest(net.live(), &target, config.bucket_size()));
+    assert_eq!(
+        run.result,
+        closest(net.live(), &target, config.bucket_size())
+    );
     assert_eq!(run.stats.timeouts, 10);
     assert_eq!(run.stats.failures, 5);
     // Silent peers cost at least one request timeout of waiting.

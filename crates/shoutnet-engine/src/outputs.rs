@@ -1,0 +1,161 @@
+//! The engine's output queues and counters (docs/PROTOCOL.md §9, §10):
+//! transmissions, driver actions and application events, each bounded, and
+//! the [`Stats`] of everything sent, dropped or refused.
+//!
+//! Like libp2p's "bound everything": a full queue drops the new item and
+//! counts it, it never grows.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use crate::event::{Action, ConnectionId, Event, Transmit};
+
+/// Counters of what the engine sent, dropped, refused or gave up; never
+/// reset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// `ACK`/`NACK`s naming no outstanding request, or the wrong opcode.
+    pub unsolicited: u64,
+    /// `ACK`/`NACK`s whose payload did not decode (never answered; the
+    /// request they answer, if it can be read, fails at once).
+    pub malformed_replies: u64,
+    /// `SHOUT`/`SPEAK` and `CUSTOM` without request id: not supported yet,
+    /// so dropped.
+    pub unsupported_dropped: u64,
+    /// Node infos from `FIND_NODE` answers that a lookup went to contact and
+    /// found unusable: an invalid key, or only unusable addresses.
+    pub invalid_nodes: u64,
+    /// Connections closed for framing errors.
+    pub framing_errors: u64,
+    /// Messages dropped because a connection's outgoing queue was full.
+    pub dropped_messages: u64,
+    /// Outputs (transmissions, actions, events) dropped on a full queue.
+    pub dropped_outputs: u64,
+    /// Requests not sent because the request table was full.
+    pub dropped_requests: u64,
+    /// Messages that could not be encoded (an engine bug if ever non-zero).
+    pub encode_errors: u64,
+    /// Lookup requests failed because no connection could be opened: the
+    /// queue of requests waiting for a transient connection was full, or
+    /// another node answers at the peer's address.
+    pub lookup_unreachable: u64,
+    /// Dials that failed or were never answered within the handshake
+    /// timeout.
+    pub dial_failures: u64,
+    /// Lookup requests sent a second time because the connection closed
+    /// before the answer came.
+    pub retries: u64,
+    /// Transient connections closed because they were idle.
+    pub idle_closed: u64,
+    /// Messages queued for sending (each transmission batches one or
+    /// more).
+    pub messages_sent: u64,
+}
+
+/// The bounded output queues, the set of connections with messages waiting
+/// to be encoded, and the counters.
+#[derive(Debug)]
+pub(crate) struct Outputs {
+    transmits: VecDeque<Transmit>,
+    actions: VecDeque<Action>,
+    events: VecDeque<Event>,
+    /// Connections with messages queued in their outbox: each becomes one
+    /// transmission when the driver polls.
+    dirty: BTreeSet<ConnectionId>,
+    capacity: usize,
+    pub(crate) stats: Stats,
+}
+
+impl Outputs {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            transmits: VecDeque::new(),
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+            dirty: BTreeSet::new(),
+            capacity,
+            stats: Stats::default(),
+        }
+    }
+
+    pub(crate) fn push_transmit(&mut self, t: Transmit) {
+        push(&mut self.transmits, t, self.capacity, &mut self.stats);
+    }
+
+    pub(crate) fn push_action(&mut self, a: Action) {
+        push(&mut self.actions, a, self.capacity, &mut self.stats);
+    }
+
+    pub(crate) fn push_event(&mut self, e: Event) {
+        push(&mut self.events, e, self.capacity, &mut self.stats);
+    }
+
+    pub(crate) fn pop_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub(crate) fn pop_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    pub(crate) fn pop_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// `conn` has messages waiting to be encoded.
+    pub(crate) fn mark_dirty(&mut self, conn: ConnectionId) {
+        self.dirty.insert(conn);
+    }
+
+    /// `conn` no longer needs encoding (it is being flushed or is gone).
+    pub(crate) fn clear_dirty(&mut self, conn: ConnectionId) {
+        self.dirty.remove(&conn);
+    }
+
+    /// The next connection with messages waiting, lowest id first.
+    pub(crate) fn pop_dirty(&mut self) -> Option<ConnectionId> {
+        self.dirty.pop_first()
+    }
+
+    /// Whether anything waits for the driver.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.transmits.is_empty()
+            && self.actions.is_empty()
+            && self.events.is_empty()
+            && self.dirty.is_empty()
+    }
+}
+
+fn push<T>(queue: &mut VecDeque<T>, item: T, capacity: usize, stats: &mut Stats) {
+    if queue.len() < capacity {
+        queue.push_back(item);
+    } else {
+        stats.dropped_outputs += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queues_are_bounded_and_count_what_they_drop() {
+        let mut out = Outputs::new(2);
+        for i in 0..5 {
+            out.push_event(Event::Disconnected {
+                conn: ConnectionId(i),
+                peer: None,
+            });
+        }
+        assert_eq!(out.stats.dropped_outputs, 3);
+        let kept: Vec<_> = std::iter::from_fn(|| out.pop_event()).collect();
+        assert_eq!(kept.len(), 2, "the first two stay, in order");
+        assert!(out.is_empty());
+        out.mark_dirty(ConnectionId(9));
+        out.mark_dirty(ConnectionId(3));
+        assert!(!out.is_empty(), "a dirty connection is output waiting");
+        assert_eq!(out.pop_dirty(), Some(ConnectionId(3)));
+        out.clear_dirty(ConnectionId(9));
+        assert!(out.is_empty());
+    }
+}
