@@ -17,9 +17,9 @@ use rand_chacha::rand_core::SeedableRng;
 use shoutnet_crypto::Keypair;
 use shoutnet_engine::fuzzing::{FLUSH, Mode, NO_HANDSHAKE, OUTBOUND, REPLY, engine_key, peer_key};
 use shoutnet_wire::{
-    Ack, AckResult, BatchEncoder, Broadcast, Custom, FindNode, FindValue, Hello, Message, Method,
-    MethodSet, Nack, NackCode, NodeInfo, Opcode, PROTOCOL_VERSION, Payload, Ping, Profile,
-    SetConnectionOpt, Store, Value, Whisper,
+    Ack, AckResult, Broadcast, Custom, FindNode, FindValue, Hello, Message, Method, MethodSet,
+    Nack, NackCode, NodeInfo, Opcode, PROTOCOL_VERSION, Payload, Ping, Profile, SetConnectionOpt,
+    Store, Value, Whisper, encode_transmission,
 };
 
 /// Request ids the engine uses after two handshakes: the witness's hello is
@@ -235,13 +235,9 @@ fn msg(payload: &Payload) -> Message {
         .expect("seed payloads encode")
 }
 
+/// One uncompressed transmission of `messages`.
 fn tx(messages: &[Message]) -> Vec<u8> {
-    let mut batch = BatchEncoder::new(Profile::Ed25519);
-    for m in messages {
-        batch.push(m).expect("seed messages encode");
-    }
-    batch
-        .finish(Method::None)
+    encode_transmission(Profile::Ed25519, messages, Method::None)
         .expect("seed batches encode")
         .to_vec()
 }
@@ -383,8 +379,7 @@ fn set_connection_opt() -> Vec<u8> {
         opt(21, 7, 0),
         opt(22, 1, 9),
     ]);
-    let mut batch = BatchEncoder::new(Profile::Ed25519);
-    batch.push(&msg(&ping(23))).expect("a ping encodes");
-    out.extend_from_slice(&batch.finish(Method::Zlib).expect("zlib compresses"));
+    let zlib = encode_transmission(Profile::Ed25519, &[msg(&ping(23))], Method::Zlib);
+    out.extend_from_slice(&zlib.expect("zlib compresses"));
     out
 }

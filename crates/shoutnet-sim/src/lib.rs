@@ -1,8 +1,8 @@
 //! A deterministic discrete-event simulator for shoutnet (ARCHITECTURE.md,
-//! "Deterministic simulation"; DESIGN R10 for the Kademlia it measures, and
-//! the engine contract of docs/PROTOCOL.md §9): many `NodeEngine`s over a
-//! virtual network with seeded latency, loss, bandwidth, partitions and
-//! crashes.
+//! "Deterministic simulation"; docs/design.md §13 for the Kademlia it
+//! measures, and the engine contract of docs/PROTOCOL.md §9): many
+//! `NodeEngine`s over a virtual network with seeded latency, loss,
+//! bandwidth, partitions and crashes.
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 #![cfg_attr(
@@ -16,8 +16,11 @@ pub mod scenario;
 mod sim;
 
 pub use config::{
-    DEFAULT_MAX_STEPS, INITIAL_RTO, INITIAL_SYN_RTO, Latency, LossModel, MAX_RETRANSMISSIONS,
-    SimConfig,
+    Configure, DEFAULT_MAX_STEPS, INITIAL_RTO, INITIAL_SYN_RTO, Latency, LossModel,
+    MAX_RETRANSMISSIONS, SimConfig,
 };
 pub use error::{Error, Livelock};
-pub use sim::{BASE_PORT, LoggedEvent, MAX_NODES, Sim, SimStats, addr, node_keypair, node_of};
+pub use sim::{
+    BASE_PORT, LoggedAction, LoggedEvent, LoggedMessage, MAX_NODES, Rewrite, Sim, SimStats, addr,
+    node_keypair, node_of,
+};

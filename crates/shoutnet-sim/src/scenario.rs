@@ -1,4 +1,4 @@
 //! Scenarios built on [`Sim`](crate::Sim) (ARCHITECTURE.md, "Deterministic
-//! simulation"; DESIGN R10 for what they measure).
+//! simulation"; docs/design.md §13 for what they measure).
 
 pub mod lookup;

@@ -15,7 +15,10 @@ use rand_core::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 use shoutnet_crypto::{Keypair, Profile};
 use shoutnet_engine::{
-    Action, Command, ConnectionId, Direction, EngineConfig, Event, NodeEngine, RequestId,
+    Action, Command, CommandId, ConnectionId, Direction, EngineConfig, Event, NodeEngine,
+};
+use shoutnet_wire::{
+    Limits, Message, MethodSet, Opcode, Payload, decode_transmission, encode_transmission,
 };
 
 use crate::config::{INITIAL_RTO, INITIAL_SYN_RTO, LossModel, MAX_RETRANSMISSIONS, SimConfig};
@@ -58,6 +61,42 @@ pub struct LoggedEvent {
     /// The event.
     pub event: Event,
 }
+
+/// One message delivered over a link, decoded (recorded only with
+/// [`SimConfig::set_record`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedMessage {
+    /// Time of delivery since the simulation's epoch.
+    pub at: Duration,
+    /// The sending node.
+    pub from: usize,
+    /// The receiving node.
+    pub to: usize,
+    /// The receiver's connection it arrived on.
+    pub conn: ConnectionId,
+    /// The message's opcode.
+    pub opcode: Opcode,
+    /// Its payload, or `None` if that does not decode (an encrypted or
+    /// malformed message).
+    pub payload: Option<Payload>,
+}
+
+/// One dial or close an engine asked for (recorded only with
+/// [`SimConfig::set_record`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedAction {
+    /// Time since the simulation's epoch.
+    pub at: Duration,
+    /// The node that asked for it.
+    pub node: usize,
+    /// The action; a close names the node's own connection.
+    pub action: Action,
+}
+
+/// A hook on what one node sends (see [`Sim::set_rewrite`]): given each
+/// payload, returns the payload to send instead, or `None` to drop the
+/// message.
+pub type Rewrite = Box<dyn FnMut(Payload) -> Option<Payload> + Send + Sync>;
 
 /// Counters of a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -156,10 +195,33 @@ struct Link {
     last_arrival: Instant,
 }
 
+/// What a node's engine was configured with that the simulator checks or
+/// decodes by.
+#[derive(Clone, Copy, Debug)]
+struct NodeLimits {
+    /// The engine's wire limits, to decode what it sends and receives.
+    wire: Limits,
+    /// ℓ, at least 1.
+    kept: usize,
+    /// The transient limit, at least 1.
+    transient: usize,
+}
+
+/// A node's [`Rewrite`] hook.
+struct RewriteHook(Rewrite);
+
+impl std::fmt::Debug for RewriteHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RewriteHook")
+    }
+}
+
 #[derive(Debug)]
 struct Node {
     engine: NodeEngine,
     keypair: Keypair,
+    limits: NodeLimits,
+    rewrite: Option<RewriteHook>,
     /// The deadline of the one live timer entry in the queue.
     armed: Option<Instant>,
     up: bool,
@@ -177,6 +239,13 @@ struct Node {
 /// from one `ChaCha20Rng` seeded by [`SimConfig::seed`], so the same
 /// configuration gives the same run, byte for byte
 /// ([`trace_hash`](Self::trace_hash)).
+///
+/// Besides the network's own traffic, tests can open connections directly
+/// ([`connect`](Self::connect)), feed a node raw bytes
+/// ([`inject`](Self::inject)), rewrite or drop what a node sends
+/// ([`set_rewrite`](Self::set_rewrite)), record every message and action
+/// ([`SimConfig::set_record`]) and have every node's outbound limits
+/// checked as it runs ([`SimConfig::set_check_limits`]).
 #[derive(Debug)]
 pub struct Sim {
     config: SimConfig,
@@ -191,6 +260,8 @@ pub struct Sim {
     in_flight: usize,
     log: Vec<LoggedEvent>,
     finished: Vec<LoggedEvent>,
+    messages: Vec<LoggedMessage>,
+    actions: Vec<LoggedAction>,
     hasher: Sha256,
     stats: SimStats,
     scratch: String,
@@ -245,6 +316,8 @@ impl Sim {
             in_flight: 0,
             log: Vec::new(),
             finished: Vec::new(),
+            messages: Vec::new(),
+            actions: Vec::new(),
             hasher: Sha256::new(),
             stats: SimStats::default(),
             scratch: String::new(),
@@ -255,10 +328,12 @@ impl Sim {
                 Some(keys) => keys[i].clone(),
                 None => node_keypair(sim.config.seed, i)?,
             };
-            let engine = sim.engine(i, &keypair, 0);
+            let (engine, limits) = sim.engine(i, &keypair, 0);
             sim.nodes.push(Node {
                 engine,
                 keypair,
+                limits,
+                rewrite: None,
                 armed: None,
                 up: true,
                 silent: false,
@@ -269,16 +344,28 @@ impl Sim {
         Ok(sim)
     }
 
-    fn engine(&self, i: usize, keypair: &Keypair, incarnation: u32) -> NodeEngine {
+    /// Node `i`'s engine in incarnation `incarnation`, and the limits it
+    /// was configured with.
+    fn engine(&self, i: usize, keypair: &Keypair, incarnation: u32) -> (NodeEngine, NodeLimits) {
         let mut config = EngineConfig::new(
             keypair.clone(),
             derive(self.config.seed, i, b"engine", incarnation),
         );
-        config.listen = vec![addr(i)];
-        config.kad.k = self.config.k;
-        config.max_outbound = self.config.max_outbound;
-        config.bootstrap_refresh_below = self.config.refresh_below;
-        NodeEngine::new(config, self.now)
+        config
+            .set_listen(vec![addr(i)])
+            .set_max_outbound(self.config.max_outbound)
+            .set_bootstrap_refresh_below(self.config.refresh_below)
+            .kad_mut()
+            .set_k(self.config.k);
+        if let Some(configure) = &self.config.configure {
+            configure(i, &mut config);
+        }
+        let limits = NodeLimits {
+            wire: *config.limits(),
+            kept: config.max_outbound().max(1),
+            transient: config.max_transient().max(1),
+        };
+        (NodeEngine::new(config, self.now), limits)
     }
 
     /// The configuration.
@@ -338,6 +425,19 @@ impl Sim {
         &self.log
     }
 
+    /// Every message delivered over a link so far, decoded, in order of
+    /// delivery (empty unless [`SimConfig::record`]). Bytes given to
+    /// [`inject`](Self::inject) are not in it.
+    pub fn messages(&self) -> &[LoggedMessage] {
+        &self.messages
+    }
+
+    /// Every dial and close the engines asked for so far, in order (empty
+    /// unless [`SimConfig::record`]).
+    pub fn actions(&self) -> &[LoggedAction] {
+        &self.actions
+    }
+
     /// Takes the `Event::LookupFinished` and `Event::BootstrapFinished`
     /// events since
     /// the last call; they are collected whether or not
@@ -363,11 +463,68 @@ impl Sim {
     /// Gives node `i` a command now. Panics if `i >= len()`; a command to a
     /// crashed node goes to its dead engine and has no effect on the
     /// network.
-    pub fn command(&mut self, i: usize, command: Command) -> RequestId {
+    pub fn command(&mut self, i: usize, command: Command) -> CommandId {
         let now = self.now;
         let id = self.nodes[i].engine.handle_command(command, now);
         self.drain(i);
         id
+    }
+
+    /// Opens a connection from node `a` to node `b` now, as if `a` had
+    /// dialled [`addr(b)`](addr) and `b` accepted: `a` sees it
+    /// [`Direction::Outbound`], `b` [`Direction::Inbound`], and both
+    /// engines start their handshake. Unlike a dial it takes no time, no
+    /// engine asked for it, nothing can lose it or block it (a partition
+    /// still drops what crosses it) and it is not counted in
+    /// [`SimStats`]; the link's latency is drawn as a dial's is. Returns
+    /// `(a's connection, b's connection)`.
+    ///
+    /// # Panics
+    ///
+    /// If `a` or `b` is out of range or crashed.
+    pub fn connect(&mut self, a: usize, b: usize) -> (ConnectionId, ConnectionId) {
+        assert!(
+            self.nodes[a].up && self.nodes[b].up,
+            "Sim::connect({a}, {b}): a node is down"
+        );
+        let latency = self.config.latency.sample(&mut self.rng);
+        self.open(a, b, addr(b), latency)
+    }
+
+    /// Feeds `bytes` to node `i` on its connection `conn` now, as if its
+    /// peer had sent them: no latency, loss or partition, and no record in
+    /// [`messages`](Self::messages). They may be anything, a fragment of a
+    /// transmission included. Panics if `i >= len()`; bytes for a crashed
+    /// node go to its dead engine and have no effect on the network.
+    pub fn inject(&mut self, i: usize, conn: ConnectionId, bytes: &[u8]) {
+        let now = self.now;
+        self.nodes[i].engine.handle_bytes(conn, bytes, now);
+        self.drain(i);
+    }
+
+    /// From now on every transmission node `i` sends goes through
+    /// `rewrite` first, as a middlebox on its host would see it: each
+    /// message whose payload decodes is replaced by a plain message
+    /// ([`Message::from_payload`], same keys) carrying the payload
+    /// `rewrite` returns, kept byte for byte if that is the payload
+    /// unchanged, or dropped if it returns `None`; messages that do not
+    /// decode pass unchanged. A transmission that changed is encoded again
+    /// with its compression method; one left empty (or that no longer
+    /// encodes) is not sent at all, and a payload that does not encode
+    /// drops its message. Replaces any earlier hook of `i`, and stays
+    /// across crashes and restarts. Panics if `i >= len()`.
+    pub fn set_rewrite(
+        &mut self,
+        i: usize,
+        rewrite: impl FnMut(Payload) -> Option<Payload> + Send + Sync + 'static,
+    ) {
+        self.nodes[i].rewrite = Some(RewriteHook(Box::new(rewrite)));
+    }
+
+    /// Removes node `i`'s [`set_rewrite`](Self::set_rewrite) hook. Panics
+    /// if `i >= len()`.
+    pub fn clear_rewrite(&mut self, i: usize) {
+        self.nodes[i].rewrite = None;
     }
 
     /// Processes the earliest queue entry; `false` if the queue is empty.
@@ -399,6 +556,9 @@ impl Sim {
                     return true;
                 }
                 self.stats.delivered += 1;
+                if self.config.record {
+                    self.record_messages(link.peer_node, link.node, conn, &bytes);
+                }
                 self.nodes[link.node].engine.handle_bytes(conn, &bytes, now);
                 self.drain(link.node);
             }
@@ -450,21 +610,35 @@ impl Sim {
                     return true;
                 }
                 self.stats.connects += 1;
-                let ca = self.new_link(from, to, latency);
-                let cb = self.new_link(to, from, latency);
-                self.set_peer(ca, cb);
-                self.set_peer(cb, ca);
-                self.nodes[from]
-                    .engine
-                    .handle_connected(ca, Direction::Outbound { addr }, now);
-                self.nodes[to]
-                    .engine
-                    .handle_connected(cb, Direction::Inbound, now);
-                self.drain(from);
-                self.drain(to);
+                self.open(from, to, addr, latency);
             }
         }
         true
+    }
+
+    /// Links `from` (which dialled `addr`) and `to`, and tells both
+    /// engines.
+    fn open(
+        &mut self,
+        from: usize,
+        to: usize,
+        addr: SocketAddr,
+        latency: Duration,
+    ) -> (ConnectionId, ConnectionId) {
+        let now = self.now;
+        let ca = self.new_link(from, to, latency);
+        let cb = self.new_link(to, from, latency);
+        self.set_peer(ca, cb);
+        self.set_peer(cb, ca);
+        self.nodes[from]
+            .engine
+            .handle_connected(ca, Direction::Outbound { addr }, now);
+        self.nodes[to]
+            .engine
+            .handle_connected(cb, Direction::Inbound, now);
+        self.drain(from);
+        self.drain(to);
+        (ca, cb)
     }
 
     /// Runs every entry due at or before `t`, then sets the clock to `t`.
@@ -587,9 +761,10 @@ impl Sim {
             return;
         }
         let incarnation = self.nodes[i].incarnation;
-        let engine = self.engine(i, &self.nodes[i].keypair, incarnation);
+        let (engine, limits) = self.engine(i, &self.nodes[i].keypair, incarnation);
         let node = &mut self.nodes[i];
         node.engine = engine;
+        node.limits = limits;
         node.up = true;
         node.armed = None;
         self.drain(i);
@@ -653,6 +828,13 @@ impl Sim {
             self.send(i, t.conn, t.bytes);
         }
         while let Some(action) = self.nodes[i].engine.poll_action() {
+            if self.config.record {
+                self.actions.push(LoggedAction {
+                    at: self.now - self.epoch,
+                    node: i,
+                    action: action.clone(),
+                });
+            }
             match action {
                 Action::Dial { addr } => {
                     self.stats.dials += 1;
@@ -682,9 +864,6 @@ impl Sim {
                         self.push(at, Kind::Closed { conn: link.peer });
                     }
                 }
-                // Actions added to the engine later are ignored until the
-                // simulator learns them.
-                _ => {}
             }
         }
         while let Some(event) = self.nodes[i].engine.poll_event() {
@@ -700,10 +879,102 @@ impl Sim {
             Some(_) => {}
             None => node.armed = None,
         }
+        if self.config.check_limits {
+            self.check_limits(i);
+        }
+    }
+
+    /// Panics if node `i` has more kept or transient outbound connections
+    /// than its configuration allows.
+    fn check_limits(&self, i: usize) {
+        let node = &self.nodes[i];
+        let (kept, transient) = node.engine.outbound_counts();
+        let limits = node.limits;
+        assert!(
+            kept <= limits.kept && transient <= limits.transient,
+            "node {i} at {:?}: {kept} kept outbound connections (ℓ = {}), {transient} transient (at most {})",
+            self.now - self.epoch,
+            limits.kept,
+            limits.transient,
+        );
+    }
+
+    /// Node `from`'s [`Rewrite`] hook applied to one transmission: `None`
+    /// if nothing is left to send.
+    fn rewrite(&mut self, from: usize, bytes: Bytes) -> Option<Bytes> {
+        let node = &mut self.nodes[from];
+        let Some(RewriteHook(hook)) = node.rewrite.as_mut() else {
+            return Some(bytes);
+        };
+        let profile = node.keypair.profile();
+        let limits = node.limits.wire;
+        let Ok(tx) = decode_transmission(bytes.clone(), profile, &limits, MethodSet::all()) else {
+            return Some(bytes);
+        };
+        let mut out = Vec::with_capacity(tx.len());
+        let mut changed = false;
+        for msg in tx.iter() {
+            let original = msg.to_message();
+            let Ok(payload) = msg.payload(&limits.value) else {
+                out.push(original);
+                continue;
+            };
+            match hook(payload.clone()) {
+                Some(p) if p == payload => out.push(original),
+                Some(p) => {
+                    changed = true;
+                    if let Ok(m) = Message::from_payload(profile, original.from, original.to, &p) {
+                        out.push(m);
+                    }
+                }
+                None => changed = true,
+            }
+        }
+        if !changed {
+            return Some(bytes);
+        }
+        if out.is_empty() {
+            return None;
+        }
+        encode_transmission(profile, &out, tx.compression).ok()
+    }
+
+    /// Records the messages of one transmission delivered from `from` to
+    /// `to`'s `conn`.
+    fn record_messages(&mut self, from: usize, to: usize, conn: ConnectionId, bytes: &Bytes) {
+        let node = &self.nodes[to];
+        let limits = node.limits.wire;
+        let Ok(tx) = decode_transmission(
+            bytes.clone(),
+            node.keypair.profile(),
+            &limits,
+            MethodSet::all(),
+        ) else {
+            return;
+        };
+        let at = self.now - self.epoch;
+        for msg in tx.iter() {
+            self.messages.push(LoggedMessage {
+                at,
+                from,
+                to,
+                conn,
+                opcode: msg.opcode(),
+                payload: msg.payload(&limits.value).ok(),
+            });
+        }
     }
 
     /// Puts one transmission of node `from` on the wire.
     fn send(&mut self, from: usize, conn: ConnectionId, bytes: Bytes) {
+        let bytes = if self.nodes[from].rewrite.is_some() {
+            let Some(bytes) = self.rewrite(from, bytes) else {
+                return;
+            };
+            bytes
+        } else {
+            bytes
+        };
         self.stats.transmissions += 1;
         self.stats.bytes += bytes.len() as u64;
         let Some(link) = self.link(conn) else {

@@ -15,18 +15,19 @@ fn epoch() -> Instant {
 
 fn config(n: usize, seed: u64) -> SimConfig {
     let mut config = SimConfig::new(n, seed);
-    config.k = 5;
-    config.latency = Latency::Uniform {
-        min: Duration::from_millis(5),
-        max: Duration::from_millis(80),
-    };
-    config.max_steps = 5_000_000;
+    config
+        .set_k(5)
+        .set_latency(Latency::Uniform {
+            min: Duration::from_millis(5),
+            max: Duration::from_millis(80),
+        })
+        .set_max_steps(5_000_000);
     config
 }
 
 /// Every node but 0 bootstraps through nodes 0 and 1, ten at a time.
 fn bootstrapped(config: SimConfig) -> Sim {
-    let n = config.n;
+    let n = config.n();
     let mut sim = Sim::new(config, epoch()).unwrap();
     for i in 1..n {
         let seeds = (0..2.min(i)).map(addr).collect();
@@ -55,8 +56,7 @@ fn same_seed_same_trace_other_seed_other_trace() {
 #[test]
 fn lossy_runs_are_deterministic_too() {
     let mut cfg = config(25, 5);
-    cfg.loss = 0.1;
-    cfg.bandwidth = Some(1_000_000);
+    cfg.set_loss(0.1).set_bandwidth(Some(1_000_000));
     let a = bootstrapped(cfg.clone());
     let b = bootstrapped(cfg);
     assert!(a.stats().lost > 0);
@@ -340,7 +340,7 @@ fn the_rsa2048_profile_runs_the_same_engine() {
 #[test]
 fn given_keys_must_cover_every_node() {
     let mut cfg = config(9, 1);
-    cfg.keys = Some(rsa_fixture_keys());
+    cfg.set_keys(Some(rsa_fixture_keys()));
     assert_eq!(
         Sim::new(cfg, epoch()).err(),
         Some(shoutnet_sim::Error::Keys { given: 8, n: 9 })

@@ -47,7 +47,7 @@ enum Scenario {
         concurrency: usize,
         /// After its self-lookup, a bootstrapping node refreshes the buckets
         /// with fewer entries than this.
-        #[arg(long, default_value_t = shoutnet_engine::DEFAULT_BOOTSTRAP_REFRESH_BELOW)]
+        #[arg(long, default_value_t = shoutnet_engine::EngineConfig::DEFAULT_BOOTSTRAP_REFRESH_BELOW)]
         refresh_below: usize,
     },
 }

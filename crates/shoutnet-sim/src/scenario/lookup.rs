@@ -1,14 +1,14 @@
 //! The `lookup` scenario (ARCHITECTURE.md, "Deterministic simulation";
-//! measures the iterative lookup of DESIGN R10 / docs/PROTOCOL.md §8.7):
-//! `n` nodes bootstrap through a few seed nodes, then random nodes look up
-//! random targets, and each result is checked against the brute-force k
-//! closest.
+//! measures the iterative lookup of docs/design.md §13 / docs/PROTOCOL.md
+//! §8.7): `n` nodes bootstrap through a few seed nodes, then random nodes
+//! look up random targets, and each result is checked against the
+//! brute-force k closest.
 
 use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
 use shoutnet_crypto::Address;
-use shoutnet_engine::{Command, Event, RequestId};
+use shoutnet_engine::{Command, CommandId, Event};
 
 use shoutnet_crypto::Keypair;
 
@@ -31,8 +31,8 @@ pub struct LookupParams {
     pub loss: f64,
     /// What a loss does.
     pub loss_model: LossModel,
-    /// The nodes' keys (see [`SimConfig::keys`]); `None` derives ed25519
-    /// keys from the seed.
+    /// The nodes' keys (see [`SimConfig::set_keys`]); `None` derives
+    /// ed25519 keys from the seed.
     pub keys: Option<Vec<Keypair>>,
     /// Link latency.
     pub latency: Latency,
@@ -56,7 +56,7 @@ impl LookupParams {
             seed,
             lookups,
             seeds: 3,
-            k: shoutnet_kad::DEFAULT_K,
+            k: shoutnet_kad::KadConfig::DEFAULT_K,
             loss: 0.0,
             loss_model: LossModel::Retransmit,
             keys: None,
@@ -67,7 +67,7 @@ impl LookupParams {
             concurrency: 32,
             batch: 50,
             batch_interval: Duration::from_millis(100),
-            refresh_below: shoutnet_engine::DEFAULT_BOOTSTRAP_REFRESH_BELOW,
+            refresh_below: shoutnet_engine::EngineConfig::DEFAULT_BOOTSTRAP_REFRESH_BELOW,
         }
     }
 }
@@ -152,14 +152,15 @@ pub fn run(
     progress: &mut dyn FnMut(&str),
 ) -> Result<LookupReport, ScenarioError> {
     let mut config = SimConfig::new(params.n, params.seed);
-    config.k = params.k;
-    config.loss = params.loss;
-    config.loss_model = params.loss_model;
-    config.keys.clone_from(&params.keys);
-    config.latency = params.latency;
-    config.keep_log = false;
-    config.refresh_below = params.refresh_below;
-    let max_steps = config.max_steps;
+    config
+        .set_k(params.k)
+        .set_loss(params.loss)
+        .set_loss_model(params.loss_model)
+        .set_keys(params.keys.clone())
+        .set_latency(params.latency)
+        .set_keep_log(false)
+        .set_refresh_below(params.refresh_below);
+    let max_steps = config.max_steps();
     let mut sim = Sim::new(config, epoch)?;
     let n = params.n;
     let seeds = params.seeds.max(1);
@@ -220,7 +221,7 @@ pub fn run(
     let mut next_report = 1;
     while done < params.lookups {
         let round = params.concurrency.max(1).min(params.lookups - done);
-        let mut pending: Vec<(usize, RequestId, Address, Instant)> = Vec::with_capacity(round);
+        let mut pending: Vec<(usize, CommandId, Address, Instant)> = Vec::with_capacity(round);
         // Counted before the commands: a lookup from an empty routing
         // table finishes inside its command.
         let goal = sim.stats().lookups_finished + round as u64;
