@@ -260,11 +260,20 @@ mod tests {
     #[test]
     fn engine_impls_live_in_the_orchestrator_only() {
         let block = "//! x\nimpl NodeEngine {\n}\n";
-        assert_eq!(foreign_engine_impl("crates/shoutnet-engine/src/pool.rs", block), Some(2));
+        assert_eq!(
+            foreign_engine_impl("crates/shoutnet-engine/src/pool.rs", block),
+            Some(2)
+        );
         assert_eq!(foreign_engine_impl(ENGINE_ORCHESTRATOR, block), None);
-        assert_eq!(foreign_engine_impl("crates/shoutnet-sim/src/sim.rs", block), None);
+        assert_eq!(
+            foreign_engine_impl("crates/shoutnet-sim/src/sim.rs", block),
+            None
+        );
         let other = "impl Pool {}\n// impl NodeEngine is a phrase in a comment\n";
-        assert_eq!(foreign_engine_impl("crates/shoutnet-engine/src/pool.rs", other), None);
+        assert_eq!(
+            foreign_engine_impl("crates/shoutnet-engine/src/pool.rs", other),
+            None
+        );
     }
 
     #[test]
