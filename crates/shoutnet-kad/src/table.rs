@@ -54,7 +54,7 @@ pub enum InsertOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableEvent {
     /// An entry was evicted: its ping failed or timed out, or it failed
-    /// [`KadConfig::max_failures`] requests in a row.
+    /// [`KadConfig::set_max_failures`] requests in a row.
     Evicted {
         /// The evicted address.
         address: Address,
@@ -217,7 +217,7 @@ impl<V: Clone> RoutingTable<V> {
     }
 
     /// Counts a failed request to `address`. After
-    /// [`KadConfig::max_failures`] consecutive failures (with no
+    /// [`KadConfig::set_max_failures`] consecutive failures (with no
     /// [`insert_or_update`](Self::insert_or_update) or successful ping in
     /// between) the entry is evicted and a replacement promoted.
     pub fn record_failure(&mut self, address: &Address, now: Instant) {
