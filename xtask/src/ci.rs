@@ -4,7 +4,10 @@
 //! command locally. The steps stop at the first failure and end with a table
 //! of durations.
 
-use std::{env, path::PathBuf};
+use std::{
+    env,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Result, bail};
 use xshell::{Shell, cmd};
@@ -21,6 +24,10 @@ const RUSTDOCFLAGS: &str = "-D warnings -D rustdoc::broken_intra_doc_links";
 /// The cross-language check that an independent Python implementation reads
 /// the committed test vectors the same way shoutnet writes them.
 const INTEROP_SCRIPT: &str = "tools/interop/check_vectors.py";
+
+/// The check that Python's `cryptography` reads the key files `shoutnet
+/// keygen` writes (OpenSSL's reading is a `shoutnet-cli` test).
+const KEYFILE_SCRIPT: &str = "tools/interop/check_keyfiles.py";
 
 /// The fuzz targets form their own workspace (cargo-fuzz's layout).
 const FUZZ_MANIFEST: &str = "fuzz/Cargo.toml";
@@ -85,6 +92,10 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
 
     if flags.skip_interop {
         plan.skip("interop", "--skip-interop was given (local use only)");
+        plan.skip(
+            "keyfile interop",
+            "--skip-interop was given (local use only)",
+        );
     } else {
         let python = python();
         let shown = format!(
@@ -108,6 +119,7 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
                     .args([INTEROP_SCRIPT, vectors::DIR, "--require-crypto"]),
             )
         });
+        keyfile_interop(&mut plan, sh, &metadata.target_directory);
     }
 
     // Clippy type-checks every target first, so this is also the plain
@@ -128,6 +140,24 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
     });
 
     plan.run()
+}
+
+/// Adds the step that builds the `shoutnet` binary and checks with
+/// [`KEYFILE_SCRIPT`] that Python's `cryptography` reads its key files.
+fn keyfile_interop<'a>(plan: &mut Plan<'a>, sh: &'a Shell, target_dir: &Path) {
+    let python = python();
+    let binary = format!("shoutnet{}", env::consts::EXE_SUFFIX);
+    let shoutnet = target_dir.join("debug").join(binary);
+    let build = cmd!(sh, "cargo build -p shoutnet-cli --locked");
+    let shown = format!(
+        "{build} && {} {KEYFILE_SCRIPT} {}",
+        python.display(),
+        shoutnet.display()
+    );
+    plan.step("keyfile interop", shown, move || {
+        run_quiet(build)?;
+        run_quiet(sh.cmd(python).arg(KEYFILE_SCRIPT).arg(shoutnet))
+    });
 }
 
 /// The interpreter for the interop script: `$SHOUTNET_PYTHON` if set, else the

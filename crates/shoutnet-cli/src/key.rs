@@ -2,8 +2,10 @@
 //! PEM private key of one of the key profiles of docs/PROTOCOL.md §2, with
 //! its key field and routing address (SHA-256 of the key field).
 //!
-//! Key files are written with mode 0600 and refused when group or others
-//! may read them, as `shoutnet-crypto`'s `keyfile` does.
+//! Key files are written as PKCS#8 v1 (what `openssl genpkey` writes, so
+//! OpenSSL and Python's `cryptography` read them) with mode 0600. Both v1
+//! and v2 (RFC 5958) are read, and a file that group or others may read is
+//! refused, as `shoutnet-crypto`'s `keyfile` does (its README, "Key files").
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -24,7 +26,8 @@ pub(crate) struct KeygenArgs {
     /// interoperate with the seed's profile.
     #[arg(long, value_enum, default_value_t = ProfileArg::Ed25519)]
     profile: ProfileArg,
-    /// File to write the private key to, as PKCS#8 PEM with mode 0600.
+    /// File to write the private key to, as PKCS#8 v1 PEM (as `openssl
+    /// genpkey` writes it) with mode 0600.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
     /// Replace FILE if it exists (its mode is set to 0600 first).
@@ -38,7 +41,8 @@ pub(crate) struct KeygenArgs {
 /// Arguments of `shoutnet key show`.
 #[derive(Debug, Args)]
 pub(crate) struct ShowArgs {
-    /// The key file: a PKCS#8 PEM private key that only its owner may read.
+    /// The key file: a PKCS#8 (v1 or v2) PEM private key that only its owner
+    /// may read.
     file: PathBuf,
     /// Print the profile, key field and address as one JSON object.
     #[arg(long)]

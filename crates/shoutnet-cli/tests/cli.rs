@@ -457,7 +457,38 @@ fn key_show_reads_an_rsa_fixture_and_refuses_what_is_not_a_key() {
     }
 }
 
-/// The one test that generates an RSA key (slow unoptimised).
+#[cfg(unix)]
+#[test]
+fn key_show_reads_pkcs8_v2_and_refuses_a_mismatched_public_key() {
+    let public = read_json(&root().join("fixtures/keys/public.json"));
+    let data = root().join("crates/shoutnet-crypto/tests/data");
+    let dir = tempfile::tempdir().unwrap();
+    // Fixture ed25519-1 as PKCS#8 v2 (RFC 5958), as earlier shoutnet builds
+    // wrote it.
+    let v2 = dir.path().join("v2.pem");
+    fs::copy(data.join("ed25519-1-v2.pem"), &v2).unwrap();
+    set_mode(&v2, 0o600);
+    let out = shoutnet(&["key", "show", v2.to_str().unwrap()], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(key_and_address(&out.stdout).0, public["ed25519-1"]);
+
+    // The same with ed25519-2's public key embedded.
+    let bad = dir.path().join("mismatch.pem");
+    fs::copy(data.join("ed25519-1-v2-mismatch.pem"), &bad).unwrap();
+    set_mode(&bad, 0o600);
+    let out = shoutnet(&["key", "show", bad.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: reading ") && stderr.contains("embedded public key"),
+        "{stderr}"
+    );
+}
+
+/// The one test in this file that generates an RSA key (slow unoptimised;
+/// tests/openssl.rs makes another).
 #[cfg(unix)]
 #[test]
 fn keygen_rsa2048_warns_about_rustsec_2023_0071() {

@@ -59,6 +59,10 @@ pub enum Error {
     /// RSA, or an RSA key that does not validate.
     #[error("malformed or unsupported private key")]
     MalformedPrivateKey,
+    /// A PKCS#8 v2 private key (RFC 5958 `OneAsymmetricKey`) whose embedded
+    /// public key is not the one its private key gives.
+    #[error("the private key's embedded public key does not match its private key")]
+    EmbeddedPublicKeyMismatch,
     /// Key generation failed.
     #[error("key generation failed")]
     KeyGeneration,

@@ -1,20 +1,19 @@
 //! A node's own key pair: generation, signing (docs/PROTOCOL.md §5.3) and
-//! PKCS#8 PEM encoding. Decryption is in `encrypt.rs` (§5.4).
+//! PKCS#8 PEM encoding (the format is `keyfile.rs`'s). Decryption is in
+//! `encrypt.rs` (§5.4).
 
 use std::fmt;
 
 use ed25519_dalek::SigningKey;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rand_core::CryptoRngCore;
 use rsa::pkcs1::EncodeRsaPublicKey;
-use rsa::pkcs8::LineEnding;
 use rsa::{Pss, RsaPrivateKey, RsaPublicKey};
 use sha2_10::{Digest, Sha256};
 use shoutnet_wire::Profile;
 use zeroize::Zeroizing;
 
-use crate::key::{PSS_SALT_LEN, RSA_BITS, check_rsa_parameters};
-use crate::{Error, PublicKey};
+use crate::key::{PSS_SALT_LEN, RSA_BITS};
+use crate::{Error, PublicKey, keyfile};
 
 /// A private key with its public key.
 ///
@@ -61,27 +60,21 @@ impl Keypair {
         Self::from_secret(secret)
     }
 
-    /// Reads a PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`). The
-    /// profile is the key's: Ed25519, or RSA, which must be a valid 2048-bit
-    /// key with e = 65537.
+    /// Reads a PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`),
+    /// version 1 or 2 (RFC 5208 `PrivateKeyInfo` or RFC 5958
+    /// `OneAsymmetricKey`). The profile is the key's: Ed25519, or RSA, which
+    /// must be a valid 2048-bit key with e = 65537. A public key embedded in
+    /// a version 2 key must be the one the private key gives, else
+    /// [`Error::EmbeddedPublicKeyMismatch`].
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, Error> {
-        if let Ok(key) = SigningKey::from_pkcs8_pem(pem) {
-            return Self::from_secret(Secret::Ed25519(Box::new(key)));
-        }
-        let key = RsaPrivateKey::from_pkcs8_pem(pem).map_err(|_| Error::MalformedPrivateKey)?;
-        check_rsa_parameters(&key)?;
-        key.validate().map_err(|_| Error::MalformedPrivateKey)?;
-        Self::from_secret(Secret::Rsa(Box::new(key)))
+        keyfile::decode_pem(pem)
     }
 
-    /// The private key as PKCS#8 PEM with `\n` line endings, in memory that
-    /// is wiped when dropped.
+    /// The private key as PKCS#8 v1 PEM (RFC 5208 `PrivateKeyInfo`, no
+    /// embedded public key: what `openssl genpkey` writes) with `\n` line
+    /// endings, in memory that is wiped when dropped.
     pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, Error> {
-        match &self.secret {
-            Secret::Ed25519(key) => key.to_pkcs8_pem(LineEnding::LF),
-            Secret::Rsa(key) => key.to_pkcs8_pem(LineEnding::LF),
-        }
-        .map_err(|_| Error::MalformedPrivateKey)
+        keyfile::encode_pem(&self.secret)
     }
 
     /// The key pair's profile.
@@ -117,7 +110,7 @@ impl Keypair {
         &self.secret
     }
 
-    fn from_secret(secret: Secret) -> Result<Self, Error> {
+    pub(crate) fn from_secret(secret: Secret) -> Result<Self, Error> {
         let public = match &secret {
             Secret::Ed25519(key) => {
                 PublicKey::from_key_field(Profile::Ed25519, key.verifying_key().as_bytes())?

@@ -189,12 +189,28 @@ fn pem_round_trip_is_byte_exact() {
             let again = keypair.to_pkcs8_pem().unwrap();
             let reloaded = Keypair::from_pkcs8_pem(&again).unwrap();
             assert_eq!(reloaded.public(), keypair.public());
-            if profile == Profile::Rsa2048 {
-                // openssl and the rsa crate write the same PKCS#8.
-                assert_eq!(again.as_str(), pem(profile, n));
-            }
+            // The fixtures were made by `openssl genpkey`: shoutnet writes
+            // the same PKCS#8 v1, byte for byte.
+            assert_eq!(again.as_str(), pem(profile, n));
         }
     }
+}
+
+#[test]
+fn reads_pkcs8_v2_ed25519_keys() {
+    // Fixture ed25519-1 as PKCS#8 v2 (RFC 5958, with its public key), as
+    // earlier shoutnet builds wrote key files; then with ed25519-2's public
+    // key in it.
+    let v2 = Keypair::from_pkcs8_pem(include_str!("data/ed25519-1-v2.pem")).unwrap();
+    assert_eq!(v2.public(), fixture(Profile::Ed25519, 1).public());
+    assert_eq!(
+        v2.to_pkcs8_pem().unwrap().as_str(),
+        pem(Profile::Ed25519, 1)
+    );
+    assert_eq!(
+        Keypair::from_pkcs8_pem(include_str!("data/ed25519-1-v2-mismatch.pem")).unwrap_err(),
+        Error::EmbeddedPublicKeyMismatch
+    );
 }
 
 #[test]
