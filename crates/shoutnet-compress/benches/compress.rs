@@ -10,63 +10,13 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use shoutnet_compress::{Method, compress, decompress};
+use support::body;
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 /// Body sizes: a small batch and a large one.
 const SIZES: [(usize, &str); 2] = [(1 << 10, "1KiB"), (64 << 10, "64KiB")];
-
-/// xorshift64: deterministic bytes without the rand crate.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn byte(&mut self) -> u8 {
-        self.next().to_le_bytes()[0]
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n as u64).unwrap()
-    }
-}
-
-/// `len` bytes shaped like a batch of shoutnet messages: msgpack maps with
-/// string keys, small and large ints, a key from a handful of peers (32-byte
-/// bin, repeats), a timestamp, an opcode name, and a short random payload
-/// (incompressible, like nonces, signatures and encrypted data).
-fn body(len: usize) -> Vec<u8> {
-    const OPS: [&str; 6] = ["shout", "speak", "whisper", "store", "find_node", "ack"];
-    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
-    let peers: Vec<[u8; 32]> = (0..8)
-        .map(|_| std::array::from_fn(|_| rng.byte()))
-        .collect();
-    let mut out = Vec::with_capacity(len + 128);
-    let mut id = 0_u32;
-    while out.len() < len {
-        out.push(0x85); // fixmap, 5 entries
-        out.extend_from_slice(b"\xa2id\xce");
-        out.extend_from_slice(&id.to_be_bytes());
-        let op = OPS[rng.below(OPS.len())];
-        out.extend_from_slice(b"\xa2op");
-        out.push(0xa0 | u8::try_from(op.len()).unwrap());
-        out.extend_from_slice(op.as_bytes());
-        out.extend_from_slice(b"\xa4from\xc4\x20");
-        out.extend_from_slice(&peers[rng.below(peers.len())]);
-        out.extend_from_slice(b"\xa2ts\xcf");
-        out.extend_from_slice(&(1_700_000_000_000_u64 + u64::from(id) * 37).to_be_bytes());
-        let n = 8 + rng.below(24);
-        out.extend_from_slice(b"\xa4data\xc4");
-        out.push(u8::try_from(n).unwrap());
-        out.extend((0..n).map(|_| rng.byte()));
-        id += 1;
-    }
-    out.truncate(len);
-    out
-}
 
 fn bench_compress(c: &mut Criterion) {
     for (size, label) in SIZES {

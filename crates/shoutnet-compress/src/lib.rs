@@ -64,11 +64,14 @@ pub fn compress(method: Method, input: &[u8]) -> Result<Vec<u8>, Error> {
 ///
 /// - [`Error::OutputLimit`] if the output would be longer than `limit`. For
 ///   `none` that is an input longer than `limit`; for `snappy`, a declared
-///   length over `limit`, found before anything is allocated.
+///   length over `limit`, and for `lzma`, LZMA2 chunk headers declaring more
+///   than `limit` in all, both found before anything is allocated.
 /// - [`Error::Corrupt`] if `input` is not exactly one valid stream: a bad
 ///   header, truncation, a failed checksum, trailing bytes (including a
-///   second stream or xz stream padding), or an xz dictionary over
-///   [`XZ_MAX_DICT`].
+///   second stream or xz stream padding), an xz dictionary over
+///   [`XZ_MAX_DICT`], or an xz stream with more than 16 blocks plus one per
+///   KiB of output (each block costs the decoder memory until the end of the
+///   stream, whatever it decodes to).
 ///
 /// # Examples
 ///

@@ -204,3 +204,76 @@ fn crc32(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+mod support;
+
+/// An xz block costs its decoder a 16-byte index record that is kept until
+/// the end of the stream, whatever the block decodes to. 2^19 empty blocks
+/// are 8 MiB of input that decode to nothing; before blocks were counted
+/// against the output, they decoded "successfully" while holding 12 MiB of
+/// records against a 1 MiB limit.
+#[test]
+fn xz_with_a_block_per_16_bytes_is_refused_within_the_limit() {
+    for payload in [&b""[..], b"x"] {
+        let stream = support::xz_tiny_blocks(1 << 19, payload);
+        let (result, peak) = peak_of(|| decompress(Method::Lzma, &stream, LIMIT));
+        assert_eq!(
+            result,
+            Err(Error::Corrupt {
+                method: Method::Lzma
+            }),
+            "{} bytes a block",
+            payload.len()
+        );
+        // Refused from the block headers, before anything is decoded.
+        assert!(
+            peak < 64 << 10,
+            "allocated {peak} bytes for a {LIMIT}-byte limit"
+        );
+    }
+}
+
+#[test]
+fn xz_blocks_are_allowed_16_and_one_per_kib_of_output() {
+    // (blocks, bytes each): the most blocks allowed for that size, which is
+    // 16 + blocks * bytes / 1024; blocks of 1 KiB or more are never too many.
+    for (blocks, payload) in [(16, 0), (17, 64), (32, 512), (300, 1024)] {
+        let data = vec![b'z'; payload];
+        let stream = support::xz_tiny_blocks(blocks, &data);
+        let output = data.repeat(blocks);
+        let result = decompress(Method::Lzma, &stream, LIMIT);
+        assert!(
+            result.as_deref() == Ok(&output[..]),
+            "{blocks} blocks of {payload} bytes: {:?}",
+            result.map(|output| output.len())
+        );
+        if payload < 1024 {
+            let more = support::xz_tiny_blocks(blocks + 1, &data);
+            assert_eq!(
+                decompress(Method::Lzma, &more, LIMIT).map(|output| output.len()),
+                Err(Error::Corrupt {
+                    method: Method::Lzma
+                }),
+                "{} blocks of {payload} bytes",
+                blocks + 1
+            );
+        }
+    }
+}
+
+/// Every LZMA2 chunk declares what it decodes to, and the decoder holds it to
+/// that, so an xz bomb is refused from its chunk headers: no window, no
+/// output buffer, no decoding.
+#[test]
+fn xz_bomb_is_refused_before_decoding() {
+    let bomb = compress(Method::Lzma, &vec![0; BOMB_SIZE]).unwrap();
+    let (result, peak) = peak_of(|| decompress(Method::Lzma, &bomb, LIMIT));
+    assert_eq!(
+        result,
+        Err(Error::OutputLimit {
+            method: Method::Lzma,
+            limit: LIMIT
+        })
+    );
+    assert_eq!(peak, 0);
+}
