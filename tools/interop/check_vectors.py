@@ -10,7 +10,9 @@ with the Rust implementation that generated it.
 For every <profile>/<name>.hex + <name>.json the transmission is decoded
 (§3-§7), every payload is checked against its opcode's schema (§8) and the
 result is compared with the JSON (§13). Every <profile>/invalid/<name>.hex
-must be rejected with the error the .json beside it names.
+must be rejected with the error the .json beside it names, and refused as
+its "scope" says: the whole transmission, or one message with a §10 code,
+answered with a NACK or not.
 
 Then the cryptography of §5.3-§5.5 is checked with the test-only fixture
 keys of fixtures/keys/ (--keys): every signature is verified with its
@@ -27,6 +29,7 @@ cryptography.
 import argparse
 import bz2
 import hashlib
+import ipaddress
 import json
 import lzma
 import pathlib
@@ -96,8 +99,12 @@ SPEC_ERRORS = {
     "PayloadPastEnd", "PayloadTooLarge", "TooManyMessages", "MissingSignature",
     "ReservedMarker", "ExtType", "NonStringKey", "DuplicateKey", "InvalidUtf8",
     "TooDeep", "TooManyValues", "UnexpectedEnd", "TrailingBytes",
+    "BytesAfterTransmission",
     "MALFORMED", "TOO_LARGE", "BAD_SIGNATURE", "DECRYPT_FAILED",
 }
+
+# §7 and §8 errors refuse one message, with one of these §10 codes (§13).
+MESSAGE_CODES = {"MALFORMED", "TOO_LARGE", "BAD_SIGNATURE", "DECRYPT_FAILED"}
 
 RSA_DER_PREFIX = bytes.fromhex("3082010a0282010100")
 RSA_DER_SUFFIX = bytes.fromhex("0203010001")
@@ -107,14 +114,17 @@ class Reject(Exception):
     """The decoder rejects the input with the spec's error `name`.
 
     `certain` is False where the spec names no error for the case, so the
-    name given is this decoder's best guess.
+    name given is this decoder's best guess. `message` is None for a
+    framing error (§4, §5: the whole transmission is refused), else the
+    index of the one message refused (§7, §8).
     """
 
-    def __init__(self, name, detail, certain=True):
+    def __init__(self, name, detail, certain=True, message=None):
         super().__init__(f"{name}: {detail}")
         self.name = name
         self.detail = detail
         self.certain = certain
+        self.message = message
 
 
 class Mismatch(Exception):
@@ -148,13 +158,20 @@ def parse_transmission(raw):
         raise Reject("Truncated", f"header gives a body of {body_len} bytes, "
                      f"the file has {len(body)}")
     if len(body) > body_len:
-        raise Reject("TrailingBytes", f"{len(body) - body_len} bytes after the "
-                     "body; a transmission decoded on its own ends with it (§4)")
+        raise Reject("BytesAfterTransmission", f"{len(body) - body_len} bytes "
+                     "after the body; a transmission decoded on its own ends "
+                     "with it (§4)")
     return cid, body
 
 
 def _stream_decompress(d, body, what):
-    """Runs a bz2/lzma/zlib decompressor object with the §3 checks."""
+    """Runs a bz2/lzma/zlib decompressor object with the §3 checks.
+
+    The streaming objects stop at the end of the first stream and leave
+    what follows in `unused_data` (xz stream padding included), where the
+    one-shot bz2/lzma.decompress would go on to the next stream or skip
+    padding. `max_length` stops the output one byte past the limit.
+    """
     try:
         out = d.decompress(body, MAX_DECOMPRESSED + 1)
     except (OSError, ValueError, EOFError, lzma.LZMAError, zlib.error) as exc:
@@ -743,8 +760,13 @@ def socket_addr_problem(text):
         host, sep, port = text[1:].partition("]:")
         if not sep:
             return "expected [IPv6]:port"
+        if "%" in host:
+            return "an IPv6 zone id (§8)"
         if not _is_ipv6(host):
             return "bad IPv6 address"
+        if host != _canonical_ipv6(host):
+            return (f"IPv6 not in the canonical form of RFC 5952 "
+                    f"({_canonical_ipv6(host)!r}, §8)")
     else:
         host, sep, port = text.rpartition(":")
         if not sep:
@@ -754,7 +776,32 @@ def socket_addr_problem(text):
     if not (port.isascii() and port.isdigit() and len(port) <= 5
             and int(port) <= 65535):
         return "bad port"
+    if port != "0" and port.startswith("0"):
+        return "a port with leading zeros (§8)"
     return None
+
+
+def _canonical_ipv6(text):
+    """The RFC 5952 text of an IPv6 address (§8): lowercase hex without
+    leading zeros, `::` for the longest run of two or more zero groups (the
+    first on a tie), and an IPv4-mapped address as ::ffff:a.b.c.d."""
+    packed = ipaddress.IPv6Address(text).packed
+    groups = struct.unpack(">8H", packed)
+    if groups[:6] == (0, 0, 0, 0, 0, 0xFFFF):
+        return "::ffff:" + ".".join(str(b) for b in packed[12:])
+    best_start, best_len, start = None, 1, None
+    for i, g in enumerate(groups + (1,)):
+        if g == 0 and start is None:
+            start = i
+        elif g != 0 and start is not None:
+            if i - start > best_len:
+                best_start, best_len = start, i - start
+            start = None
+    text = [f"{g:x}" for g in groups]
+    if best_start is None:
+        return ":".join(text)
+    return (":".join(text[:best_start]) + "::"
+            + ":".join(text[best_start + best_len:]))
 
 
 def _is_ipv4(text):
@@ -846,9 +893,15 @@ def decode_transmission(raw, profile):
             try:
                 msg.value = decode_value(msg.content)
             except Reject as exc:
-                raise Reject(exc.name, f"message {msg.index}: {exc.detail}",
-                             exc.certain)
-            Schema(profile, msg).check(msg.value)
+                refused = Reject(exc.name, f"message {msg.index}: {exc.detail}",
+                                 exc.certain, message=msg.index)
+                refused.msg = msg
+                raise refused
+            try:
+                Schema(profile, msg).check(msg.value)
+            except Reject as exc:
+                exc.message, exc.msg = msg.index, msg
+                raise
         problem = header_problems(profile, msg)
         if problem:
             raise Reject("Header", f"message {msg.index}: {problem}", certain=False)
@@ -1344,6 +1397,46 @@ def check_valid(hex_path, profile, crypto):
     return warnings
 
 
+def _refusal(spec):
+    """The refusal an invalid vector's JSON gives (§13): ("transmission",)
+    or ("message", index, code, answer); raises Mismatch on a bad form."""
+    scope = spec.get("scope")
+    keys = {"description", "profile", "error", "scope"}
+    if scope == "transmission":
+        extra = set(spec) - keys
+        if extra:
+            raise Mismatch(f'"scope": "transmission" with {sorted(extra)}; '
+                           "a refused transmission names no message (§13)")
+        return ("transmission",)
+    if scope != "message":
+        raise Mismatch('"scope" is neither "transmission" nor "message" (§13)')
+    extra = set(spec) - keys - {"message", "code", "answer"}
+    if extra:
+        raise Mismatch(f"unknown fields {sorted(extra)}")
+    index, code, answer = spec.get("message"), spec.get("code"), spec.get("answer")
+    if type(index) is not int or index < 0:
+        raise Mismatch('"message" is not a message index')
+    if code not in MESSAGE_CODES:
+        raise Mismatch(f'"code" {code!r} is not a §10 code refusing a message')
+    if answer not in ("NACK", "none"):
+        raise Mismatch('"answer" is neither "NACK" nor "none"')
+    return ("message", index, code, answer)
+
+
+def _answer(msg):
+    """Whether a refused message is answered (§10): a NACK if it expects a
+    reply. Replies and broadcasts never do; a CUSTOM only with a request
+    id, which must be readable: the first element of its array, not nil."""
+    if msg.opcode in (ACK, NACK, SHOUT, SPEAK):
+        return "none"
+    if msg.opcode == CUSTOM:
+        c = msg.content
+        readable = (not msg.encrypted and len(c) >= 2
+                    and (0x91 <= c[0] <= 0x9F) and c[1] != 0xC0)
+        return "NACK" if readable else "none"
+    return "NACK"
+
+
 def check_invalid(hex_path, profile, crypto):
     raw, spec = load_vector(hex_path)
     warnings = []
@@ -1355,9 +1448,19 @@ def check_invalid(hex_path, profile, crypto):
         raise Mismatch('no "error" string')
     if expected not in SPEC_ERRORS:
         warnings.append(f"{expected!r} is not an error name of the spec")
+    refusal = _refusal(spec)
     try:
-        decode_transmission(raw, profile)
+        _, messages = decode_transmission(raw, profile)
     except Reject as exc:
+        if exc.message is None:
+            got = ("transmission",)
+        else:
+            # Schema faults carry their §10 code as their name; §7 faults
+            # are MALFORMED.
+            code = exc.name if exc.name in MESSAGE_CODES else "MALFORMED"
+            got = ("message", exc.message, code, _answer(exc.msg))
+        if got != refusal:
+            raise Mismatch(f"refused as {got}, the JSON says {refusal}")
         if exc.name == expected:
             return warnings
         if exc.certain and expected in SPEC_ERRORS:
@@ -1369,18 +1472,24 @@ def check_invalid(hex_path, profile, crypto):
     if expected not in CRYPTO_ERRORS:
         raise Mismatch(f"accepted, the JSON expects {expected}")
     # It frames and decodes; the fault must be in its cryptography.
-    _, messages = decode_transmission(raw, profile)
     if expected == "DECRYPT_FAILED" and not any(
             m.encrypted and (profile, m.to_key) in crypto.keys for m in messages):
         raise Mismatch("expects DECRYPT_FAILED, but no message is encrypted to "
                        "a fixture key, so nothing can be decrypted")
-    faults, _ = crypto.check(profile, messages)
-    if any(name == expected for name, _ in faults):
-        return warnings
-    if faults:
-        raise Mismatch(f"{faults[0][1]}; the JSON expects {expected}")
-    raise Mismatch(f"decodes, and every signature verifies and every message "
-                   f"to a fixture key decrypts; the JSON expects {expected}")
+    failing = []
+    for msg in messages:
+        faults, _ = crypto.check(profile, [msg])
+        failing.extend((msg, name, text) for name, text in faults)
+    if not failing:
+        raise Mismatch(f"decodes, and every signature verifies and every message "
+                       f"to a fixture key decrypts; the JSON expects {expected}")
+    msg, name, text = failing[0]
+    if len(failing) > 1 or name != expected:
+        raise Mismatch(f"{text}; the JSON expects exactly one {expected}")
+    got = ("message", msg.index, name, _answer(msg))
+    if got != refusal:
+        raise Mismatch(f"refused as {got}, the JSON says {refusal}")
+    return warnings
 
 
 def main(argv=None):

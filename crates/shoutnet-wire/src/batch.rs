@@ -253,7 +253,7 @@ pub fn decode_transmission(
         });
     }
     if data.len() > end {
-        return Err(DecodeError::TrailingBytes {
+        return Err(DecodeError::BytesAfterTransmission {
             offset: end,
             extra: data.len() - end,
         });
@@ -371,7 +371,7 @@ mod tests {
         trailing.push(0);
         assert_eq!(
             decode(trailing, &limits),
-            Err(DecodeError::TrailingBytes {
+            Err(DecodeError::BytesAfterTransmission {
                 offset: two.len(),
                 extra: 1
             })
@@ -452,6 +452,20 @@ mod tests {
             decode(bytes, &Limits::default()),
             Err(DecodeError::EmptyTransmission { offset: 6 })
         );
+    }
+
+    /// xz allows stream padding (multiples of 4 zero bytes) after a stream;
+    /// §3 counts it as bytes after the one stream, so the body is refused.
+    #[test]
+    fn xz_stream_padding_is_trailing_data() {
+        let wire = encode_transmission(P, &[msg(&[0xc0])], Method::Lzma).unwrap();
+        let mut padded = wire.to_vec();
+        padded.extend_from_slice(&[0; 4]);
+        let body_len = (padded.len() - 6) as u32;
+        padded[2..6].copy_from_slice(&body_len.to_be_bytes());
+        let err = decode(padded, &Limits::default()).unwrap_err();
+        assert!(matches!(err, DecodeError::Decompress(_)), "{err:?}");
+        assert!(decode(wire.to_vec(), &Limits::default()).is_ok());
     }
 
     #[test]

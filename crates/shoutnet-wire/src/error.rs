@@ -52,9 +52,12 @@ pub enum DecodeError {
         /// How many more bytes the structure needs.
         needed: usize,
     },
-    /// More data follows the announced body length.
+    /// More data follows the announced body of a transmission decoded on
+    /// its own ([`decode_transmission`](crate::decode_transmission)); on a
+    /// stream those bytes begin the next transmission. Not to be confused
+    /// with [`ValueError::TrailingBytes`], bytes after a payload's value.
     #[error("{extra} bytes after the end of the transmission at offset {offset}")]
-    TrailingBytes {
+    BytesAfterTransmission {
         /// Where the transmission ends.
         offset: usize,
         /// How many bytes follow it.
@@ -119,7 +122,7 @@ impl DecodeError {
             Self::ReservedBitsSet { offset, .. }
             | Self::EmptyTransmission { offset }
             | Self::Truncated { offset, .. }
-            | Self::TrailingBytes { offset, .. }
+            | Self::BytesAfterTransmission { offset, .. }
             | Self::PayloadPastEnd { offset, .. }
             | Self::PayloadTooLarge { offset, .. }
             | Self::TooManyMessages { offset, .. }
@@ -137,7 +140,7 @@ impl DecodeError {
             Self::EmptyTransmission { .. } => "EmptyTransmission",
             Self::TransmissionTooLarge { .. } => "TransmissionTooLarge",
             Self::Truncated { .. } => "Truncated",
-            Self::TrailingBytes { .. } => "TrailingBytes",
+            Self::BytesAfterTransmission { .. } => "BytesAfterTransmission",
             Self::Decompress(_) => "Decompress",
             Self::PayloadPastEnd { .. } => "PayloadPastEnd",
             Self::PayloadTooLarge { .. } => "PayloadTooLarge",
@@ -206,7 +209,8 @@ pub enum ValueError {
         /// The limit.
         max: usize,
     },
-    /// Bytes after the value.
+    /// Bytes after the value, inside the message's content. (Bytes after a
+    /// whole transmission are [`DecodeError::BytesAfterTransmission`].)
     #[error("{extra} bytes after the value at offset {offset}")]
     TrailingBytes {
         /// Where the value ends.
@@ -308,6 +312,28 @@ impl PayloadError {
             Self::Field { .. } => "Field",
             Self::TooLong { .. } => "TooLong",
         }
+    }
+}
+
+/// A message's content was refused (docs/PROTOCOL.md §7, §8), with the
+/// request id its `NACK` names (§8.3): read from the one decode of the
+/// value, `None` when the message has none or it could not be read.
+///
+/// Made by [`Message::read`](crate::Message::read),
+/// [`MessageRef::read`](crate::MessageRef::read) and
+/// [`Payload::read`](crate::Payload::read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct Refused {
+    /// Why the content was refused.
+    pub error: PayloadError,
+    /// The request id of the refused message, if it could be read.
+    pub request_id: Option<u64>,
+}
+
+impl From<Refused> for PayloadError {
+    fn from(refused: Refused) -> Self {
+        refused.error
     }
 }
 

@@ -16,6 +16,7 @@ mod batch;
 mod error;
 pub mod fuzzing;
 mod header;
+pub mod hello;
 #[cfg(feature = "json")]
 pub mod json;
 mod limits;
@@ -30,7 +31,7 @@ pub use batch::{
     BatchEncoder, DEFAULT_BATCH_CAPACITY, Frame, Transmission, decode_transmission,
     encode_transmission,
 };
-pub use error::{DecodeError, EncodeError, Error, PayloadError, ValueError};
+pub use error::{DecodeError, EncodeError, Error, PayloadError, Refused, ValueError};
 pub use header::{
     Flags, TRANSMISSION_HEADER_LEN, TransmissionHeader, covered_header_len, header_without_length,
 };
@@ -46,5 +47,5 @@ pub use payload::{
 pub use profile::{Profile, UnknownProfile};
 /// The compression methods, re-exported so users need only this crate.
 pub use shoutnet_compress::{Method, MethodSet};
-pub use stream::StreamDecoder;
+pub use stream::{INITIAL_BODY_RESERVE, StreamDecoder};
 pub use value::{Integer, SerdeError, Value, from_value, to_value};

@@ -8,7 +8,10 @@ pub struct ValueLimits {
     pub max_depth: usize,
     /// Most values in one payload, counting every element and map entry
     /// (default 1,048,576). Each decoded value takes a few dozen bytes, so
-    /// this bounds the memory one payload can cost whatever its length.
+    /// this bounds the memory one payload can cost whatever its length; the
+    /// room containers reserve up front for their declared elements comes
+    /// from one budget per value of `min(content length, max_values)` slots
+    /// of at most 48 bytes, however they nest (docs/PROTOCOL.md §11).
     pub max_values: usize,
 }
 

@@ -4,12 +4,16 @@
 use bytes::Bytes;
 
 use crate::header::{TRANSMISSION_HEADER_LEN, header_without_length};
-use crate::{EncodeError, Flags, Opcode, Payload, PayloadError, Profile, Value, ValueLimits};
+use crate::{
+    EncodeError, Flags, Opcode, Payload, PayloadError, Profile, Refused, Value, ValueLimits,
+};
 
 /// A message as carried in a transmission.
 ///
-/// Decoding never copies: `from`, `to`, `content` and `signature` are slices
-/// of the transmission's (decompressed) body.
+/// From a decoded transmission ([`MessageRef::to_message`]), `content` and
+/// `signature` are slices of the transmission's (decompressed) body, never
+/// copied; `from` and `to`, at most 270 bytes each, are copies, so a key
+/// kept beyond the input does not keep the whole body alive.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -118,6 +122,28 @@ impl Message {
         Payload::decode(self.opcode, &self.content, profile, limits)
     }
 
+    /// Decodes the content as the typed payload of the message's opcode,
+    /// once; a refusal carries the request id the `NACK` answering it names
+    /// (see [`Payload::read`]). An encrypted message is refused with
+    /// [`PayloadError::Encrypted`] and no request id: its id is inside the
+    /// ciphertext.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use shoutnet_wire::{Message, Opcode, PayloadError, Profile, ValueLimits};
+    ///
+    /// let key = Bytes::from(vec![1u8; 32]);
+    /// // WHISPER [5]: one element short, but the request id is there.
+    /// let msg = Message::new(key.clone(), key, Opcode::Whisper, Bytes::from_static(&[0x91, 0x05]));
+    /// let refused = msg.read(Profile::Ed25519, &ValueLimits::default()).unwrap_err();
+    /// assert_eq!(refused.request_id, Some(5));
+    /// assert!(matches!(refused.error, PayloadError::Arity { len: 1, .. }));
+    /// ```
+    pub fn read(&self, profile: Profile, limits: &ValueLimits) -> Result<Payload, Refused> {
+        plain(self.opcode, self.encrypted).map_err(unread)?;
+        Payload::read(self.opcode, &self.content, profile, limits)
+    }
+
     /// Checks the key and signature lengths against `profile`.
     pub(crate) fn check_lengths(&self, profile: Profile) -> Result<(), EncodeError> {
         for (field, key) in [("from", &self.from), ("to", &self.to)] {
@@ -146,6 +172,14 @@ impl Message {
     }
 }
 
+/// A refusal without a request id.
+fn unread(error: PayloadError) -> Refused {
+    Refused {
+        error,
+        request_id: None,
+    }
+}
+
 /// Only plain content can be read as a value; ciphertext must be decrypted
 /// first.
 fn plain(opcode: Opcode, encrypted: bool) -> Result<(), PayloadError> {
@@ -170,7 +204,7 @@ pub(crate) struct Entry {
 /// A message inside a decoded [`Transmission`](crate::Transmission),
 /// borrowed from it: reading fields copies nothing and touches no reference
 /// count. [`to_message`](Self::to_message) makes an owned [`Message`]
-/// that still shares the transmission's buffer.
+/// whose content still shares the transmission's buffer.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -269,14 +303,22 @@ impl<'a> MessageRef<'a> {
         Payload::decode(self.opcode(), &self.content_bytes(), self.profile, limits)
     }
 
-    /// An owned message whose fields share the transmission's buffer.
+    /// Decodes the content as the typed payload of the message's opcode,
+    /// once; a refusal carries the request id the `NACK` answering it names
+    /// (see [`Message::read`]).
+    pub fn read(&self, limits: &ValueLimits) -> Result<Payload, Refused> {
+        plain(self.opcode(), self.encrypted()).map_err(unread)?;
+        Payload::read(self.opcode(), &self.content_bytes(), self.profile, limits)
+    }
+
+    /// An owned message. Its content and signature share the transmission's
+    /// buffer; its from- and to-keys are copies (at most 270 bytes each), so
+    /// that keeping a key does not keep the body.
     pub fn to_message(&self) -> Message {
-        let key_len = self.profile.key_len();
         let (start, len) = self.content_range();
-        let at = self.entry.at;
         Message {
-            from: self.body.slice(at..at + key_len),
-            to: self.body.slice(at + key_len..at + 2 * key_len),
+            from: Bytes::copy_from_slice(self.from()),
+            to: Bytes::copy_from_slice(self.to()),
             opcode: self.opcode(),
             encrypted: self.encrypted(),
             content: self.content_bytes(),

@@ -11,12 +11,14 @@ mod schema;
 
 use bytes::Bytes;
 
+pub(crate) use self::records::parse_socket_addr;
 pub use self::records::{Hello, Lock, Metadata, NodeInfo};
 pub use self::reply::{Ack, AckResult, Nack, NackCode, NodesFor};
 pub use self::request::{
     Broadcast, Custom, FindNode, FindValue, Ping, SetConnectionOpt, Store, Whisper,
 };
-use crate::{EncodeError, Opcode, PayloadError, Profile, Value, ValueLimits};
+use crate::value::Head;
+use crate::{EncodeError, Opcode, PayloadError, Profile, Refused, Value, ValueLimits};
 
 /// The protocol version this crate speaks (docs/PROTOCOL.md §8.1).
 pub const PROTOCOL_VERSION: u64 = 1;
@@ -89,20 +91,73 @@ impl Payload {
         profile: Profile,
         limits: &ValueLimits,
     ) -> Result<Self, PayloadError> {
+        Self::read(opcode, content, profile, limits).map_err(|refused| refused.error)
+    }
+
+    /// Decodes the content of a plain message with `opcode`, decoding its
+    /// value once; a refusal carries the request id that could be read, for
+    /// the `NACK` that answers it (docs/PROTOCOL.md §8.3, §10).
+    ///
+    /// The request id is the first element of a request's array, the second
+    /// of an `ACK`'s or `NACK`'s, when that element is an unsigned integer
+    /// and was decoded whole before the first fault: a content whose schema
+    /// fails, or whose value breaks §7 only after its request id, still
+    /// names it. `SHOUT`, `SPEAK` and reserved opcodes have none (nothing
+    /// is decoded for a reserved opcode).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use shoutnet_wire::{Opcode, Payload, PayloadError, Profile, ValueLimits};
+    ///
+    /// // FIND_NODE [9, "x"]: the target is not bin(32), but the id is read.
+    /// let content = Bytes::from_static(&[0x92, 0x09, 0xa1, b'x']);
+    /// let refused = Payload::read(Opcode::FindNode, &content, Profile::Ed25519, &ValueLimits::default())
+    ///     .unwrap_err();
+    /// assert_eq!(refused.request_id, Some(9));
+    /// assert!(matches!(refused.error, PayloadError::Field { field: "target", .. }));
+    /// ```
+    pub fn read(
+        opcode: Opcode,
+        content: &Bytes,
+        profile: Profile,
+        limits: &ValueLimits,
+    ) -> Result<Self, Refused> {
         if opcode.is_reserved() {
-            return Err(PayloadError::ReservedOpcode(opcode));
+            return Err(Refused {
+                error: PayloadError::ReservedOpcode(opcode),
+                request_id: None,
+            });
         }
-        Self::from_value(opcode, Value::decode(content, limits)?, profile)
+        let decoded = Value::decode_noting(content, limits);
+        let request_id = request_id_index(opcode).and_then(|i| decoded.head.uint(i));
+        let refused = |error| Refused { error, request_id };
+        let value = decoded.value.map_err(|e| refused(e.into()))?;
+        Self::from_received(opcode, value, profile, Some(&decoded.head)).map_err(refused)
     }
 
     /// Reads `value` as the payload of `opcode`, checking its schema.
+    ///
+    /// A value that did not come from the wire has no received encoding, so
+    /// the DHT value limit (docs/PROTOCOL.md §8.7) is checked on its shortest
+    /// encoding, the one a sender sends.
     pub fn from_value(
         opcode: Opcode,
         value: Value,
         profile: Profile,
     ) -> Result<Self, PayloadError> {
+        Self::from_received(opcode, value, profile, None)
+    }
+
+    /// [`from_value`](Self::from_value), with what the decoder noted about
+    /// the content as received, when it came from the wire.
+    fn from_received(
+        opcode: Opcode,
+        value: Value,
+        profile: Profile,
+        head: Option<&Head>,
+    ) -> Result<Self, PayloadError> {
         Ok(match opcode {
-            Opcode::Ack => Self::Ack(Ack::from_value(value, profile)?),
+            Opcode::Ack => Self::Ack(Ack::from_value(value, profile, head)?),
             Opcode::Nack => Self::Nack(Nack::from_value(value)?),
             Opcode::Ping => Self::Ping(Ping::from_value(value)?),
             Opcode::SetConnectionOpt => {
@@ -113,7 +168,7 @@ impl Payload {
             Opcode::Whisper => Self::Whisper(Whisper::from_value(value)?),
             Opcode::FindNode => Self::FindNode(FindNode::from_value(value)?),
             Opcode::FindValue => Self::FindValue(FindValue::from_value(value)?),
-            Opcode::Store => Self::Store(Store::from_value(value)?),
+            Opcode::Store => Self::Store(Store::from_value(value, head)?),
             Opcode::Custom => Self::Custom(Custom::from_value(value)?),
             Opcode::Reserved10
             | Opcode::Reserved11
@@ -144,11 +199,51 @@ impl Payload {
     /// Encodes the payload, after checking that a receiver with default
     /// limits would accept it: over-long keys, lists or names are refused
     /// here rather than by the peer.
+    ///
+    /// The check reads the value built for encoding against the schema and
+    /// the value limits; it never decodes the bytes it wrote (only a value
+    /// that breaks §7 is decoded again, to name the fault's offset).
     pub fn encode(&self, profile: Profile) -> Result<Bytes, EncodeError> {
-        let bytes = self.to_value().encode()?;
-        Self::decode(self.opcode(), &bytes, profile, &ValueLimits::DEFAULT)
-            .map_err(EncodeError::Invalid)?;
+        let value = self.to_value();
+        let bytes = value.encode()?;
+        let limits = ValueLimits::DEFAULT;
+        if !value.is_receivable(&limits) {
+            let fault =
+                Value::decode(&bytes, &limits)
+                    .err()
+                    .unwrap_or(crate::ValueError::TooManyValues {
+                        offset: 0,
+                        max: limits.max_values,
+                    });
+            return Err(EncodeError::Invalid(fault.into()));
+        }
+        // Our encoding is the shortest, so the received length a peer will
+        // measure (§8.7) is the shortest encoding's, which from_value checks.
+        Self::from_value(self.opcode(), value, profile).map_err(EncodeError::Invalid)?;
         Ok(bytes)
+    }
+}
+
+/// Where `opcode`'s payload array keeps its request id: the first element
+/// of a request, the second of an `ACK` or `NACK` (docs/PROTOCOL.md §5.1,
+/// §8); broadcasts and reserved opcodes have none.
+const fn request_id_index(opcode: Opcode) -> Option<usize> {
+    match opcode {
+        Opcode::Ack | Opcode::Nack => Some(1),
+        Opcode::Ping
+        | Opcode::SetConnectionOpt
+        | Opcode::Whisper
+        | Opcode::FindNode
+        | Opcode::FindValue
+        | Opcode::Store
+        | Opcode::Custom => Some(0),
+        Opcode::Shout
+        | Opcode::Speak
+        | Opcode::Reserved10
+        | Opcode::Reserved11
+        | Opcode::Reserved12
+        | Opcode::Reserved13
+        | Opcode::Reserved14 => None,
     }
 }
 
@@ -157,6 +252,7 @@ mod tests {
     use shoutnet_compress::MethodSet;
 
     use super::*;
+    use crate::Message;
 
     const P: Profile = Profile::Ed25519;
 
@@ -356,6 +452,229 @@ mod tests {
         };
         assert_eq!(decode(Opcode::Ack, ack.to_value()), Err(too_long));
         assert_eq!(ack.encode(P), Err(EncodeError::Invalid(too_long)));
+    }
+
+    /// Decodes run on this thread, counted.
+    fn decodes() -> usize {
+        crate::value::DECODES.with(std::cell::Cell::get)
+    }
+
+    #[test]
+    fn read_decodes_once_and_keeps_the_request_id() {
+        let limits = ValueLimits::default();
+        let cases: &[(Opcode, &[u8], Option<u64>, &str)] = &[
+            // FIND_NODE [9, "x"]: the schema fails after the id.
+            (
+                Opcode::FindNode,
+                &[0x92, 0x09, 0xa1, b'x'],
+                Some(9),
+                "Field",
+            ),
+            // ACK [7, 42, "x"]: FIND_NODE's nodes are not an array.
+            (
+                Opcode::Ack,
+                &[0x93, 0x07, 0x2a, 0xa1, b'x'],
+                Some(42),
+                "Field",
+            ),
+            // NACK [2, 5, 1]: too short; the id is the second element.
+            (Opcode::Nack, &[0x93, 0x02, 0x05, 0x01], Some(5), "Arity"),
+            // CUSTOM [31, "echo", 0xc1]: the value breaks §7 after the id.
+            (
+                Opcode::Custom,
+                &[0x93, 0x1f, 0xa4, b'e', b'c', b'h', b'o', 0xc1],
+                Some(31),
+                "ReservedMarker",
+            ),
+            // CUSTOM [nil, "", nil]: a one-way CUSTOM has no id.
+            (Opcode::Custom, &[0x93, 0xc0, 0xa0, 0xc0], None, "Field"),
+            // PING [-1]: not an unsigned integer, so no id.
+            (Opcode::Ping, &[0x91, 0xff], None, "Field"),
+            // The fault comes before the id could be read.
+            (Opcode::Whisper, &[0x92, 0xc1, 0x01], None, "ReservedMarker"),
+            (Opcode::Whisper, &[0x05], None, "Field"),
+            // Broadcasts have no request id, only a nonce.
+            (Opcode::Shout, &[0x91, 0x07], None, "Arity"),
+        ];
+        for &(opcode, content, request_id, error) in cases {
+            let before = decodes();
+            let refused = Payload::read(opcode, &Bytes::from_static(content), P, &limits)
+                .expect_err("refused");
+            assert_eq!(decodes() - before, 1, "{opcode} {content:02x?}");
+            assert_eq!(refused.request_id, request_id, "{opcode} {content:02x?}");
+            assert_eq!(refused.error.name(), error, "{opcode} {content:02x?}");
+        }
+        // A reserved opcode is refused without decoding anything.
+        let before = decodes();
+        let refused = Payload::read(
+            Opcode::Reserved12,
+            &Bytes::from_static(&[0x91, 1]),
+            P,
+            &limits,
+        );
+        assert_eq!(
+            refused,
+            Err(Refused {
+                error: PayloadError::ReservedOpcode(Opcode::Reserved12),
+                request_id: None
+            })
+        );
+        assert_eq!(decodes(), before);
+        // And a valid content reads as its payload, with one decode.
+        let before = decodes();
+        let ok = Payload::read(
+            Opcode::Whisper,
+            &Bytes::from_static(&[0x92, 0x03, 0xc0]),
+            P,
+            &limits,
+        );
+        assert_eq!(
+            ok,
+            Ok(Payload::Whisper(Whisper {
+                request_id: 3,
+                data: Value::Nil
+            }))
+        );
+        assert_eq!(decodes() - before, 1);
+    }
+
+    #[test]
+    fn encoding_checks_the_schema_without_decoding() {
+        let node = NodeInfo {
+            key: Bytes::from(vec![1; 32]),
+            listen: vec!["[::1]:4000".parse().unwrap()],
+            relays: vec![Bytes::from(vec![2; 32])],
+        };
+        let payloads = [
+            Payload::Ping(Ping {
+                request_id: 1,
+                hello: Some(hello()),
+            }),
+            Payload::Ack(Ack {
+                request_id: 2,
+                result: AckResult::Nodes {
+                    acked: NodesFor::FindNode,
+                    nodes: vec![node; MAX_NODES_PER_REPLY],
+                },
+            }),
+            Payload::Store(Store {
+                request_id: 3,
+                address: [0; 32],
+                key: Bytes::from_static(b"k"),
+                value: Value::map([("a", Value::from(1u8))]),
+            }),
+        ];
+        for payload in &payloads {
+            let before = decodes();
+            let bytes = payload.encode(P).unwrap();
+            let key = Bytes::from(vec![1; 32]);
+            let msg = Message::from_payload(P, key.clone(), key, payload).unwrap();
+            assert_eq!(decodes(), before, "{payload:?} was decoded to check it");
+            assert_eq!(msg.content, bytes);
+            assert_eq!(
+                Payload::decode(payload.opcode(), &bytes, P, &ValueLimits::DEFAULT).as_ref(),
+                Ok(payload)
+            );
+        }
+        // A value a receiver would refuse is still refused, naming where.
+        let dup = Payload::Whisper(Whisper {
+            request_id: 4,
+            data: Value::Map(vec![("a".into(), Value::Nil), ("a".into(), Value::Nil)]),
+        });
+        assert_eq!(
+            dup.encode(P),
+            Err(EncodeError::Invalid(PayloadError::Value(
+                crate::ValueError::DuplicateKey { offset: 6 }
+            )))
+        );
+        let many = Payload::Whisper(Whisper {
+            request_id: 5,
+            data: Value::Array(vec![Value::Nil; ValueLimits::DEFAULT.max_values]),
+        });
+        assert!(
+            matches!(
+                many.encode(P),
+                Err(EncodeError::Invalid(PayloadError::Value(
+                    crate::ValueError::TooManyValues { .. }
+                )))
+            ),
+            "{:?}",
+            many.encode(P)
+        );
+    }
+
+    /// STORE [1, address, "k", value] with `value` encoded as given.
+    fn store_with_encoded_value(value: &[u8]) -> Bytes {
+        let mut content = vec![0x94, 0x01, 0xc4, 32];
+        content.extend_from_slice(&[0; 32]);
+        content.extend_from_slice(&[0xc4, 1, b'k']);
+        content.extend_from_slice(value);
+        Bytes::from(content)
+    }
+
+    /// A binary of `len` bytes with a 32-bit length (5-byte header), the
+    /// longest header there is, whatever `len` is.
+    fn bin32(len: usize) -> Vec<u8> {
+        let mut out = vec![0xc6];
+        out.extend_from_slice(&u32::try_from(len).unwrap().to_be_bytes());
+        out.resize(5 + len, 0xab);
+        out
+    }
+
+    #[test]
+    fn the_dht_value_limit_is_on_the_encoding_as_received() {
+        let limits = ValueLimits::default();
+        let read = |value: &[u8]| {
+            Payload::decode(Opcode::Store, &store_with_encoded_value(value), P, &limits)
+        };
+        let too_long = |len| {
+            Err(PayloadError::TooLong {
+                opcode: Opcode::Store,
+                field: "value",
+                len,
+                max: MAX_DHT_VALUE,
+            })
+        };
+        // Exactly 65,536 bytes as received: accepted.
+        assert!(read(&bin32(MAX_DHT_VALUE - 5)).is_ok());
+        // 65,537 as received, though the shortest encoding (a 3-byte header)
+        // would be 65,535: refused, on what was received.
+        assert_eq!(read(&bin32(MAX_DHT_VALUE - 4)), too_long(MAX_DHT_VALUE + 1));
+        // The same boundary in the shortest form a sender uses.
+        let shortest = |len: usize| Value::bin(vec![0; len]).encode().unwrap();
+        assert!(read(&shortest(MAX_DHT_VALUE - 3)).is_ok());
+        assert_eq!(
+            read(&shortest(MAX_DHT_VALUE - 2)),
+            too_long(MAX_DHT_VALUE + 1)
+        );
+        // Float 32 is measured at its 5 received bytes, not the 9 of float 64.
+        let mut floats = vec![0xdc];
+        floats.extend_from_slice(&13_000u16.to_be_bytes());
+        for _ in 0..13_000 {
+            floats.extend_from_slice(&[0xca, 0x3f, 0xc0, 0, 0]);
+        }
+        assert_eq!(floats.len(), 65_003);
+        assert!(read(&floats).is_ok());
+        // ACK FIND_VALUE measures its value the same way.
+        let mut ack = vec![0x95, 0x08, 0x01, 0xc4, 1, b'k'];
+        ack.extend_from_slice(&bin32(MAX_DHT_VALUE - 4));
+        let metadata = Metadata {
+            version: 1,
+            ttl: 2,
+            stored_at: 3,
+            publisher: Bytes::from(vec![1; 32]),
+            lock: None,
+        };
+        ack.extend_from_slice(&metadata.to_value().encode().unwrap());
+        assert_eq!(
+            Payload::decode(Opcode::Ack, &Bytes::from(ack), P, &limits),
+            Err(PayloadError::TooLong {
+                opcode: Opcode::Ack,
+                field: "value",
+                len: MAX_DHT_VALUE + 1,
+                max: MAX_DHT_VALUE,
+            })
+        );
     }
 
     #[test]

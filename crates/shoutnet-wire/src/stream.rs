@@ -7,6 +7,10 @@ use shoutnet_compress::{Method, MethodSet};
 use crate::header::TRANSMISSION_HEADER_LEN;
 use crate::{DecodeError, Frame, Limits, TransmissionHeader};
 
+/// The most a [`StreamDecoder`] reserves for a body when its header
+/// arrives (64 KiB); past that, the buffer grows only as body bytes arrive.
+pub const INITIAL_BODY_RESERVE: usize = 64 * 1024;
+
 /// Turns bytes arriving in any split into whole [`Frame`]s.
 ///
 /// The header is checked as soon as its 6 bytes are here, so a peer that
@@ -14,7 +18,8 @@ use crate::{DecodeError, Frame, Limits, TransmissionHeader};
 /// compression is refused before a single body byte is buffered. The buffer
 /// holds at most one incomplete frame plus the bytes of the last
 /// [`push`](Self::push): drain with [`next_frame`](Self::next_frame) after
-/// every push. After an error the decoder stays failed: close the
+/// every push. Its capacity follows the bytes received, not the length a
+/// header announces: a header reserves at most [`INITIAL_BODY_RESERVE`]. After an error the decoder stays failed: close the
 /// connection.
 ///
 /// ```
@@ -69,6 +74,12 @@ impl StreamDecoder {
         self.buf.len()
     }
 
+    /// Bytes the buffer has room for, used or not: what the decoder holds in
+    /// memory between frames.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Appends bytes read from the connection.
     pub fn push(&mut self, data: &[u8]) {
         if self.failed.is_none() {
@@ -105,9 +116,12 @@ impl StreamDecoder {
                 };
                 let header = TransmissionHeader::parse(bytes, &self.limits, self.accepted)?;
                 self.buf.advance(TRANSMISSION_HEADER_LEN);
-                // The length passed the limit check, so reserving it is bounded.
-                self.buf
-                    .reserve(header.body_len.saturating_sub(self.buf.len()));
+                // Room for the body, but at most INITIAL_BODY_RESERVE: a
+                // header is 6 bytes a peer can send without following them
+                // up, so announcing 16 MiB must not cost 16 MiB. The buffer
+                // grows with the bytes that actually arrive.
+                let wanted = header.body_len.min(INITIAL_BODY_RESERVE);
+                self.buf.reserve(wanted.saturating_sub(self.buf.len()));
                 self.pending = Some(header);
                 header
             }
@@ -162,6 +176,44 @@ mod tests {
         decoder.push(&[0; 11]);
         assert_eq!(decoder.buffered(), 0);
         assert_eq!(decoder.next_frame(), Err(err));
+    }
+
+    /// A peer announces the largest body the limits allow and sends
+    /// nothing more: the decoder reserves 64 KiB, not 16 MiB, and grows
+    /// only with the body bytes that come.
+    #[test]
+    fn an_announced_body_costs_only_what_arrives() {
+        let limits = Limits::default();
+        let max = limits.max_transmission;
+        let mut decoder = StreamDecoder::new(limits);
+        decoder.push(&[0, 0]);
+        decoder.push(&u32::try_from(max).unwrap().to_be_bytes());
+        assert_eq!(decoder.next_frame(), Ok(None));
+        assert!(
+            decoder.capacity() <= INITIAL_BODY_RESERVE + TRANSMISSION_HEADER_LEN,
+            "a 16 MiB announcement reserved {} bytes",
+            decoder.capacity()
+        );
+        // 1 MiB of the body arrives: the buffer holds about that much.
+        for _ in 0..16 {
+            decoder.push(&[0; 64 * 1024]);
+            assert_eq!(decoder.next_frame(), Ok(None));
+        }
+        assert_eq!(decoder.buffered(), 1 << 20);
+        assert!(decoder.capacity() <= 2 << 20, "{}", decoder.capacity());
+        // The rest arrives and the frame is whole.
+        decoder.push(&vec![0; max - (1 << 20)]);
+        let frame = decoder.next_frame().unwrap().unwrap();
+        assert_eq!(frame.body.len(), max);
+    }
+
+    #[test]
+    fn a_small_body_is_reserved_whole() {
+        let mut decoder = StreamDecoder::new(Limits::default());
+        decoder.push(&[0, 0, 0, 0, 0x10, 0]);
+        assert_eq!(decoder.next_frame(), Ok(None));
+        assert!(decoder.capacity() >= 0x1000, "{}", decoder.capacity());
+        assert!(decoder.capacity() <= INITIAL_BODY_RESERVE);
     }
 
     #[test]

@@ -6,6 +6,9 @@ mod serde;
 
 use bytes::Bytes;
 
+#[cfg(test)]
+pub(crate) use self::decode::DECODES;
+pub(crate) use self::decode::Head;
 pub use self::serde::{SerdeError, from_value, to_value};
 
 /// An integer in the restricted range −2^63 … 2^64−1: every msgpack integer.

@@ -184,6 +184,158 @@ fn payload(profile: Profile) -> impl Strategy<Value = Payload> {
     ]
 }
 
+/// An IPv4 address written with each octet plain or with leading zeros.
+fn ipv4_text() -> impl Strategy<Value = String> {
+    proptest::collection::vec((any::<u8>(), 0u8..4), 4).prop_map(|octets| {
+        let parts: Vec<String> = octets
+            .iter()
+            .map(|(o, style)| match style {
+                0 => format!("0{o}"),
+                1 => format!("{o:03}"),
+                _ => o.to_string(),
+            })
+            .collect();
+        parts.join(".")
+    })
+}
+
+/// An IPv6 address (zero groups likely, so that `::` has runs to choose
+/// from) written in one of the RFC 4291 forms, only some canonical.
+fn ipv6_text() -> impl Strategy<Value = String> {
+    let group = prop_oneof![3 => Just(0u16), 1 => Just(0xffff), 2 => any::<u16>()];
+    (
+        proptest::collection::vec(group, 8),
+        0u8..9,
+        any::<prop::sample::Index>(),
+    )
+        .prop_map(|(groups, style, at)| {
+            let mut segments = [0u16; 8];
+            segments.copy_from_slice(&groups);
+            let ip = std::net::Ipv6Addr::from(segments);
+            let full = |width: usize| {
+                let parts: Vec<String> = segments.iter().map(|g| format!("{g:0width$x}")).collect();
+                parts.join(":")
+            };
+            match style {
+                0 => full(1),
+                1 => full(4),
+                2 => ip.to_string().to_uppercase(),
+                3 => format!("{ip}%eth0"),
+                4 => format!("{ip}%{}", at.index(100)),
+                5 => {
+                    // `::` in place of any one run of zero groups, not
+                    // necessarily the longest.
+                    let start = at.index(8);
+                    let end = (start..8).find(|&i| segments[i] != 0).unwrap_or(8);
+                    let part = |s: &[u16]| {
+                        s.iter()
+                            .map(|g| format!("{g:x}"))
+                            .collect::<Vec<_>>()
+                            .join(":")
+                    };
+                    format!("{}::{}", part(&segments[..start]), part(&segments[end..]))
+                }
+                6 => {
+                    let [a, b, c, d] = ip.octets()[12..] else {
+                        unreachable!()
+                    };
+                    format!("::ffff:{a}.{b}.{c}.{d}")
+                }
+                _ => ip.to_string(),
+            }
+        })
+}
+
+/// A socket address text: most are the canonical form of §8, the rest any
+/// of the spellings the standard parsers also take.
+fn address_text() -> impl Strategy<Value = String> {
+    let port = (any::<u16>(), 0u8..5).prop_map(|(p, style)| match style {
+        0 => format!("0{p}"),
+        1 => format!("{p:05}"),
+        2 => (u32::from(p) + 65_536).to_string(),
+        _ => p.to_string(),
+    });
+    prop_oneof![
+        (ipv4_text(), port.clone()).prop_map(|(ip, port)| format!("{ip}:{port}")),
+        (ipv6_text(), port).prop_map(|(ip, port)| format!("[{ip}]:{port}")),
+        (any::<std::net::IpAddr>(), any::<u16>())
+            .prop_map(|(ip, port)| std::net::SocketAddr::new(ip, port).to_string()),
+    ]
+}
+
+/// The content of `ACK [7, 1, [[key, [address], []]]]` (FIND_NODE nodes).
+fn ack_with_address(address: &str) -> Bytes {
+    let node = Value::Array(vec![
+        Value::bin(vec![7; 32]),
+        Value::Array(vec![Value::from(address)]),
+        Value::Array(vec![]),
+    ]);
+    Value::Array(vec![
+        Value::from(7u8),
+        Value::from(1u8),
+        Value::Array(vec![node]),
+    ])
+    .encode()
+    .unwrap()
+}
+
+proptest! {
+    /// Every address string a receiver accepts encodes back to the same
+    /// bytes: it is the one text form of §8 (no zone id, no leading zeros,
+    /// canonical IPv6), and every address has that form.
+    #[test]
+    fn accepted_addresses_re_encode_byte_for_byte(text in address_text()) {
+        let content = ack_with_address(&text);
+        let read = Payload::decode(Opcode::Ack, &content, Profile::Ed25519, &ValueLimits::default());
+        let canonical = text
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| std::net::SocketAddr::new(a.ip(), a.port()).to_string() == text);
+        match read {
+            Ok(payload) => {
+                prop_assert!(canonical, "{} accepted", text);
+                prop_assert_eq!(payload.encode(Profile::Ed25519).unwrap(), content);
+            }
+            Err(e) => {
+                prop_assert!(!canonical, "{} refused: {}", text, e);
+                prop_assert!(
+                    matches!(e, shoutnet_wire::PayloadError::Field { field: "node_info.listen", .. }),
+                    "{}", e
+                );
+            }
+        }
+    }
+
+    /// `read` decodes as `decode` does, and names the request id the
+    /// engine read from the raw value before (the first element of a
+    /// request, the second of an ACK or NACK).
+    #[test]
+    fn read_agrees_with_decode_and_finds_the_request_id(
+        opcode in (0u8..16).prop_map(Opcode::from_nibble),
+        items in proptest::collection::vec(value(), 0..6),
+        id in any::<u64>(),
+        at in 0usize..2,
+    ) {
+        let mut items = items;
+        items.insert(at.min(items.len()), Value::from(id));
+        let content = Value::Array(items).encode().unwrap();
+        let limits = ValueLimits::default();
+        let read = Payload::read(opcode, &content, Profile::Ed25519, &limits);
+        let decoded = Payload::decode(opcode, &content, Profile::Ed25519, &limits);
+        prop_assert_eq!(read.clone().map_err(|r| r.error), decoded);
+        if let Err(refused) = read {
+            let index = match opcode {
+                Opcode::Ack | Opcode::Nack => Some(1),
+                Opcode::Shout | Opcode::Speak => None,
+                op if op.is_reserved() => None,
+                _ => Some(0),
+            };
+            let raw = Value::decode(&content, &limits).unwrap();
+            let expected = index.and_then(|i| raw.as_array()?.get(i)?.as_u64());
+            prop_assert_eq!(refused.request_id, expected);
+        }
+    }
+}
+
 proptest! {
     #[test]
     fn values_round_trip_in_their_shortest_form(v in value()) {

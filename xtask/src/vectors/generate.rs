@@ -64,6 +64,74 @@ pub(super) enum Breaks {
     Crypto,
 }
 
+/// How a receiver refuses an invalid vector (§13), written into its JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// A framing error (§4, §5): the whole transmission is refused and the
+    /// connection closed; nothing is answered. `"scope": "transmission"`.
+    Transmission,
+    /// The transmission frames and its other messages stand; message
+    /// `index` is refused with the §10 `code`. `"scope": "message"`.
+    Message {
+        index: usize,
+        code: &'static str,
+        answer: Answer,
+    },
+}
+
+/// Whether a refused message is answered (§10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Answer {
+    /// It expected a reply: `NACK` with the code.
+    Nack,
+    /// It expected none (a reply, a broadcast, a one-way CUSTOM): dropped
+    /// and counted.
+    None,
+}
+
+impl Refusal {
+    /// The JSON fields after `"error"`: `scope`, and for a message its
+    /// index, code and answer.
+    fn fields(self) -> Vec<(&'static str, Json)> {
+        match self {
+            Self::Transmission => vec![("scope", json!("transmission"))],
+            Self::Message {
+                index,
+                code,
+                answer,
+            } => vec![
+                ("scope", json!("message")),
+                ("message", json!(index)),
+                ("code", json!(code)),
+                (
+                    "answer",
+                    json!(match answer {
+                        Answer::Nack => "NACK",
+                        Answer::None => "none",
+                    }),
+                ),
+            ],
+        }
+    }
+
+    /// The refusal in words, for the README's index.
+    fn words(self) -> String {
+        match self {
+            Self::Transmission => "transmission: close".into(),
+            Self::Message {
+                index,
+                code,
+                answer: Answer::Nack,
+            } => format!("message {index}: NACK {code}"),
+            Self::Message {
+                index,
+                code,
+                answer: Answer::None,
+            } => format!("message {index}: dropped ({code})"),
+        }
+    }
+}
+
 /// An invalid vector: bytes a receiver must reject, and the error's name.
 #[derive(Debug)]
 pub(super) struct Invalid {
@@ -99,13 +167,16 @@ pub(super) fn generate(fixtures: &Json, keys_dir: &Path) -> Result<Files> {
         }
         let mut invalid_index = Vec::new();
         for vector in invalid::vectors(&keys, &wires)? {
-            check_invalid(&keys, &vector)
+            let refusal = check_invalid(&keys, &vector)
                 .with_context(|| format!("{}/invalid/{}", profile, vector.name))?;
-            let doc = json!({
-                "description": vector.description,
-                "profile": profile.name(),
-                "error": vector.error,
-            });
+            let mut doc = serde_json::Map::new();
+            doc.insert("description".into(), json!(vector.description));
+            doc.insert("profile".into(), json!(profile.name()));
+            doc.insert("error".into(), json!(vector.error));
+            for (key, value) in refusal.fields() {
+                doc.insert(key.into(), value);
+            }
+            let doc = Json::Object(doc);
             let invalid_dir = dir.join("invalid");
             files.insert(
                 invalid_dir.join(format!("{}.hex", vector.name)),
@@ -117,7 +188,7 @@ pub(super) fn generate(fixtures: &Json, keys_dir: &Path) -> Result<Files> {
             );
             invalid_index.push(Row {
                 name: vector.name.clone(),
-                what: vector.error.to_owned(),
+                what: format!("`{}` | {}", vector.error, refusal.words()),
                 description: vector.description.clone(),
             });
         }
@@ -161,7 +232,8 @@ pub(super) fn json_file(doc: &Json) -> Result<Vec<u8>> {
 #[derive(Debug)]
 struct Row {
     name: String,
-    /// The compression of a valid vector, the error of an invalid one.
+    /// The compression of a valid vector; the error and refusal cells of an
+    /// invalid one.
     what: String,
     description: String,
 }
@@ -200,11 +272,12 @@ fn readme(listings: &[Listing]) -> String {
             ));
         }
         out.push_str(
-            "\n### Invalid vectors (`invalid/`)\n\n| name | error | description |\n|---|---|---|\n",
+            "\n### Invalid vectors (`invalid/`)\n\n| name | error | refusal | description \
+             |\n|---|---|---|---|\n",
         );
         for row in invalid {
             out.push_str(&format!(
-                "| `{}` | `{}` | {} |\n",
+                "| `{}` | {} | {} |\n",
                 row.name,
                 row.what,
                 cell(&row.description)

@@ -1,7 +1,8 @@
 //! The invalid test vectors (docs/PROTOCOL.md §13): one per framing error of
 //! §4 and §5.2 and per value error of §7 that the decoder tells apart, and
 //! one per crypto failure of §5.3 and §5.4, each made from a valid vector by
-//! breaking exactly one thing.
+//! breaking exactly one thing. How each is refused (the transmission, or
+//! one message with a §10 code) is read off the decoder by `verify.rs`.
 //!
 //! `TooManyMessages` and `TooManyValues` are left out: with the default
 //! limits of §11 they need megabytes of input. `UnnegotiatedCompression`
@@ -182,8 +183,8 @@ fn body_vectors(m: &mut Maker<'_>) -> Result<()> {
     let mut long = ping;
     long.push(0);
     m.framing(
-        "trailing_bytes",
-        "TrailingBytes",
+        "bytes_after_transmission",
+        "BytesAfterTransmission",
         "ping_keepalive followed by one zero byte. On a stream that byte would begin the \
          next transmission; a transmission decoded on its own (as from this file) must end \
          where its body does (§4)"
@@ -220,6 +221,18 @@ fn decompress_vectors(m: &mut Maker<'_>) -> Result<()> {
          length: a compressed body must be exactly one stream with nothing after it (§3)"
             .into(),
         with_body(zlib.clone(), &trailing)?,
+    );
+    let lzma = m.base("batch_lzma")?;
+    let mut padded = body(&lzma).to_vec();
+    padded.extend_from_slice(&[0; 4]);
+    m.framing(
+        "decompress_lzma_padding",
+        "Decompress",
+        "batch_lzma with 4 zero bytes of xz stream padding after the stream footer, counted \
+         in the body length: the xz format allows padding between and after streams, but a \
+         compressed body is exactly one stream with nothing after it, padding included (§3)"
+            .into(),
+        with_body(lzma, &padded)?,
     );
     let snappy = m.base("batch_snappy")?;
     let declared = varint_len(body(&snappy))?;
@@ -481,8 +494,9 @@ fn crypto_vectors(m: &mut Maker<'_>) -> Result<()> {
         name: "bad_signature".into(),
         description: format!(
             "the `signed` vector with the first byte of its {sig_len}-byte signature flipped \
-             (xor 0x01): it frames and decodes, but the signature does not verify, so a \
-             receiver answers NACK BAD_SIGNATURE (§5.3, §10)"
+             (xor 0x01): it frames and decodes, but the signature does not verify, so the \
+             receiver refuses the SHOUT with BAD_SIGNATURE; a SHOUT is never answered, so it \
+             is dropped and counted, not forwarded (§5.3, §8.5, §10)"
         ),
         bytes: poke(signed, signature_at, |b| b ^ 0x01)?,
         error: "BAD_SIGNATURE",
@@ -498,7 +512,8 @@ fn crypto_vectors(m: &mut Maker<'_>) -> Result<()> {
         description: format!(
             "the `encrypted` vector with the first ciphertext byte (after the {key_part}-byte \
              {}) flipped (xor 0x01): it frames and decodes, but the Poly1305 tag does not \
-             verify, so the receiver answers NACK DECRYPT_FAILED (§5.4, §10)",
+             verify, so the receiver answers the WHISPER with NACK DECRYPT_FAILED, its \
+             request id nil: the id is inside the ciphertext (§5.4, §8.3, §10)",
             match m.profile {
                 Profile::Ed25519 => "ephemeral key E",
                 Profile::Rsa2048 => "wrapped key W",

@@ -4,7 +4,9 @@
 //! with the fixture keys (§5.3–§5.5), and encodes back from its own JSON
 //! (§13.1); an invalid vector is rejected with exactly the error it names
 //! (§4, §5.2, §7), or decodes and fails its cryptography in exactly the way
-//! it names (§10).
+//! it names (§10), and its refusal (§13: the transmission, or which message
+//! with which §10 code and whether a NACK answers it) is read off the
+//! decoder.
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use bytes::Bytes;
@@ -12,11 +14,11 @@ use serde_json::{Value as Json, json};
 use shoutnet_crypto::{decrypt_message, verify_handshake_proof, verify_message};
 use shoutnet_wire::json::{hex, message_from_json, message_to_json, value_to_json};
 use shoutnet_wire::{
-    AckResult, Limits, Message, Method, MethodSet, Payload, Profile, Value, decode_transmission,
-    encode_transmission,
+    AckResult, Limits, Message, Method, MethodSet, Opcode, Payload, PayloadError, Profile, Value,
+    decode_transmission, encode_transmission,
 };
 
-use super::generate::{Annotation, Breaks, Invalid, Valid, json_file};
+use super::generate::{Annotation, Answer, Breaks, Invalid, Refusal, Valid, json_file};
 use super::keys::{Keys, seeded};
 
 /// Encodes a valid vector and proves it round-trips: decoding gives back
@@ -151,46 +153,62 @@ fn annotate(keys: &Keys, msg: &Message, annotation: &Annotation, json: Json) -> 
     Ok(Json::Object(object))
 }
 
-/// The §10 names of the ways the cryptography of `messages` fails with the
-/// fixture keys: `BAD_SIGNATURE` for each signature that does not verify
-/// with its from-key, `DECRYPT_FAILED` for each message to a fixture key
-/// that does not decrypt.
-fn crypto_failures(keys: &Keys, messages: &[Message]) -> Result<Vec<&'static str>> {
+/// The ways the cryptography of `messages` fails with the fixture keys, as
+/// the failing message's index and the §10 name: `BAD_SIGNATURE` for each
+/// signature that does not verify with its from-key, `DECRYPT_FAILED` for
+/// each message to a fixture key that does not decrypt.
+fn crypto_failures(keys: &Keys, messages: &[Message]) -> Result<Vec<(usize, &'static str)>> {
     let mut failures = Vec::new();
-    for msg in messages {
+    for (index, msg) in messages.iter().enumerate() {
         if msg.signature.is_some() {
             let signer = keys.public(&msg.from)?;
             if verify_message(signer, msg).is_err() {
-                failures.push("BAD_SIGNATURE");
+                failures.push((index, "BAD_SIGNATURE"));
             }
         }
         if msg.encrypted
             && let Ok(recipient) = keys.pair(&msg.to)
             && decrypt_message(recipient, &mut seeded(keys.profile, "decrypt"), msg).is_err()
         {
-            failures.push("DECRYPT_FAILED");
+            failures.push((index, "DECRYPT_FAILED"));
         }
     }
     Ok(failures)
 }
 
-/// Proves that an invalid vector fails exactly as it says: the decoder
-/// rejects it with exactly the error it names, or, for a crypto failure, it
-/// decodes and exactly one check of its cryptography fails, in the way it
-/// names. (`cargo test -p shoutnet-cli` checks that `shoutnet wire decode`
-/// reports the same errors.)
-pub(super) fn check_invalid(keys: &Keys, vector: &Invalid) -> Result<()> {
+/// Whether a receiver answers a refused message with a `NACK` (§10): only
+/// a message that expects a reply, which replies and broadcasts never do
+/// and a `CUSTOM` without a request id does not.
+fn answer(opcode: Opcode, request_id: Option<u64>) -> Answer {
+    match opcode {
+        Opcode::Ack | Opcode::Nack | Opcode::Shout | Opcode::Speak => Answer::None,
+        Opcode::Custom if request_id.is_none() => Answer::None,
+        _ => Answer::Nack,
+    }
+}
+
+/// Proves that an invalid vector fails exactly as it says, and returns how
+/// a receiver refuses it (§13): the decoder rejects it with exactly the
+/// error it names, and the transmission is refused; or it frames and
+/// exactly one message is refused, because its value breaks §7 in the way
+/// it names (`MALFORMED`) or one check of its cryptography fails in the way
+/// it names. (`cargo test -p shoutnet-cli` checks that `shoutnet wire
+/// decode` reports the same errors.)
+pub(super) fn check_invalid(keys: &Keys, vector: &Invalid) -> Result<Refusal> {
     let profile = keys.profile;
     let limits = Limits::default();
     let bytes = Bytes::from(vector.bytes.clone());
     let tx = decode_transmission(bytes, profile, &limits, MethodSet::all());
     match (vector.breaks, tx) {
-        (Breaks::Framing, Err(e)) => ensure!(
-            e.name() == vector.error,
-            "rejected as {} ({e}), not {}",
-            e.name(),
-            vector.error
-        ),
+        (Breaks::Framing, Err(e)) => {
+            ensure!(
+                e.name() == vector.error,
+                "rejected as {} ({e}), not {}",
+                e.name(),
+                vector.error
+            );
+            Ok(Refusal::Transmission)
+        }
         (Breaks::Framing, Ok(_)) => bail!("the decoder accepts it, not {}", vector.error),
         (Breaks::Value | Breaks::Crypto, Err(e)) => {
             bail!("framing fails ({e}), but it should frame")
@@ -201,33 +219,75 @@ pub(super) fn check_invalid(keys: &Keys, vector: &Invalid) -> Result<()> {
                     .all(|m| m.encrypted() || m.value(&limits.value).is_ok()),
                 "a message has a bad value"
             );
-            let failures = crypto_failures(keys, &tx.to_messages())?;
+            let messages = tx.to_messages();
+            let failures = crypto_failures(keys, &messages)?;
+            let [(index, code)] = failures.as_slice() else {
+                bail!(
+                    "its cryptography fails as {failures:?}, not exactly once as {}",
+                    vector.error
+                );
+            };
             ensure!(
-                failures == [vector.error],
-                "its cryptography fails as {failures:?}, not exactly once as {}",
+                *code == vector.error,
+                "its cryptography fails as {code}, not {}",
                 vector.error
             );
+            let msg = messages.get(*index).context("no such message")?;
+            // An encrypted message's request id is inside the ciphertext.
+            let request_id = match msg.read(profile, &limits.value) {
+                Ok(payload) => payload_request_id(&payload),
+                Err(refused) => refused.request_id,
+            };
+            Ok(Refusal::Message {
+                index: *index,
+                code,
+                answer: answer(msg.opcode, request_id),
+            })
         }
         (Breaks::Value, Ok(tx)) => {
-            let errors: Vec<_> = tx
+            let refused: Vec<_> = tx
                 .iter()
-                .filter_map(|m| m.value(&limits.value).err())
+                .enumerate()
+                .filter_map(|(i, m)| m.read(&limits.value).err().map(|r| (i, m.opcode(), r)))
                 .collect();
-            match errors.as_slice() {
-                [e] => ensure!(
-                    e.name() == vector.error,
-                    "its value is rejected as {} ({e}), not {}",
-                    e.name(),
-                    vector.error
-                ),
-                _ => bail!(
-                    "{} messages have bad values, expected exactly one",
-                    errors.len()
-                ),
-            }
+            let [(index, opcode, refused)] = refused.as_slice() else {
+                bail!(
+                    "{} messages are refused, expected exactly one",
+                    refused.len()
+                );
+            };
+            let PayloadError::Value(e) = refused.error else {
+                bail!("its value decodes, but {}", refused.error);
+            };
+            ensure!(
+                e.name() == vector.error,
+                "its value is rejected as {} ({e}), not {}",
+                e.name(),
+                vector.error
+            );
+            Ok(Refusal::Message {
+                index: *index,
+                code: "MALFORMED",
+                answer: answer(*opcode, refused.request_id),
+            })
         }
     }
-    Ok(())
+}
+
+/// The request id a payload carries, if any.
+fn payload_request_id(payload: &Payload) -> Option<u64> {
+    match payload {
+        Payload::Ack(p) => Some(p.request_id),
+        Payload::Nack(p) => p.request_id,
+        Payload::Ping(p) => Some(p.request_id),
+        Payload::SetConnectionOpt(p) => Some(p.request_id),
+        Payload::Shout(_) | Payload::Speak(_) => None,
+        Payload::Whisper(p) => Some(p.request_id),
+        Payload::FindNode(p) => Some(p.request_id),
+        Payload::FindValue(p) => Some(p.request_id),
+        Payload::Store(p) => Some(p.request_id),
+        Payload::Custom(p) => p.request_id,
+    }
 }
 
 #[cfg(test)]
@@ -271,6 +331,62 @@ mod tests {
             };
             let e = check_invalid(&keys, &vector).unwrap_err();
             assert!(e.to_string().contains("fails as []"), "{e}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn refusals_are_read_off_the_decoder() -> Result<()> {
+        let keys = ed25519();
+        let wires = valid::vectors(&keys)?
+            .into_iter()
+            .map(|v| {
+                let wire = encode_transmission(Profile::Ed25519, &v.messages, v.compression)?;
+                Ok((v.name, wire.to_vec()))
+            })
+            .collect::<Result<std::collections::BTreeMap<_, _>>>()?;
+        let refusal = |name: &str| -> Result<Refusal> {
+            let vectors = super::super::invalid::vectors(&keys, &wires)?;
+            let vector = vectors
+                .iter()
+                .find(|v| v.name == name)
+                .context("no such vector")?;
+            check_invalid(&keys, vector)
+        };
+        assert_eq!(refusal("reserved_bits_tx_byte0")?, Refusal::Transmission);
+        assert_eq!(
+            refusal("value_too_deep")?,
+            Refusal::Message {
+                index: 1,
+                code: "MALFORMED",
+                answer: Answer::Nack
+            }
+        );
+        // A SHOUT is never answered; an encrypted WHISPER is, without an id.
+        assert_eq!(
+            refusal("bad_signature")?,
+            Refusal::Message {
+                index: 0,
+                code: "BAD_SIGNATURE",
+                answer: Answer::None
+            }
+        );
+        assert_eq!(
+            refusal("decrypt_failed")?,
+            Refusal::Message {
+                index: 0,
+                code: "DECRYPT_FAILED",
+                answer: Answer::Nack
+            }
+        );
+        for (opcode, id, expected) in [
+            (Opcode::Custom, None, Answer::None),
+            (Opcode::Custom, Some(1), Answer::Nack),
+            (Opcode::Speak, None, Answer::None),
+            (Opcode::Ack, Some(1), Answer::None),
+            (Opcode::Reserved12, None, Answer::Nack),
+        ] {
+            assert_eq!(answer(opcode, id), expected, "{opcode}");
         }
         Ok(())
     }

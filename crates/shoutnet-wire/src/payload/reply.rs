@@ -4,7 +4,8 @@ use bytes::Bytes;
 
 use super::records::{Metadata, NodeInfo};
 use super::schema::{self, Fields};
-use super::{MAX_DHT_KEY, MAX_DHT_VALUE, MAX_NACK_REASON, MAX_NODES_PER_REPLY};
+use super::{MAX_DHT_KEY, MAX_NACK_REASON, MAX_NODES_PER_REPLY};
+use crate::value::Head;
 use crate::{Opcode, PayloadError, Profile, Value};
 
 /// `ACK [acked_opcode, request_id, ...result]`.
@@ -21,7 +22,8 @@ pub struct Ack {
 pub enum AckResult {
     /// `PING`: a keepalive (`None`) or the handshake proof.
     Ping {
-        /// Signature over the peer's nonce and both keys (docs/PROTOCOL.md §9.1).
+        /// Signature over the peer's nonce and both keys (docs/PROTOCOL.md
+        /// §9.1); an owned copy when decoded.
         proof: Option<Bytes>,
     },
     /// `SET_CONNECTION_OPT`, echoing the request.
@@ -45,23 +47,25 @@ pub enum AckResult {
     },
     /// `FIND_VALUE` for a known value.
     Value {
-        /// The DHT key.
+        /// The DHT key (an owned copy when decoded).
         key: Bytes,
-        /// The value.
+        /// The value. Decoded binaries in it are zero-copy slices of the
+        /// message: keeping them keeps the decompressed body alive.
         value: Value,
         /// Its metadata.
         metadata: Metadata,
     },
     /// `STORE`.
     Stored {
-        /// The DHT key.
+        /// The DHT key (an owned copy when decoded).
         key: Bytes,
         /// The stored value's metadata.
         metadata: Metadata,
     },
     /// `CUSTOM`: the handler's answer.
     Custom {
-        /// The answer.
+        /// The answer. Decoded binaries in it are zero-copy slices of the
+        /// message.
         data: Value,
     },
 }
@@ -98,7 +102,13 @@ impl AckResult {
 }
 
 impl Ack {
-    pub(crate) fn from_value(value: Value, profile: Profile) -> Result<Self, PayloadError> {
+    /// `head` is what the decoder noted about the content as received; a
+    /// found DHT value's received length is element 3's.
+    pub(crate) fn from_value(
+        value: Value,
+        profile: Profile,
+        head: Option<&Head>,
+    ) -> Result<Self, PayloadError> {
         let mut f = Fields::new(Opcode::Ack, value, 2..=5, "2 to 5")?;
         let acked = acked_opcode(&mut f)?;
         let request_id = f.uint("request_id")?;
@@ -120,7 +130,11 @@ impl Ack {
                 }
                 let proof = match f.remaining() {
                     0 => None,
-                    _ => Some(f.bin_exact("proof", profile.signature_len(), "bin(S)")?),
+                    _ => Some(schema::owned(&f.bin_exact(
+                        "proof",
+                        profile.signature_len(),
+                        "bin(S)",
+                    )?)),
                 };
                 AckResult::Ping { proof }
             }
@@ -150,9 +164,9 @@ impl Ack {
             },
             Opcode::FindValue => {
                 arity(&f, 3, "3 or 5 for FIND_VALUE")?;
-                let key = f.bin("key", MAX_DHT_KEY)?;
+                let key = schema::owned(&f.bin("key", MAX_DHT_KEY)?);
                 let value = f.any("value")?;
-                schema::too_long(Opcode::Ack, "value", value.encoded_len(), MAX_DHT_VALUE)?;
+                schema::dht_value(Opcode::Ack, &value, head, 3)?;
                 let metadata = Metadata::from_value(Opcode::Ack, f.any("metadata")?, profile)?;
                 AckResult::Value {
                     key,
@@ -162,7 +176,7 @@ impl Ack {
             }
             Opcode::Store => {
                 arity(&f, 2, "4 for STORE")?;
-                let key = f.bin("key", MAX_DHT_KEY)?;
+                let key = schema::owned(&f.bin("key", MAX_DHT_KEY)?);
                 let metadata = Metadata::from_value(Opcode::Ack, f.any("metadata")?, profile)?;
                 AckResult::Stored { key, metadata }
             }
@@ -298,7 +312,8 @@ pub struct Nack {
     pub code: NackCode,
     /// A human-readable reason, at most 256 bytes.
     pub reason: String,
-    /// Code-specific detail (docs/PROTOCOL.md §8.3).
+    /// Code-specific detail (docs/PROTOCOL.md §8.3). Decoded binaries in it
+    /// are zero-copy slices of the message.
     pub detail: Option<Value>,
 }
 

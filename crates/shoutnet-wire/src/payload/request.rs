@@ -6,7 +6,8 @@ use bytes::Bytes;
 
 use super::records::Hello;
 use super::schema::{self, Fields};
-use super::{MAX_CUSTOM_NAME, MAX_DHT_KEY, MAX_DHT_VALUE};
+use super::{MAX_CUSTOM_NAME, MAX_DHT_KEY};
+use crate::value::Head;
 use crate::{Opcode, PayloadError, Value};
 
 /// `PING [request_id]` (keepalive) or `PING [request_id, hello]` (handshake).
@@ -76,7 +77,8 @@ impl SetConnectionOpt {
 pub struct Broadcast {
     /// Makes identical broadcasts from one origin distinct.
     pub nonce: u64,
-    /// The application's data.
+    /// The application's data. Decoded binaries in it are zero-copy slices
+    /// of the message: keeping them keeps the decompressed body alive.
     pub data: Value,
 }
 
@@ -99,7 +101,8 @@ impl Broadcast {
 pub struct Whisper {
     /// The request id.
     pub request_id: u64,
-    /// The application's data.
+    /// The application's data. Decoded binaries in it are zero-copy slices
+    /// of the message: keeping them keeps the decompressed body alive.
     pub data: Value,
 }
 
@@ -150,7 +153,7 @@ pub struct FindValue {
     pub request_id: u64,
     /// SHA-256 of `key` (checked by the DHT, which owns hashing).
     pub address: [u8; 32],
-    /// The DHT key, at most 1,024 bytes.
+    /// The DHT key, at most 1,024 bytes (an owned copy when decoded).
     pub key: Bytes,
 }
 
@@ -160,7 +163,7 @@ impl FindValue {
         Ok(Self {
             request_id: f.uint("request_id")?,
             address: f.bin32("address")?,
-            key: f.bin("key", MAX_DHT_KEY)?,
+            key: schema::owned(&f.bin("key", MAX_DHT_KEY)?),
         })
     }
 
@@ -180,20 +183,25 @@ pub struct Store {
     pub request_id: u64,
     /// SHA-256 of `key`.
     pub address: [u8; 32],
-    /// The DHT key, at most 1,024 bytes.
+    /// The DHT key, at most 1,024 bytes (an owned copy when decoded).
     pub key: Bytes,
-    /// The value, at most 65,536 bytes encoded.
+    /// The value, at most 65,536 bytes encoded (docs/PROTOCOL.md §8.7).
+    /// Decoded binaries in it are zero-copy slices of the message: a store
+    /// that keeps them keeps the decompressed body alive, so a DHT that
+    /// stores values long-term should copy them.
     pub value: Value,
 }
 
 impl Store {
-    pub(crate) fn from_value(value: Value) -> Result<Self, PayloadError> {
+    /// `head` is what the decoder noted about the content as received; the
+    /// value's received length is element 3's.
+    pub(crate) fn from_value(value: Value, head: Option<&Head>) -> Result<Self, PayloadError> {
         let mut f = Fields::new(Opcode::Store, value, 4..=4, "4")?;
         let request_id = f.uint("request_id")?;
         let address = f.bin32("address")?;
-        let key = f.bin("key", MAX_DHT_KEY)?;
+        let key = schema::owned(&f.bin("key", MAX_DHT_KEY)?);
         let value = f.any("value")?;
-        schema::too_long(Opcode::Store, "value", value.encoded_len(), MAX_DHT_VALUE)?;
+        schema::dht_value(Opcode::Store, &value, head, 3)?;
         Ok(Self {
             request_id,
             address,
@@ -219,7 +227,8 @@ pub struct Custom {
     pub request_id: Option<u64>,
     /// The application handler's name, 1 to 64 bytes.
     pub name: String,
-    /// The application's data.
+    /// The application's data. Decoded binaries in it are zero-copy slices
+    /// of the message: keeping them keeps the decompressed body alive.
     pub data: Value,
 }
 

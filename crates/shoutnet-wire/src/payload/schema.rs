@@ -5,7 +5,8 @@ use std::ops::RangeInclusive;
 
 use bytes::Bytes;
 
-use crate::{Opcode, PayloadError, Value};
+use crate::value::Head;
+use crate::{MAX_DHT_VALUE, Opcode, PayloadError, Value};
 
 /// The elements of a payload array, taken in schema order.
 pub(crate) struct Fields {
@@ -245,6 +246,30 @@ pub(crate) fn array(
     };
     too_long(opcode, field, items.len(), max)?;
     Ok(items)
+}
+
+/// A copy of `bytes` that owns its memory, for the small fields a node keeps
+/// beyond one input (key fields, relays, DHT keys, proofs): a slice of a
+/// decoded body would keep the whole body, up to `max_decompressed`,
+/// alive for as long as the field lives.
+pub(crate) fn owned(bytes: &Bytes) -> Bytes {
+    Bytes::copy_from_slice(bytes)
+}
+
+/// Checks the DHT value limit (docs/PROTOCOL.md §8.7, §11) on `value`,
+/// element `index` of the payload array: on its encoding as received when
+/// the decoder measured it (`head`), else on its shortest encoding, which
+/// is what a sender sends.
+pub(crate) fn dht_value(
+    opcode: Opcode,
+    value: &Value,
+    head: Option<&Head>,
+    index: usize,
+) -> Result<(), PayloadError> {
+    let len = head
+        .and_then(|h| h.len(index))
+        .unwrap_or_else(|| value.encoded_len());
+    too_long(opcode, "value", len, MAX_DHT_VALUE)
 }
 
 pub(crate) fn too_long(

@@ -1,5 +1,15 @@
 //! Decoding one restricted msgpack value with every limit checked before
-//! allocating (docs/PROTOCOL.md §7).
+//! allocating (docs/PROTOCOL.md §7, §11).
+//!
+//! Memory: every container reserves room for its elements up front only
+//! from a budget shared by the whole value (`Decoder::reserve_budget`):
+//! `min(content length, max_values)` slots, a slot being one element of an
+//! array (one [`Value`], at most `RESERVED_BYTES_PER_SLOT` bytes) or half
+//! a map entry (a map entry and its key offset take two slots). A container
+//! whose declared length the budget cannot cover starts with what is left
+//! and grows only with the elements actually decoded, so nested containers
+//! that each declare 2^32 − 1 elements reserve, all together, no more than
+//! one honest value of the same length would.
 
 use bytes::Bytes;
 
@@ -9,12 +19,71 @@ use crate::{ValueError, ValueLimits};
 /// Maps at most this big look for duplicate keys pairwise; bigger ones sort.
 const PAIRWISE_DUPLICATE_CHECK_MAX: usize = 16;
 
+/// Most bytes one reserved slot costs on a 64-bit target: an array element
+/// (a [`Value`], 48 bytes) or half of a map entry (a `(String, Value)` of
+/// 80 bytes plus its 8-byte key offset). The up-front reservations of one
+/// decode total at most `min(content length, max_values)` slots, so at most
+/// this many bytes per slot (docs/PROTOCOL.md §11). The tests hold the types
+/// to it.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const RESERVED_BYTES_PER_SLOT: usize = 48;
+
+/// How many of the top-level array's first elements [`Head`] measures: the
+/// longest payload schema has 5 (docs/PROTOCOL.md §8).
+pub(crate) const HEAD_ELEMENTS: usize = 5;
+
+/// What a decode noted about the first elements of a top-level array, kept
+/// even when a later fault ends the decode: where request ids are read
+/// (docs/PROTOCOL.md §8.3) and how long each element's encoding was as
+/// received (§8.7).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Head {
+    /// Element `i`, if it was decoded whole and is an unsigned integer.
+    uints: [Option<u64>; HEAD_ELEMENTS],
+    /// Length in bytes of element `i`'s encoding as received, if it was
+    /// decoded whole.
+    lens: [Option<usize>; HEAD_ELEMENTS],
+}
+
+impl Head {
+    /// Element `index` of the top-level array, if it was decoded whole (even
+    /// if something after it was not) and is an unsigned integer.
+    pub(crate) fn uint(&self, index: usize) -> Option<u64> {
+        self.uints.get(index).copied().flatten()
+    }
+
+    /// The length of element `index`'s encoding as received.
+    pub(crate) fn len(&self, index: usize) -> Option<usize> {
+        self.lens.get(index).copied().flatten()
+    }
+}
+
+/// What one decode produced: the value or its first fault, what it noted
+/// about the top-level array, and (for tests) how many slots it reserved.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    pub(crate) value: Result<Value, ValueError>,
+    pub(crate) head: Head,
+    /// Slots reserved up front, all containers together; never more than
+    /// `min(content length, max_values)`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) reserved: usize,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Decodes run on this thread, so tests can prove a path decodes once.
+    pub(crate) static DECODES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 impl Value {
     /// Decodes `content` as exactly one restricted value: no ext types, string
     /// keys only and distinct, valid UTF-8, within `limits`, nothing after it.
     ///
-    /// Never panics; allocates at most a fixed multiple of
-    /// `min(content.len(), limits.max_values)` values.
+    /// Never panics. Up-front reservations total at most
+    /// `min(content.len(), limits.max_values)` slots of at most 48 bytes
+    /// each, however the containers nest (docs/PROTOCOL.md §11); all the
+    /// memory a decode holds is a fixed multiple of that.
     ///
     /// ```
     /// use bytes::Bytes;
@@ -28,20 +97,38 @@ impl Value {
     /// );
     /// ```
     pub fn decode(content: &Bytes, limits: &ValueLimits) -> Result<Self, ValueError> {
+        Self::decode_noting(content, limits).value
+    }
+
+    /// Decodes like [`decode`](Self::decode), noting the top-level array's
+    /// first elements on the way.
+    pub(crate) fn decode_noting(content: &Bytes, limits: &ValueLimits) -> Decoded {
+        #[cfg(test)]
+        DECODES.with(|n| n.set(n.get() + 1));
+        let budget = content.len().min(limits.max_values);
         let mut decoder = Decoder {
             src: content,
             pos: 0,
             limits,
             values: 0,
+            reserve_budget: budget,
+            head: Head::default(),
         };
-        let value = decoder.value(0)?;
-        if decoder.pos != content.len() {
-            return Err(ValueError::TrailingBytes {
-                offset: decoder.pos,
-                extra: content.len() - decoder.pos,
-            });
+        let value = decoder.value(0).and_then(|value| {
+            if decoder.pos == content.len() {
+                Ok(value)
+            } else {
+                Err(ValueError::TrailingBytes {
+                    offset: decoder.pos,
+                    extra: content.len() - decoder.pos,
+                })
+            }
+        });
+        Decoded {
+            value,
+            head: decoder.head,
+            reserved: budget - decoder.reserve_budget,
         }
-        Ok(value)
     }
 }
 
@@ -51,6 +138,11 @@ struct Decoder<'a> {
     limits: &'a ValueLimits,
     /// Values decoded so far, against `limits.max_values`.
     values: usize,
+    /// Slots containers may still reserve up front, for the whole value:
+    /// starts at `min(src.len(), limits.max_values)`.
+    reserve_budget: usize,
+    /// The top-level array's first elements.
+    head: Head,
 }
 
 impl Decoder<'_> {
@@ -130,16 +222,32 @@ impl Decoder<'_> {
 
     fn array(&mut self, len: usize, depth: usize, offset: usize) -> Result<Value, ValueError> {
         self.enter(depth, offset)?;
-        let mut items = Vec::with_capacity(self.capacity_for(len, 1));
-        for _ in 0..len {
-            items.push(self.value(depth + 1)?);
+        let mut items = Vec::with_capacity(self.reserve(len, 1));
+        for index in 0..len {
+            let start = self.pos;
+            let item = self.value(depth + 1)?;
+            if depth == 0 {
+                self.note_head(index, start, &item);
+            }
+            items.push(item);
         }
         Ok(Value::Array(items))
     }
 
+    /// Notes element `index` of the top-level array, which started at `start`.
+    fn note_head(&mut self, index: usize, start: usize, item: &Value) {
+        if let Some(len) = self.head.lens.get_mut(index) {
+            *len = Some(self.pos - start);
+        }
+        if let Some(uint) = self.head.uints.get_mut(index) {
+            *uint = item.as_u64();
+        }
+    }
+
     fn map(&mut self, len: usize, depth: usize, offset: usize) -> Result<Value, ValueError> {
         self.enter(depth, offset)?;
-        let capacity = self.capacity_for(len, 2);
+        // An entry is two values: its key and its value.
+        let capacity = self.reserve(len, 2);
         let mut entries = Vec::with_capacity(capacity);
         let mut key_offsets = Vec::with_capacity(capacity);
         for _ in 0..len {
@@ -177,13 +285,21 @@ impl Decoder<'_> {
         Ok(())
     }
 
-    /// How much to reserve for `len` items of at least `min_bytes` each: never
-    /// more than the remaining input or value budget could hold, so a
-    /// declared length of 2^32 costs nothing.
-    fn capacity_for(&self, len: usize, min_bytes: usize) -> usize {
-        let remaining = (self.src.len() - self.pos) / min_bytes;
-        let budget = self.limits.max_values - self.values;
-        len.min(remaining).min(budget)
+    /// How many of `len` declared items, each of `slots` values, to reserve
+    /// room for up front, taken from the decode-wide budget: never more than
+    /// the remaining input could hold (every value takes a byte), the value
+    /// budget allows, or the reservation budget has left. So a declared
+    /// length of 2^32 costs nothing, and 64 nested containers that each
+    /// declare one cost no more than one.
+    fn reserve(&mut self, len: usize, slots: usize) -> usize {
+        let remaining = (self.src.len() - self.pos) / slots;
+        let values = (self.limits.max_values - self.values) / slots;
+        let items = len
+            .min(remaining)
+            .min(values)
+            .min(self.reserve_budget / slots);
+        self.reserve_budget -= items * slots;
+        items
     }
 
     fn take(&mut self, len: usize) -> Result<Bytes, ValueError> {
@@ -228,6 +344,43 @@ impl Decoder<'_> {
 
     fn u64(&mut self) -> Result<u64, ValueError> {
         Ok(u64::from_be_bytes(self.array_of()?))
+    }
+}
+
+impl Value {
+    /// Whether a receiver with `limits` accepts this value's encoding: at
+    /// most `max_values` values, at most `max_depth` levels, distinct keys
+    /// in every map. (Strings are UTF-8 and ext types cannot be built, so
+    /// nothing else of §7 can fail.) It walks the value; it does not encode
+    /// or decode it.
+    pub(crate) fn is_receivable(&self, limits: &ValueLimits) -> bool {
+        let mut values = 0;
+        receivable(self, limits, 0, &mut values)
+    }
+}
+
+fn receivable(value: &Value, limits: &ValueLimits, depth: usize, values: &mut usize) -> bool {
+    *values += 1;
+    if *values > limits.max_values {
+        return false;
+    }
+    match value {
+        Value::Array(items) => {
+            depth < limits.max_depth
+                && items
+                    .iter()
+                    .all(|item| receivable(item, limits, depth + 1, values))
+        }
+        Value::Map(entries) => {
+            depth < limits.max_depth
+                && entries.iter().all(|(_, v)| {
+                    // The key is a value too.
+                    *values += 1;
+                    *values <= limits.max_values && receivable(v, limits, depth + 1, values)
+                })
+                && first_duplicate(entries).is_none()
+        }
+        _ => true,
     }
 }
 
@@ -351,6 +504,117 @@ mod tests {
             &[0xdb, 0xff, 0xff, 0xff, 0xff],
             Err(ValueError::UnexpectedEnd { offset: 5 }),
         );
+    }
+
+    #[test]
+    fn a_slot_costs_at_most_the_documented_bytes() {
+        use std::mem::size_of;
+        assert!(size_of::<Value>() <= RESERVED_BYTES_PER_SLOT);
+        // A map entry takes two slots: the entry and its key's offset.
+        assert!(size_of::<(String, Value)>() + size_of::<usize>() <= 2 * RESERVED_BYTES_PER_SLOT);
+    }
+
+    /// 64 containers nested through their first element, each declaring
+    /// 2^32 − 1 elements, around a binary of `filler` bytes.
+    fn nested_attack(map: bool, filler: usize) -> Bytes {
+        let mut content = Vec::new();
+        for _ in 0..64 {
+            if map {
+                content.extend_from_slice(&[0xdf, 0xff, 0xff, 0xff, 0xff, 0xa0]);
+            } else {
+                content.extend_from_slice(&[0xdd, 0xff, 0xff, 0xff, 0xff]);
+            }
+        }
+        content.push(0xc6);
+        content.extend_from_slice(&(filler as u32).to_be_bytes());
+        content.resize(content.len() + filler, 0);
+        Bytes::from(content)
+    }
+
+    #[test]
+    fn nested_containers_share_one_reservation_budget() {
+        let limits = ValueLimits::default();
+        for map in [false, true] {
+            let content = nested_attack(map, 1 << 20);
+            let decoded = Value::decode_noting(&content, &limits);
+            assert_eq!(
+                decoded.value,
+                Err(ValueError::UnexpectedEnd {
+                    offset: content.len()
+                })
+            );
+            let bound = content.len().min(limits.max_values);
+            assert!(
+                decoded.reserved <= bound,
+                "reserved {} slots, bound {bound}",
+                decoded.reserved
+            );
+            // Before the shared budget, each of the 64 levels reserved about
+            // a million slots: 64 × 48 MiB for the arrays, 64 × 44 MiB for
+            // the maps. Now all of them together stay under 50 MiB.
+            assert!(decoded.reserved * RESERVED_BYTES_PER_SLOT <= 50 << 20);
+        }
+        // With a lower max_values the bound follows it.
+        let few = ValueLimits {
+            max_values: 1000,
+            ..limits
+        };
+        let decoded = Value::decode_noting(&nested_attack(false, 1 << 20), &few);
+        assert!(decoded.reserved <= 1000, "{}", decoded.reserved);
+    }
+
+    #[test]
+    fn honest_containers_get_exactly_their_room() {
+        // [[0 × 1000], {"k0": nil, ... "k299": nil}]: every container is
+        // reserved at its exact size, so none reallocates while decoding.
+        let mut inner = vec![0xdc, 0x03, 0xe8];
+        inner.resize(inner.len() + 1000, 0);
+        let mut map = vec![0xde, 0x01, 0x2c];
+        for i in 0..300 {
+            let key = format!("k{i}");
+            map.push(0xa0 | key.len() as u8);
+            map.extend_from_slice(key.as_bytes());
+            map.push(0xc0);
+        }
+        let content = Bytes::from([&[0x92][..], &inner, &map].concat());
+        let decoded = Value::decode_noting(&content, &ValueLimits::default());
+        assert_eq!(decoded.reserved, 2 + 1000 + 2 * 300);
+        let value = decoded.value.unwrap();
+        let Value::Array(items) = &value else {
+            unreachable!()
+        };
+        assert_eq!(items.capacity(), 2);
+        let [Value::Array(zeros), Value::Map(entries)] = items.as_slice() else {
+            unreachable!()
+        };
+        assert_eq!((zeros.len(), zeros.capacity()), (1000, 1000));
+        assert_eq!((entries.len(), entries.capacity()), (300, 300));
+    }
+
+    #[test]
+    fn the_head_notes_elements_decoded_before_a_fault() {
+        // [7, 300, <ext>]: the fault comes after the first two elements.
+        let content = Bytes::from_static(&[0x93, 0x07, 0xcd, 0x01, 0x2c, 0xd4, 0, 0]);
+        let decoded = Value::decode_noting(&content, &ValueLimits::default());
+        assert_eq!(
+            decoded.value,
+            Err(ValueError::ExtType {
+                offset: 5,
+                marker: 0xd4
+            })
+        );
+        assert_eq!(decoded.head.uint(0), Some(7));
+        assert_eq!(decoded.head.uint(1), Some(300));
+        assert_eq!(decoded.head.uint(2), None);
+        assert_eq!(
+            (decoded.head.len(0), decoded.head.len(1)),
+            (Some(1), Some(3))
+        );
+        // Nested arrays are not the head.
+        let nested = Bytes::from_static(&[0x91, 0x91, 0x05]);
+        let decoded = Value::decode_noting(&nested, &ValueLimits::default());
+        assert_eq!(decoded.head.uint(0), None);
+        assert_eq!(decoded.head.len(0), Some(2));
     }
 
     #[test]
