@@ -15,29 +15,74 @@ use bytes::Bytes;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 use shoutnet_crypto::Keypair;
-use shoutnet_engine::fuzzing::{FLUSH, Mode, NO_HANDSHAKE, OUTBOUND, REPLY, engine_key, peer_key};
+use shoutnet_engine::channel::{ChannelIdentity, SecureChannel};
+use shoutnet_engine::fuzzing::{
+    FLUSH, Mode, NO_HANDSHAKE, OUTBOUND, REPLY, engine_key, peer_hello, peer_key, witness_hello,
+};
 use shoutnet_wire::{
-    Ack, AckResult, Broadcast, Custom, FindNode, FindValue, Hello, Message, Method, MethodSet,
-    Nack, NackCode, NodeInfo, Opcode, PROTOCOL_VERSION, Payload, Ping, Profile, SetConnectionOpt,
-    Store, Value, Whisper, encode_transmission,
+    Ack, AckResult, Broadcast, Custom, FindNode, FindValue, Message, Method, Nack, NackCode,
+    NodeInfo, Opcode, Payload, Ping, Profile, SetConnectionOpt, Store, Value, Whisper,
+    encode_transmission,
 };
 
-/// Request ids the engine uses after two handshakes: the witness's hello is
-/// 1, the fuzzed connection's 2, so its first later request is 3.
-const FIRST_REQUEST_ID: u64 = 3;
+/// The id of the engine's first request (no handshake uses request ids).
+const FIRST_REQUEST_ID: u64 = 1;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args_os().nth(1).map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/engine_connection"),
+    let root = std::env::args_os().nth(1).map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus"),
         PathBuf::from,
     );
-    std::fs::create_dir_all(&dir)?;
-    let seeds = seeds();
-    for (name, input) in &seeds {
-        std::fs::write(dir.join(format!("seed-{name}")), input)?;
+    for (target, seeds) in [("engine_connection", seeds()), ("channel", channel_seeds())] {
+        let dir = root.join(target);
+        std::fs::create_dir_all(&dir)?;
+        for (name, input) in &seeds {
+            std::fs::write(dir.join(format!("seed-{name}")), input)?;
+        }
+        println!("wrote {} seeds to {}", seeds.len(), dir.display());
     }
-    println!("wrote {} seeds to {}", seeds.len(), dir.display());
     Ok(())
+}
+
+/// Seeds of the `channel` target: byte 0 picks the side (low bit: 0 the
+/// acceptor, 1 the dialler) and the read size, then what the peer sends.
+fn channel_seeds() -> Vec<(String, Vec<u8>)> {
+    let peer = ChannelIdentity::new(Profile::Ed25519, [0x33; 32], Bytes::from_static(&[0x80]));
+    let mut dialler = SecureChannel::initiator(&peer, [1; 32]).expect("a channel builds");
+    let msg1 = dialler.take_output().expect("message 1").to_vec();
+    // A real acceptor's answer to another dialler's message 1.
+    let mut acceptor = SecureChannel::responder(&peer, [2; 32]).expect("a channel builds");
+    acceptor
+        .receive(&msg1, &mut Vec::new())
+        .expect("message 1 reads");
+    let msg2 = acceptor.take_output().expect("message 2").to_vec();
+    let mut forged_msg3 = msg1.clone();
+    forged_msg3.extend([0, 64]);
+    forged_msg3.extend([0x5a; 64]);
+    let big_reads = 0x7e;
+    vec![
+        (
+            "acceptor-message-1".into(),
+            [vec![big_reads], msg1.clone()].concat(),
+        ),
+        (
+            "acceptor-message-1-bytewise".into(),
+            [vec![0], msg1].concat(),
+        ),
+        (
+            "acceptor-forged-message-3".into(),
+            [vec![big_reads], forged_msg3].concat(),
+        ),
+        (
+            "dialler-message-2-of-another".into(),
+            [vec![big_reads | 1], msg2].concat(),
+        ),
+        ("empty-message".into(), vec![0, 0, 0]),
+        (
+            "longest-length-then-little".into(),
+            [vec![big_reads, 0xff, 0xff], vec![7; 300]].concat(),
+        ),
+    ]
 }
 
 fn seeds() -> Vec<(String, Vec<u8>)> {
@@ -50,29 +95,20 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         out.push((name.to_owned(), seed));
     };
 
-    // Before the handshake (§9.1): hellos, refusals and framing errors.
-    add("pre-hello", pre, tx(&[msg(&hello(PROTOCOL_VERSION))]));
-    add("pre-hello-outbound", pre | OUTBOUND, tx(&[msg(&hello(1))]));
-    add("pre-hello-version-2", pre, tx(&[msg(&hello(2))]));
-    add("pre-find-node", pre, tx(&[msg(&find_node(77))]));
-    add("pre-nack", pre, tx(&[msg(&nack(Opcode::Ping, Some(2)))]));
-    add(
-        "pre-proof-without-hello",
-        pre,
-        tx(&[msg(&proof(2, &[0; 64]))]),
-    );
-    let bad_proof = [msg(&hello(1)), msg(&proof(2, &[7; 64]))];
-    add("pre-hello-bad-proof", pre, tx(&bad_proof));
-    add("pre-garbage", pre, vec![0xff; 40]);
-    add("pre-empty-transmission", pre, vec![0, 0, 0, 0, 0, 0]);
-    add(
-        "pre-unnegotiated-zlib",
-        pre,
-        vec![0, 4, 0, 0, 0, 2, 0xc0, 0xc0],
-    );
-    let mut truncated = tx(&[msg(&ping(5))]);
-    truncated.truncate(30);
-    add("pre-truncated-frame", pre, truncated);
+    // The handshake (§9.1): the peer's hello as its channel hands it over.
+    let hello = peer_hello().to_vec();
+    add("hello-valid", pre, hello.clone());
+    add("hello-valid-outbound", pre | OUTBOUND, hello.clone());
+    add("hello-of-another-static-key", pre, witness_hello().to_vec());
+    let mut flipped = hello.clone();
+    if let Some(last) = flipped.last_mut() {
+        *last ^= 1;
+    }
+    add("hello-bit-flipped", pre, flipped);
+    add("hello-not-a-map", pre, vec![0x01]);
+    add("hello-garbage", pre, vec![0xff; 40]);
+    add("hello-truncated", pre, hello[..hello.len() / 2].to_vec());
+    add("hello-never", Mode::Timed as u8 | NO_HANDSHAKE, Vec::new());
 
     // Established (§8, §9.2, §10): one of every kind of message.
     add("ping", bytes, tx(&[msg(&ping(7))]));
@@ -98,7 +134,6 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         bytes,
         tx(&[msg(&shout(true)), msg(&shout(false))]),
     );
-    add("hello-after-handshake", bytes, tx(&[msg(&hello(1))]));
     let foreign = Message::from_payload(Profile::Ed25519, key(9), engine_key(), &ping(12));
     add(
         "foreign-from-key",
@@ -144,11 +179,6 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         chunk(&mut split, piece);
     }
     add("timed-ping-in-pieces", Mode::Timed as u8, split);
-    add(
-        "timed-handshake-timeout",
-        Mode::Timed as u8 | NO_HANDSHAKE,
-        vec![44, 0],
-    );
 
     // Messages: `[op, len (u16), content]`, the harness adding headers.
     let mut every = Vec::new();
@@ -168,17 +198,6 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         step(&mut reserved, n << 4, &[0x91, 1]);
     }
     add("messages-reserved-batched", Mode::Messages as u8, reserved);
-    let mut hello_only = Vec::new();
-    step(
-        &mut hello_only,
-        Opcode::Ping.value() << 4,
-        &content(&hello(1)),
-    );
-    add(
-        "messages-pre-hello",
-        Mode::Messages as u8 | NO_HANDSHAKE,
-        hello_only,
-    );
 
     // Lookup (§8.7): answers to the engine's `FIND_NODE`, via `REPLY`.
     let nodes = |seeds: std::ops::Range<u8>| {
@@ -271,28 +290,6 @@ fn ping(request_id: u64) -> Payload {
     Payload::Ping(Ping {
         request_id,
         hello: None,
-    })
-}
-
-fn hello(version: u64) -> Payload {
-    Payload::Ping(Ping {
-        request_id: 1,
-        hello: Some(Hello {
-            version,
-            profile: "ed25519".into(),
-            nonce: [6; 32],
-            listen: vec![([127, 0, 0, 1], 4001).into()],
-            compression: MethodSet::all(),
-            preferred: Method::None,
-        }),
-    })
-}
-
-fn proof(request_id: u64, proof: &[u8]) -> Payload {
-    let proof = Some(Bytes::copy_from_slice(proof));
-    Payload::Ack(Ack {
-        request_id,
-        result: AckResult::Ping { proof },
     })
 }
 

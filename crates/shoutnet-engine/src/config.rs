@@ -13,6 +13,8 @@ use shoutnet_crypto::Keypair;
 use shoutnet_kad::KadConfig;
 use shoutnet_wire::{Limits, Method, MethodSet};
 
+use crate::budget::{Rate, RequestRates};
+
 /// How a [`NodeEngine`](crate::NodeEngine) behaves.
 ///
 /// ```
@@ -50,6 +52,14 @@ pub struct EngineConfig {
     pub(crate) preferred: Method,
     pub(crate) queue_capacity: usize,
     pub(crate) table_capacity: usize,
+    pub(crate) max_inbound: usize,
+    pub(crate) max_inbound_per_address: usize,
+    pub(crate) max_handshaking: usize,
+    pub(crate) handshake_rate: Rate,
+    pub(crate) request_rates: RequestRates,
+    pub(crate) max_outbox_bytes: usize,
+    pub(crate) decrypt_rate: Rate,
+    pub(crate) local_network: bool,
 }
 
 impl EngineConfig {
@@ -91,13 +101,48 @@ impl EngineConfig {
     /// has fewer: 10 s, so a lost one is replaced quickly without dialling
     /// in a tight loop when the routing table has no one to offer.
     pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(10);
-    /// Bound of every output queue (transmissions, actions, events) and of
-    /// each connection's outgoing message queue; beyond it items are dropped
-    /// and counted in [`Stats`](crate::Stats).
+    /// Bound of every output queue (transmissions, dials, events); beyond
+    /// it items are dropped and counted in [`Stats`](crate::Stats). Closes
+    /// are never dropped, and each connection's outbox is bounded in bytes
+    /// ([`DEFAULT_MAX_OUTBOX_BYTES`](Self::DEFAULT_MAX_OUTBOX_BYTES)).
     pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
     /// Bound of the contacts learned from `FIND_NODE` answers and of the
     /// request table; 4096 covers many concurrent lookups of k = 20.
     pub const DEFAULT_TABLE_CAPACITY: usize = 4096;
+    /// Inbound connections at once: 1,024, far above the 2ℓ = 8 kept
+    /// connections a node averages, room for many dial-out-only peers and
+    /// for the transient connections of others' lookups (a 10,000-node
+    /// bootstrap gives each node about 40 within seconds).
+    pub const DEFAULT_MAX_INBOUND: usize = 1024;
+    /// Inbound connections at once from one IP address: 8, so one host
+    /// cannot take every inbound slot (a NAT with many nodes behind it
+    /// still gets 8).
+    pub const DEFAULT_MAX_INBOUND_PER_ADDRESS: usize = 8;
+    /// Connections, either way, whose handshake has not completed: 128.
+    /// Each holds at most one Noise message and a timer; a peer that
+    /// never finishes is closed after the handshake timeout, so peers that
+    /// stall handshakes on purpose need 16 addresses (at 8 each) to keep
+    /// the node from accepting new ones.
+    pub const DEFAULT_MAX_HANDSHAKING: usize = 128;
+    /// New inbound connections admitted per second, and at once: 200 a
+    /// second, bursts of 400. Each admitted connection may cost its Noise
+    /// handshake (three X25519 operations on the responder's side, about
+    /// 0.3 ms), so this bounds the private-key work unauthenticated peers
+    /// can demand to about 6% of a core.
+    pub const DEFAULT_HANDSHAKE_RATE: Rate = Rate::new(200, 400);
+    /// Bytes of messages queued for one connection within one input
+    /// before more are dropped and counted: 1 MiB. The outbox is emptied
+    /// into transmissions at every drain, so this bounds what one input (a
+    /// transmission of up to 65,536 requests) can make the node build, on
+    /// top of the request budgets.
+    pub const DEFAULT_MAX_OUTBOX_BYTES: usize = 1 << 20;
+    /// Messages encrypted to this node that it decrypts per second, from
+    /// all peers together: 100, bursts of 100. Decryption is private-key
+    /// work (an X25519 agreement for `ed25519`, an RSA-OAEP decryption of
+    /// about 1.5 ms for `rsa2048`, whose timing RUSTSEC-2023-0071
+    /// concerns), so at most about 15% of a core under `rsa2048`, whoever
+    /// asks. Past it, `NACK RATE_LIMITED`.
+    pub const DEFAULT_DECRYPT_RATE: Rate = Rate::new(100, 100);
 
     /// The defaults for `keypair`, whose profile is the network's, with the
     /// engine's only RNG (nonces, signatures) seeded from `rng_seed`.
@@ -120,6 +165,14 @@ impl EngineConfig {
             preferred: Method::None,
             queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
             table_capacity: Self::DEFAULT_TABLE_CAPACITY,
+            max_inbound: Self::DEFAULT_MAX_INBOUND,
+            max_inbound_per_address: Self::DEFAULT_MAX_INBOUND_PER_ADDRESS,
+            max_handshaking: Self::DEFAULT_MAX_HANDSHAKING,
+            handshake_rate: Self::DEFAULT_HANDSHAKE_RATE,
+            request_rates: RequestRates::default(),
+            max_outbox_bytes: Self::DEFAULT_MAX_OUTBOX_BYTES,
+            decrypt_rate: Self::DEFAULT_DECRYPT_RATE,
+            local_network: false,
         }
     }
 
@@ -253,6 +306,60 @@ impl EngineConfig {
     /// See [`DEFAULT_TABLE_CAPACITY`](Self::DEFAULT_TABLE_CAPACITY).
     pub fn set_table_capacity(&mut self, capacity: usize) -> &mut Self {
         self.table_capacity = capacity;
+        self
+    }
+
+    /// See [`DEFAULT_MAX_INBOUND`](Self::DEFAULT_MAX_INBOUND).
+    pub fn set_max_inbound(&mut self, limit: usize) -> &mut Self {
+        self.max_inbound = limit;
+        self
+    }
+
+    /// See
+    /// [`DEFAULT_MAX_INBOUND_PER_ADDRESS`](Self::DEFAULT_MAX_INBOUND_PER_ADDRESS).
+    pub fn set_max_inbound_per_address(&mut self, limit: usize) -> &mut Self {
+        self.max_inbound_per_address = limit;
+        self
+    }
+
+    /// See [`DEFAULT_MAX_HANDSHAKING`](Self::DEFAULT_MAX_HANDSHAKING).
+    pub fn set_max_handshaking(&mut self, limit: usize) -> &mut Self {
+        self.max_handshaking = limit;
+        self
+    }
+
+    /// See [`DEFAULT_HANDSHAKE_RATE`](Self::DEFAULT_HANDSHAKE_RATE).
+    pub fn set_handshake_rate(&mut self, rate: Rate) -> &mut Self {
+        self.handshake_rate = rate;
+        self
+    }
+
+    /// The budgets of requests and refusals per connection (see
+    /// [`RequestRates`]).
+    pub fn set_request_rates(&mut self, rates: RequestRates) -> &mut Self {
+        self.request_rates = rates;
+        self
+    }
+
+    /// See [`DEFAULT_MAX_OUTBOX_BYTES`](Self::DEFAULT_MAX_OUTBOX_BYTES).
+    pub fn set_max_outbox_bytes(&mut self, max: usize) -> &mut Self {
+        self.max_outbox_bytes = max;
+        self
+    }
+
+    /// See [`DEFAULT_DECRYPT_RATE`](Self::DEFAULT_DECRYPT_RATE).
+    pub fn set_decrypt_rate(&mut self, rate: Rate) -> &mut Self {
+        self.decrypt_rate = rate;
+        self
+    }
+
+    /// Whether this node runs on a local network: then it believes and
+    /// dials loopback, private and link-local addresses that peers claim.
+    /// Off by default, so that on the internet sybils cannot point its
+    /// dials at internal services; tests, the simulator and the demo turn
+    /// it on.
+    pub fn set_local_network(&mut self, local: bool) -> &mut Self {
+        self.local_network = local;
         self
     }
 

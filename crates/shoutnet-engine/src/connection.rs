@@ -6,6 +6,7 @@
 //! return what is due ([`KeepaliveStep`], [`IdleStep`], an encoded
 //! transmission) and the engine acts on it.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -16,8 +17,9 @@ use shoutnet_wire::{
     Opcode, Payload, Profile, SetConnectionOpt, StreamDecoder, Transmission, Value,
 };
 
+use crate::budget::{Budgets, Class, RequestRates};
 use crate::event::Direction;
-use crate::handshake::{Handshake, Peer};
+use crate::handshake::Peer;
 
 /// Why a connection exists, which decides who closes it and when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +61,9 @@ pub(crate) enum IdleStep {
 pub(crate) struct Connection {
     /// The address dialled, for outbound connections.
     pub(crate) dialled: Option<SocketAddr>,
+    /// The peer's address as the connection shows it: the address dialled,
+    /// or the remote address of an inbound connection.
+    pub(crate) remote: SocketAddr,
     /// Who opened it and why; changed only through the pool, which counts
     /// roles.
     pub(crate) role: Role,
@@ -67,10 +72,12 @@ pub(crate) struct Connection {
     pub(crate) expected: Vec<Address>,
     /// Reassembles transmissions from the byte stream.
     decoder: StreamDecoder,
-    /// Messages for the next transmission, bounded by the queue capacity.
-    outbox: Vec<Message>,
-    /// Handshake progress.
-    pub(crate) handshake: Handshake,
+    /// Messages for the next transmissions, bounded in bytes.
+    outbox: VecDeque<Message>,
+    /// The encoded size of `outbox`.
+    outbox_bytes: usize,
+    /// The peer's budgets of requests and refusals.
+    budgets: Budgets,
     /// Set once the handshake completed.
     pub(crate) peer: Option<Peer>,
     /// When bytes last arrived, or when it was opened.
@@ -83,6 +90,9 @@ pub(crate) struct Connection {
     pub(crate) outstanding: usize,
     /// The compression method used for sending; `none` until negotiated.
     send_method: Method,
+    /// The largest transmission body the peer takes (its hello says; the
+    /// protocol's default until then).
+    pub(crate) peer_max_transmission: usize,
 }
 
 impl Connection {
@@ -90,26 +100,29 @@ impl Connection {
         direction: Direction,
         role: Role,
         limits: Limits,
-        handshake: Handshake,
+        rates: &RequestRates,
         now: Instant,
     ) -> Self {
-        let dialled = match direction {
-            Direction::Outbound { addr } => Some(addr),
-            Direction::Inbound => None,
+        let (dialled, remote) = match direction {
+            Direction::Outbound { addr } => (Some(addr), addr),
+            Direction::Inbound { remote } => (None, remote),
         };
         Self {
             dialled,
+            remote,
             role,
             expected: Vec::new(),
             decoder: StreamDecoder::new(limits),
-            outbox: Vec::new(),
-            handshake,
+            outbox: VecDeque::new(),
+            outbox_bytes: 0,
+            budgets: Budgets::new(rates, now),
             peer: None,
             last_received: now,
             last_active: now,
             keepalive_pending: false,
             outstanding: 0,
             send_method: Method::None,
+            peer_max_transmission: Limits::default().max_transmission,
         }
     }
 
@@ -143,46 +156,91 @@ impl Connection {
             .and_then(|frame| frame.map(|f| f.decode(profile, limits)).transpose())
     }
 
-    /// The to-key of what this node sends: the peer's key once known, else
-    /// the broadcast key (K zero bytes, before its hello, §9.1).
+    /// The to-key of what this node sends: the peer's key (nothing is
+    /// sent before the handshake completes), else the broadcast key.
     pub(crate) fn to_key(&self, profile: Profile) -> Bytes {
-        match (&self.peer, self.handshake.peer_key()) {
-            (Some(peer), _) => peer.public.to_bytes(),
-            (None, Some(public)) => public.to_bytes(),
-            (None, None) => Bytes::from(vec![0; profile.key_len()]),
+        match &self.peer {
+            Some(peer) => peer.public.to_bytes(),
+            None => Bytes::from(vec![0; profile.key_len()]),
         }
     }
 
-    /// Queues `msg` for the next transmission; `false` (and nothing queued)
-    /// when the outbox holds `capacity` messages already.
-    pub(crate) fn queue(&mut self, msg: Message, capacity: usize, now: Instant) -> bool {
-        if self.outbox.len() >= capacity {
+    /// Whether the outbox holds `max_bytes` or more: nothing more should
+    /// be built for it in this drain.
+    pub(crate) fn outbox_full(&self, max_bytes: usize) -> bool {
+        self.outbox_bytes >= max_bytes
+    }
+
+    /// Queues `msg` (of `len` encoded bytes) for the next transmission;
+    /// `false` (and nothing queued) when it would take the outbox past
+    /// `max_bytes`.
+    pub(crate) fn queue(
+        &mut self,
+        msg: Message,
+        len: usize,
+        max_bytes: usize,
+        now: Instant,
+    ) -> bool {
+        if self.outbox_bytes.saturating_add(len) > max_bytes {
             return false;
         }
-        self.outbox.push(msg);
+        self.outbox.push_back(msg);
+        self.outbox_bytes += len;
         self.last_active = now;
         true
     }
 
-    /// Encodes everything queued as one transmission, with the negotiated
-    /// method: `None` when nothing is queued, else the bytes (if any could
-    /// be encoded) and the number of encoding errors.
-    pub(crate) fn take_transmission(&mut self, profile: Profile) -> Option<(Option<Bytes>, u64)> {
+    /// Whether messages wait in the outbox.
+    pub(crate) fn has_outbox(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
+    /// Encodes the queued messages, oldest first, as one transmission whose
+    /// body stays within `max_body` (the peer's `max_transmission`), with
+    /// the negotiated method: `None` when nothing is queued, else the bytes
+    /// (if any could be encoded) and the number of messages that could not
+    /// be (a single message over `max_body` is one). What does not fit
+    /// stays for the next transmission.
+    pub(crate) fn take_transmission(
+        &mut self,
+        profile: Profile,
+        max_body: usize,
+    ) -> Option<(Option<Bytes>, u64)> {
         if self.outbox.is_empty() {
             return None;
         }
-        let messages = std::mem::take(&mut self.outbox);
         let mut errors = 0;
         let mut batch = BatchEncoder::new(profile);
-        for msg in &messages {
-            if batch.push(msg).is_err() {
+        while let Some(msg) = self.outbox.front() {
+            let len = msg.encoded_len(profile);
+            if !batch.is_empty() && batch.body_len() + len > max_body {
+                break;
+            }
+            let Some(msg) = self.outbox.pop_front() else {
+                break;
+            };
+            self.outbox_bytes = self.outbox_bytes.saturating_sub(len);
+            if len > max_body || batch.push(&msg).is_err() {
                 errors += 1;
             }
+        }
+        if batch.is_empty() {
+            return Some((None, errors));
         }
         match batch.finish(self.send_method) {
             Ok(bytes) => Some((Some(bytes), errors)),
             Err(_) => Some((None, errors + 1)),
         }
+    }
+
+    /// Whether a request of `class` is within the peer's budget at `now`.
+    pub(crate) fn allow(&mut self, class: Class, now: Instant) -> bool {
+        self.budgets.allow(class, now)
+    }
+
+    /// Whether one more refusal to the peer is within its budget at `now`.
+    pub(crate) fn allow_refusal(&mut self, now: Instant) -> bool {
+        self.budgets.allow_refusal(now)
     }
 
     /// The keepalive timer fired at `now`.
@@ -283,8 +341,15 @@ mod tests {
     use super::*;
 
     fn conn(role: Role, now: Instant) -> Connection {
-        let handshake = Handshake::new([7; 32], 1);
-        Connection::new(Direction::Inbound, role, Limits::default(), handshake, now)
+        let remote = "127.0.0.1:1".parse().unwrap();
+        let rates = RequestRates::default();
+        Connection::new(
+            Direction::Inbound { remote },
+            role,
+            Limits::default(),
+            &rates,
+            now,
+        )
     }
 
     #[test]
@@ -337,6 +402,7 @@ mod tests {
             address: keypair.public().routing_address(),
             public: keypair.public().clone(),
             listen: Vec::new(),
+            max_transmission: 1 << 20,
         });
         c.receive(&[], t0 + s(10));
         assert_eq!(
@@ -355,12 +421,12 @@ mod tests {
     }
 
     #[test]
-    fn outbox_is_bounded_and_encodes_as_one_transmission() {
+    fn outbox_is_bounded_in_bytes_and_split_at_the_peers_limit() {
         #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
         let t0 = Instant::now();
         let mut c = conn(Role::Inbound, t0);
         assert!(
-            c.take_transmission(Profile::Ed25519).is_none(),
+            c.take_transmission(Profile::Ed25519, 1 << 20).is_none(),
             "nothing queued"
         );
         let key = Bytes::from(vec![1; 32]);
@@ -369,19 +435,33 @@ mod tests {
             hello: None,
         });
         let msg = Message::from_payload(Profile::Ed25519, key.clone(), key, &ping).unwrap();
-        assert!(c.queue(msg.clone(), 2, t0));
-        assert!(c.queue(msg.clone(), 2, t0));
-        assert!(!c.queue(msg, 2, t0), "bounded");
-        let (bytes, errors) = c.take_transmission(Profile::Ed25519).unwrap();
-        assert_eq!(errors, 0);
-        let tx = shoutnet_wire::decode_transmission(
-            bytes.unwrap(),
-            Profile::Ed25519,
-            &Limits::default(),
-            MethodSet::all(),
-        )
-        .unwrap();
-        assert_eq!(tx.len(), 2);
+        let len = msg.encoded_len(Profile::Ed25519);
+        for _ in 0..5 {
+            assert!(c.queue(msg.clone(), len, 5 * len, t0));
+        }
+        assert!(!c.queue(msg.clone(), len, 5 * len, t0), "bounded in bytes");
+        assert!(c.outbox_full(5 * len));
+        // A peer that takes at most two messages a transmission gets three.
+        let mut sizes = Vec::new();
+        while let Some((bytes, errors)) = c.take_transmission(Profile::Ed25519, 2 * len) {
+            assert_eq!(errors, 0);
+            let tx = shoutnet_wire::decode_transmission(
+                bytes.unwrap(),
+                Profile::Ed25519,
+                &Limits::default(),
+                MethodSet::all(),
+            )
+            .unwrap();
+            sizes.push(tx.len());
+        }
+        assert_eq!(sizes, [2, 2, 1]);
+        assert!(!c.outbox_full(1), "emptied");
+        // A message bigger than the peer takes is dropped and counted.
+        assert!(c.queue(msg, len, 5 * len, t0));
+        assert_eq!(
+            c.take_transmission(Profile::Ed25519, len - 1),
+            Some((None, 1))
+        );
     }
 
     #[test]

@@ -17,24 +17,25 @@ use std::time::Instant;
 use bytes::Bytes;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-use shoutnet_crypto::{Address, PublicKey};
+use shoutnet_crypto::{Address, PublicKey, decrypt_message};
 use shoutnet_kad::{InsertOutcome, KadConfig, LookupStats, RoutingTable};
 use shoutnet_wire::{
-    Ack, AckResult, FindNode, Message, Nack, NackCode, NodeInfo, Opcode, Payload, PayloadError,
-    Ping, Profile,
+    Ack, AckResult, FindNode, Message, Nack, NackCode, NodeInfo, Opcode, Payload, Ping, Profile,
 };
 
 use crate::addrs::dialable;
 use crate::bootstrap::{Bootstraps, Next, Summary};
+use crate::budget::{Bucket, Class};
+use crate::channel::{ChannelIdentity, SecuredPeer};
 use crate::config::EngineConfig;
 use crate::connection::{Connection, IdleStep, KeepaliveStep, Role};
 use crate::event::{
-    Action, CloseReason, Command, CommandId, ConnectionId, Direction, Event, Transmit,
+    Action, Admission, CloseReason, Command, CommandId, ConnectionId, Direction, Event, Transmit,
 };
-use crate::handshake::{Handshake, Peer, Refusal, Step as HandshakeStep};
+use crate::handshake::{Judge, OwnHello, Peer};
 use crate::lookups::{Finished, Lookups, Owner, Step as LookupStep};
 use crate::outputs::{Outputs, Stats};
-use crate::pool::{Pool, Reach};
+use crate::pool::{AdmissionLimits, Pool, Reach};
 use crate::refusal;
 use crate::requests::{Failure, Pending, Purpose, Requests};
 use crate::routing::{Contact, Routing};
@@ -43,6 +44,18 @@ use crate::timers::{LookupId, Timer, Timers};
 /// The reason of the `NACK UNSUPPORTED_OPCODE` answering requests this node
 /// does not serve yet (`WHISPER`, `STORE`, `CUSTOM`).
 const NOT_SUPPORTED_YET: &str = "not supported by this node yet";
+
+/// The budget class and request id of a request `payload`, if it is one
+/// with a budget.
+fn request_class(payload: &Payload) -> Option<(Class, u64)> {
+    match payload {
+        Payload::Ping(p) => Some((Class::Ping, p.request_id)),
+        Payload::FindNode(f) => Some((Class::Lookup, f.request_id)),
+        Payload::FindValue(f) => Some((Class::Lookup, f.request_id)),
+        Payload::SetConnectionOpt(o) => Some((Class::Option, o.request_id)),
+        _ => None,
+    }
+}
 
 /// Where a connection to a peer stands, as the engine sees it after acting
 /// on the pool's [`Reach`].
@@ -127,6 +140,12 @@ pub struct NodeEngine {
     upkeep: bool,
     next_command: u64,
     out: Outputs,
+    /// The budget of new inbound handshakes.
+    handshakes: Bucket,
+    /// The budget of private-key decryptions.
+    decryptions: Bucket,
+    /// This node's side of every secure channel.
+    identity: ChannelIdentity,
 }
 
 impl NodeEngine {
@@ -138,14 +157,37 @@ impl NodeEngine {
         let profile = config.keypair.profile();
         let key = config.keypair.public().to_bytes();
         let local = config.keypair.public().routing_address();
+        let mut rng = ChaCha20Rng::from_seed(config.rng_seed);
+        let mut static_secret = [0; 32];
+        rng.fill_bytes(&mut static_secret);
+        let own = OwnHello {
+            keypair: &config.keypair,
+            listen: &config.listen,
+            compression: config.decode_methods,
+            preferred: config.preferred,
+            max_transmission: config.limits.max_transmission,
+        };
+        // Signing cannot fail for a well-formed key pair; if it ever did,
+        // the hello without a binding is refused by every peer.
+        let identity = own
+            .identity(static_secret, &mut rng)
+            .unwrap_or_else(|_| ChannelIdentity::new(profile, static_secret, Bytes::new()));
         Self {
-            rng: ChaCha20Rng::from_seed(config.rng_seed),
+            identity,
+            rng,
             requests: Requests::new(config.table_capacity),
             pool: Pool::new(
                 config.max_outbound,
                 config.max_transient,
                 config.table_capacity,
+                AdmissionLimits {
+                    inbound: config.max_inbound,
+                    per_address: config.max_inbound_per_address,
+                    handshaking: config.max_handshaking,
+                },
             ),
+            handshakes: Bucket::new(config.handshake_rate, now),
+            decryptions: Bucket::new(config.decrypt_rate, now),
             routing: Routing::new(local, config.kad.clone(), now),
             out: Outputs::new(config.queue_capacity),
             config,
@@ -159,6 +201,13 @@ impl NodeEngine {
             upkeep: false,
             next_command: 1,
         }
+    }
+
+    /// This node's side of every secure channel (its Noise static key and
+    /// its hello), which drivers give to each connection's
+    /// [`SecureChannel`](crate::channel::SecureChannel).
+    pub fn channel_identity(&self) -> &ChannelIdentity {
+        &self.identity
     }
 
     /// This node's routing address.
@@ -203,7 +252,10 @@ impl NodeEngine {
 
     // ----- Inputs -----
 
-    /// A connection opened. Both sides send their hello at once.
+    /// A connection opened. Both sides send their hello at once. An
+    /// inbound connection past a limit of the node's admission (total,
+    /// per address, handshakes in progress, handshake rate) is closed at
+    /// once with [`CloseReason::Admission`], before it costs any work.
     pub fn handle_connected(&mut self, conn: ConnectionId, direction: Direction, now: Instant) {
         self.tick(now);
         if self.pool.contains(conn) {
@@ -212,31 +264,74 @@ impl NodeEngine {
         }
         let dialled = match direction {
             Direction::Outbound { addr } => Some(addr),
-            Direction::Inbound => None,
+            Direction::Inbound { remote } => {
+                if let Err(refused) = self.admit(&remote, now) {
+                    self.out.stats.refused_inbound += 1;
+                    let reason = CloseReason::Admission(refused);
+                    self.out.push_close(Action::Close { conn, reason });
+                    return;
+                }
+                None
+            }
         };
         if let Some(addr) = dialled {
             self.timers.cancel(Timer::Dial(addr));
         }
-        let mut nonce = [0; 32];
-        self.rng.fill_bytes(&mut nonce);
-        let handshake = Handshake::new(nonce, self.requests.next_id());
         let limits = self.config.limits;
+        let rates = self.config.request_rates;
         self.pool.open(conn, dialled, |role, expected| {
-            let mut c = Connection::new(direction, role, limits, handshake, now);
+            let mut c = Connection::new(direction, role, limits, &rates, now);
             c.expected = expected;
             c
         });
         self.timers
             .set(Timer::Handshake(conn), now + self.config.handshake_timeout);
-        if let Some(c) = self.pool.get(conn) {
-            let hello = c.handshake.hello(
-                self.profile,
-                &self.config.listen,
-                self.config.decode_methods,
-                self.config.preferred,
-            );
-            self.send(conn, &hello);
+    }
+
+    /// The secure channel of `conn` completed its handshake with `peer`
+    /// (docs/PROTOCOL.md §9.1): the peer's hello must carry a valid key
+    /// bound to the Noise static key the channel proved, or the connection
+    /// is closed. Then the connection is established: [`Event::Connected`],
+    /// and the work waiting for the peer proceeds.
+    pub fn handle_secured(&mut self, conn: ConnectionId, peer: SecuredPeer, now: Instant) {
+        self.tick(now);
+        let Some(remote) = self
+            .pool
+            .get(conn)
+            .filter(|c| !c.is_established())
+            .map(|c| c.remote)
+        else {
+            return;
+        };
+        let judge = Judge {
+            profile: self.profile,
+            limits: &self.config.limits.value,
+            local_key: &self.key,
+            remote,
+            local_network: self.config.local_network,
+        };
+        let checked = judge.read(&peer).and_then(|hello| {
+            let key = self.known_key(&hello.key);
+            judge.check(&peer, hello, key)
+        });
+        match checked {
+            Ok(peer) => self.established(conn, peer, now),
+            Err(reason) => {
+                self.out.stats.refused_handshakes += 1;
+                self.close(conn, reason, now);
+            }
         }
+    }
+
+    /// Whether an inbound connection from `remote` may start its
+    /// handshake now: within the pool's limits, then within the handshake
+    /// rate (which only admitted connections spend).
+    fn admit(&mut self, remote: &SocketAddr, now: Instant) -> Result<(), Admission> {
+        self.pool.admit(remote)?;
+        if !self.handshakes.take(1, now) {
+            return Err(Admission::HandshakeRate);
+        }
+        Ok(())
     }
 
     /// An [`Action::Dial`] of `addr` could not connect (refused,
@@ -390,7 +485,10 @@ impl NodeEngine {
             return;
         };
         let Some(peer) = c.peer.as_ref() else {
-            self.on_handshake_message(conn, msg, now);
+            // The channel hands over data only once secured, and the
+            // engine is told first: this is a driver's mistake, or data
+            // sent around the channel.
+            self.close(conn, CloseReason::NotAuthenticated(msg.opcode), now);
             return;
         };
         // §9.2: only forwarded traffic (SHOUT, recursive WHISPER) may carry
@@ -398,32 +496,103 @@ impl NodeEngine {
         let forwarded = matches!(msg.opcode, Opcode::Shout | Opcode::Whisper);
         if !forwarded && msg.from != peer.public.key_field() {
             let reason = "from-key is not the connection's peer";
-            self.nack_message(conn, msg, NackCode::NotAuthenticated, reason);
+            let request_id = msg
+                .read(self.profile, &self.config.limits.value)
+                .err()
+                .and_then(|r| r.request_id);
+            let code = NackCode::NotAuthenticated;
+            self.send(
+                conn,
+                &Payload::Nack(refusal::nack(msg.opcode, request_id, code, reason)),
+            );
             self.close(conn, CloseReason::ForeignFromKey, now);
             return;
         }
+        let peer_address = peer.address;
         if msg.opcode.is_reserved() {
-            let nack = refusal::nack(
-                msg.opcode,
-                None,
-                NackCode::UnsupportedOpcode,
-                "reserved opcode",
+            let code = NackCode::UnsupportedOpcode;
+            self.refuse(
+                conn,
+                refusal::nack(msg.opcode, None, code, "reserved opcode"),
+                now,
             );
-            self.send(conn, &Payload::Nack(nack));
             return;
         }
-        let peer_address = peer.address;
-        let payload = match msg.payload(self.profile, &self.config.limits.value) {
+        let opened;
+        let msg = if msg.encrypted {
+            match self.decrypt(msg, now) {
+                Ok(plain) => {
+                    opened = plain;
+                    &opened
+                }
+                Err(code) => {
+                    let reason = match code {
+                        NackCode::RateLimited => "over the node's decryption budget",
+                        _ => "does not decrypt",
+                    };
+                    // The request id is inside the ciphertext: unknown.
+                    self.refuse(conn, refusal::nack(msg.opcode, None, code, reason), now);
+                    return;
+                }
+            }
+        } else {
+            msg
+        };
+        let payload = match msg.read(self.profile, &self.config.limits.value) {
             Ok(payload) => payload,
-            Err(err) => {
+            Err(refused) => {
                 match msg.opcode {
                     Opcode::Shout | Opcode::Speak => self.out.stats.unsupported_dropped += 1,
-                    Opcode::Ack | Opcode::Nack => self.malformed_reply(conn, msg, now),
-                    _ => self.refuse_malformed(conn, msg, &err),
+                    Opcode::Ack | Opcode::Nack => {
+                        self.malformed_reply(conn, refused.request_id, now)
+                    }
+                    _ => match refusal::malformed(msg, &refused) {
+                        Some(nack) => self.refuse(conn, nack, now),
+                        None => self.out.stats.malformed_replies += 1,
+                    },
                 }
                 return;
             }
         };
+        if let Some((class, request_id)) = request_class(&payload)
+            && !self.within_budget(conn, class, now)
+        {
+            self.out.stats.rate_limited += 1;
+            let reason = format!("over this connection's {} budget", class.name());
+            let nack = refusal::nack(msg.opcode, Some(request_id), NackCode::RateLimited, &reason);
+            self.refuse(conn, nack, now);
+            return;
+        }
+        self.serve(conn, payload, &peer_address, now);
+    }
+
+    /// Whether a request of `class` on `conn` is within its budget, and the
+    /// connection's outbox has room for its answer.
+    fn within_budget(&mut self, conn: ConnectionId, class: Class, now: Instant) -> bool {
+        let Some(c) = self.pool.get_mut(conn) else {
+            return false;
+        };
+        c.allow(class, now)
+    }
+
+    /// Answers or acts on one decoded payload from the peer at
+    /// `peer_address`.
+    fn serve(
+        &mut self,
+        conn: ConnectionId,
+        payload: Payload,
+        peer_address: &Address,
+        now: Instant,
+    ) {
+        let full = self
+            .pool
+            .get(conn)
+            .is_none_or(|c| c.outbox_full(self.config.max_outbox_bytes));
+        if full && request_class(&payload).is_some() {
+            // The answer would be dropped: do not build it.
+            self.out.stats.outbox_full += 1;
+            return;
+        }
         match payload {
             Payload::Ping(Ping {
                 request_id,
@@ -437,34 +606,42 @@ impl NodeEngine {
                 hello: Some(_),
             }) => {
                 let reason = "hello after the handshake";
-                let nack =
-                    refusal::nack(Opcode::Ping, Some(request_id), NackCode::Malformed, reason);
-                self.send(conn, &Payload::Nack(nack));
+                let code = NackCode::Malformed;
+                self.refuse(
+                    conn,
+                    refusal::nack(Opcode::Ping, Some(request_id), code, reason),
+                    now,
+                );
             }
             Payload::SetConnectionOpt(opt) => {
                 let decodes = self.config.decode_methods;
-                if let Some(answer) = self.pool.get_mut(conn).map(|c| c.set_option(&opt, decodes)) {
-                    self.send(conn, &answer);
+                let answer = self.pool.get_mut(conn).map(|c| c.set_option(&opt, decodes));
+                match answer {
+                    Some(Payload::Nack(nack)) => self.refuse(conn, nack, now),
+                    Some(ack) => self.send(conn, &ack),
+                    None => {}
                 }
             }
             Payload::FindNode(find) => {
                 self.seen_on(conn, now);
                 let answer =
                     self.routing
-                        .answer(find.request_id, &find.target, &peer_address, false);
+                        .answer(find.request_id, &find.target, peer_address, false);
                 self.send(conn, &answer);
             }
             Payload::FindValue(find) => {
                 self.seen_on(conn, now);
                 let answer =
                     self.routing
-                        .answer(find.request_id, &find.address, &peer_address, true);
+                        .answer(find.request_id, &find.address, peer_address, true);
                 self.send(conn, &answer);
             }
-            Payload::Whisper(w) => self.not_supported(conn, Opcode::Whisper, Some(w.request_id)),
-            Payload::Store(s) => self.not_supported(conn, Opcode::Store, Some(s.request_id)),
+            Payload::Whisper(w) => {
+                self.not_supported(conn, Opcode::Whisper, Some(w.request_id), now)
+            }
+            Payload::Store(s) => self.not_supported(conn, Opcode::Store, Some(s.request_id), now),
             Payload::Custom(c) => match c.request_id {
-                Some(id) => self.not_supported(conn, Opcode::Custom, Some(id)),
+                Some(id) => self.not_supported(conn, Opcode::Custom, Some(id), now),
                 None => self.out.stats.unsupported_dropped += 1,
             },
             Payload::Shout(_) | Payload::Speak(_) => self.out.stats.unsupported_dropped += 1,
@@ -473,74 +650,48 @@ impl NodeEngine {
         }
     }
 
-    fn not_supported(&mut self, conn: ConnectionId, opcode: Opcode, request_id: Option<u64>) {
-        let nack = refusal::nack(
-            opcode,
-            request_id,
-            NackCode::UnsupportedOpcode,
-            NOT_SUPPORTED_YET,
+    fn not_supported(
+        &mut self,
+        conn: ConnectionId,
+        opcode: Opcode,
+        request_id: Option<u64>,
+        now: Instant,
+    ) {
+        let code = NackCode::UnsupportedOpcode;
+        self.refuse(
+            conn,
+            refusal::nack(opcode, request_id, code, NOT_SUPPORTED_YET),
+            now,
         );
-        self.send(conn, &Payload::Nack(nack));
     }
 
-    /// A message on a connection whose handshake is not complete (§9.1).
-    fn on_handshake_message(&mut self, conn: ConnectionId, msg: &Message, now: Instant) {
-        let limits = self.config.limits.value;
-        let outcome = match Handshake::read(msg, self.profile, &limits) {
-            HandshakeStep::Hello { request_id, hello } => {
-                let key = self.known_key(&msg.from);
-                let Some(c) = self.pool.get_mut(conn) else {
-                    return;
-                };
-                let keypair = &self.config.keypair;
-                match c.handshake.on_hello(
-                    msg,
-                    request_id,
-                    hello,
-                    key,
-                    keypair,
-                    &mut self.rng,
-                    &limits,
-                ) {
-                    Ok(proof) => {
-                        self.send(conn, &proof);
-                        Ok(())
-                    }
-                    Err(refusal) => Err(refusal),
-                }
+    /// The plaintext form of `msg`, encrypted to this node (§5.4), within
+    /// the node's budget of private-key work; else the `NACK` code.
+    fn decrypt(&mut self, msg: &Message, now: Instant) -> Result<Message, NackCode> {
+        if !self.decryptions.take(1, now) {
+            self.out.stats.rate_limited += 1;
+            return Err(NackCode::RateLimited);
+        }
+        match decrypt_message(&self.config.keypair, &mut self.rng, msg) {
+            Ok(plain) => {
+                let mut opened = msg.clone();
+                opened.content = plain;
+                opened.encrypted = false;
+                Ok(opened)
             }
-            HandshakeStep::Proof { request_id, proof } => match self.pool.get_mut(conn) {
-                Some(c) => c
-                    .handshake
-                    .on_proof(msg, request_id, &proof, &self.key, &limits),
-                None => return,
-            },
-            HandshakeStep::PeerRefused(code) => Err(Refusal {
-                nack: None,
-                close: CloseReason::RefusedByPeer(code),
-            }),
-            HandshakeStep::Refused(refusal) => Err(refusal),
-        };
-        match outcome {
-            Ok(()) => self.maybe_established(conn, now),
-            Err(refusal) => {
-                if let Some(nack) = refusal.nack {
-                    self.send(conn, &Payload::Nack(*nack));
-                }
-                self.close(conn, refusal.close, now);
+            Err(_) => {
+                self.out.stats.decrypt_failures += 1;
+                Err(NackCode::DecryptFailed)
             }
         }
     }
 
-    /// Announces `conn` once its handshake holds both the peer's hello and
-    /// its proof.
-    fn maybe_established(&mut self, conn: ConnectionId, now: Instant) {
+    /// Announces `conn` as established with `peer`.
+    fn established(&mut self, conn: ConnectionId, peer: Peer, now: Instant) {
         let Some(c) = self.pool.get_mut(conn) else {
             return;
         };
-        let Some(peer) = c.handshake.peer() else {
-            return;
-        };
+        c.peer_max_transmission = peer.max_transmission;
         c.peer = Some(peer.clone());
         self.out.push_event(Event::Connected {
             conn,
@@ -638,9 +789,9 @@ impl NodeEngine {
     /// answer with more than 20 nodes) is never answered, but the request
     /// it names, if its id can be read, fails at once instead of waiting
     /// for its timeout.
-    fn malformed_reply(&mut self, conn: ConnectionId, msg: &Message, now: Instant) {
+    fn malformed_reply(&mut self, conn: ConnectionId, request_id: Option<u64>, now: Instant) {
         self.out.stats.malformed_replies += 1;
-        let Some(id) = refusal::request_id_of(msg, &self.config.limits.value) else {
+        let Some(id) = request_id else {
             return;
         };
         if let Some(pending) = self.requests.remove(conn, id) {
@@ -945,14 +1096,14 @@ impl NodeEngine {
     /// Closes `conn`: flushes its queued messages, asks the driver to close
     /// it and forgets it.
     fn close(&mut self, conn: ConnectionId, reason: CloseReason, now: Instant) {
-        self.out.clear_dirty(conn);
-        if let Some(t) = self.encode(conn) {
+        while let Some(t) = self.encode(conn) {
             self.out.push_transmit(t);
         }
+        self.out.clear_dirty(conn);
         let Some(c) = self.pool.remove(conn) else {
             return;
         };
-        self.out.push_action(Action::Close { conn, reason });
+        self.out.push_close(Action::Close { conn, reason });
         self.forget(conn, c, now);
     }
 
@@ -1322,7 +1473,8 @@ impl NodeEngine {
         let to = c.to_key(self.profile);
         match Message::from_payload(self.profile, self.key.clone(), to, payload) {
             Ok(msg) => {
-                if c.queue(msg, self.config.queue_capacity, self.last_now) {
+                let len = msg.encoded_len(self.profile);
+                if c.queue(msg, len, self.config.max_outbox_bytes, self.last_now) {
                     self.out.mark_dirty(conn);
                     self.out.stats.messages_sent += 1;
                 } else {
@@ -1333,25 +1485,36 @@ impl NodeEngine {
         }
     }
 
-    /// NACKs `msg`, naming its request id if it can be read.
-    fn nack_message(&mut self, conn: ConnectionId, msg: &Message, code: NackCode, reason: &str) {
-        let nack = refusal::nack_message(msg, code, reason, &self.config.limits.value);
-        self.send(conn, &Payload::Nack(nack));
-    }
-
-    /// Answers a message whose payload does not decode; replies are counted
-    /// instead.
-    fn refuse_malformed(&mut self, conn: ConnectionId, msg: &Message, err: &PayloadError) {
-        match refusal::malformed(msg, err, &self.config.limits.value) {
-            Some(nack) => self.send(conn, &Payload::Nack(nack)),
-            None => self.out.stats.malformed_replies += 1,
+    /// Encodes the next transmission of what is queued for `conn`, within
+    /// the peer's transmission limit; a connection with more left stays
+    /// marked.
+    fn encode(&mut self, conn: ConnectionId) -> Option<Transmit> {
+        let c = self.pool.get_mut(conn)?;
+        let max = c.peer_max_transmission;
+        loop {
+            let (bytes, errors) = c.take_transmission(self.profile, max)?;
+            self.out.stats.encode_errors += errors;
+            if let Some(bytes) = bytes {
+                if c.has_outbox() {
+                    self.out.mark_dirty(conn);
+                }
+                return Some(Transmit { conn, bytes });
+            }
         }
     }
 
-    /// Encodes everything queued for `conn` as one transmission.
-    fn encode(&mut self, conn: ConnectionId) -> Option<Transmit> {
-        let (bytes, errors) = self.pool.get_mut(conn)?.take_transmission(self.profile)?;
-        self.out.stats.encode_errors += errors;
-        bytes.map(|bytes| Transmit { conn, bytes })
+    /// Sends the refusal `nack` on `conn`, within the peer's refusal
+    /// budget; a peer past it is closed instead, so refusals cannot be an
+    /// amplifier.
+    fn refuse(&mut self, conn: ConnectionId, nack: Nack, now: Instant) {
+        let Some(c) = self.pool.get_mut(conn) else {
+            return;
+        };
+        if c.allow_refusal(now) {
+            self.send(conn, &Payload::Nack(nack));
+        } else {
+            self.out.stats.refusals_over_budget += 1;
+            self.close(conn, CloseReason::TooManyRefusals, now);
+        }
     }
 }

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use shoutnet_crypto::Address;
 use shoutnet_kad::LookupStats;
-use shoutnet_wire::{DecodeError, NackCode, Opcode, PayloadError};
+use shoutnet_wire::hello::HelloError;
+use shoutnet_wire::{DecodeError, Opcode};
 
 /// A connection, numbered by the driver. The engine never invents one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -26,7 +27,12 @@ pub struct CommandId(pub u64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
     /// The peer dialled this node.
-    Inbound,
+    Inbound {
+        /// The peer's address as the connection shows it (its IP decides
+        /// the per-address limits and which of its claimed listen
+        /// addresses are believed).
+        remote: SocketAddr,
+    },
     /// This node dialled `addr` (usually after an [`Action::Dial`]).
     Outbound {
         /// The address that was dialled.
@@ -106,31 +112,23 @@ pub enum CloseReason {
     /// The handshake did not complete within the handshake timeout (§9.1).
     #[error("handshake timed out")]
     HandshakeTimedOut,
-    /// The peer's hello did not decode (§8.1).
+    /// The peer's hello does not follow §9.1.
     #[error("malformed hello: {0}")]
-    MalformedHello(PayloadError),
-    /// The peer's hello names another protocol version or key profile.
-    #[error("hello with another version or profile")]
-    VersionMismatch,
+    MalformedHello(HelloError),
     /// The peer's hello carries this node's own key.
     #[error("connected to itself")]
     SelfConnection,
-    /// The peer's hello from-key is not a valid key of the profile (§2).
+    /// The peer's hello names a key that is not valid for the profile (§2).
     #[error("invalid hello key")]
     InvalidKey,
-    /// This node could not sign its handshake proof.
-    #[error("could not sign the handshake proof")]
-    ProofSigningFailed,
-    /// The peer's handshake proof does not verify (§5.5).
-    #[error("bad handshake proof")]
-    BadProof,
-    /// The peer sent something other than its hello, its proof or a `NACK`
-    /// before the handshake completed (a second hello included).
+    /// The peer's hello is not bound to its channel: its binding
+    /// signature does not cover the Noise static key the channel proved
+    /// (a relayed or forged hello, §5.5).
+    #[error("hello not bound to the channel")]
+    UnboundKey,
+    /// The peer sent data before the handshake completed.
     #[error("{0} before the handshake completed")]
     NotAuthenticated(Opcode),
-    /// The peer refused the handshake with a `NACK` of this code.
-    #[error("peer refused the handshake: {0:?}")]
-    RefusedByPeer(NackCode),
     /// A message after the handshake carried a from-key other than the
     /// peer's, and is not forwarded traffic (§9.2).
     #[error("from-key is not the authenticated peer")]
@@ -145,6 +143,32 @@ pub enum CloseReason {
     /// waits for its slot (§9.4).
     #[error("transient slot needed")]
     TransientSlotNeeded,
+    /// The peer caused more refusals (`NACK`s) than its budget allows
+    /// (§11).
+    #[error("too many refusals")]
+    TooManyRefusals,
+    /// An inbound connection refused on arrival (§11).
+    #[error("inbound connection refused: {0}")]
+    Admission(Admission),
+}
+
+/// Why an inbound connection was refused as it arrived (docs/PROTOCOL.md
+/// §11): each limit bounds what unauthenticated peers can cost the node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Admission {
+    /// The node holds its most inbound connections.
+    #[error("too many inbound connections")]
+    TooManyInbound,
+    /// The peer's IP address holds its most inbound connections.
+    #[error("too many inbound connections from one address")]
+    TooManyFromAddress,
+    /// Too many connections have not completed their handshake.
+    #[error("too many handshakes in progress")]
+    TooManyHandshakes,
+    /// New inbound handshakes arrive faster than the handshake budget.
+    #[error("over the handshake rate")]
+    HandshakeRate,
 }
 
 /// What the engine tells the application.

@@ -14,8 +14,9 @@
 //! - no transmission follows the [`Action::Close`] of its connection, no
 //!   connection is closed twice, and outputs name only opened connections;
 //! - no drain yields more than [`QUEUE_CAPACITY`] actions or events (or
-//!   transmissions, plus one per connection), no transmission holds more
-//!   messages, and `Stats::encode_errors` stays 0;
+//!   transmissions, plus one per connection), no transmission's body is
+//!   larger than the outbox bound [`OUTBOX_BYTES`], and
+//!   `Stats::encode_errors` stays 0;
 //! - time moves on: `handle_timeout` is never due more than a few times in a
 //!   row at the same instant;
 //! - the witness is never refused, closed or disconnected, and at the end
@@ -31,6 +32,7 @@
 //! [`NO_HANDSHAKE`]: crate::fuzzing::NO_HANDSHAKE
 //! [`OUTBOUND`]: crate::fuzzing::OUTBOUND
 //! [`QUEUE_CAPACITY`]: crate::fuzzing::QUEUE_CAPACITY
+//! [`OUTBOX_BYTES`]: crate::fuzzing::OUTBOX_BYTES
 //! [`Limits`]: shoutnet_wire::Limits
 
 // (The link targets above are full paths because rustdoc joins this text to
@@ -40,7 +42,7 @@
 // `expect` is kept for harness invariants no input can reach.
 #![allow(clippy::panic, clippy::expect_used)]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -48,12 +50,16 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use shoutnet_crypto::{Address, Keypair, handshake_proof};
+use shoutnet_crypto::{Address, Keypair};
 use shoutnet_wire::{
-    Ack, AckResult, BatchEncoder, Hello, Limits, Message, Method, MethodSet, NodesFor, Opcode,
-    PROTOCOL_VERSION, Payload, Ping, Profile, ValueLimits, decode_transmission,
+    Ack, AckResult, BatchEncoder, Limits, Message, Method, MethodSet, NodesFor, Opcode, Payload,
+    Ping, Profile, ValueLimits, decode_transmission,
 };
 
+use crate::channel::{
+    ChannelEvent, ChannelIdentity, MAX_NOISE_MESSAGE, SecureChannel, SecuredPeer,
+};
+use crate::handshake::OwnHello;
 use crate::{Action, Command, ConnectionId, Direction, EngineConfig, Event, NodeEngine, Transmit};
 
 /// What follows byte 0 of an input, after the handshake (unless
@@ -75,8 +81,11 @@ pub enum Mode {
     Lookup = 3,
 }
 
-/// Byte 0 flag: the harness does not complete the handshake first, so the
-/// input meets the connection in its pre-handshake state.
+/// Byte 0 flag: the harness does not complete the handshake: the rest of
+/// the input is the peer's hello, handed to
+/// [`NodeEngine::handle_secured`](crate::NodeEngine::handle_secured) as if
+/// the peer's secure channel had completed with the peer's static key (see
+/// [`peer_hello`]); an empty rest is a channel that never completes.
 pub const NO_HANDSHAKE: u8 = 0x40;
 /// Byte 0 flag: the fuzzed connection is outbound, to the peer's address.
 pub const OUTBOUND: u8 = 0x80;
@@ -92,6 +101,8 @@ pub const REPLY: u8 = 0x02;
 pub const TICK: Duration = Duration::from_millis(250);
 /// The engine's queue capacity: small enough that inputs overflow it.
 pub const QUEUE_CAPACITY: usize = 16;
+/// The engine's outbox bound in bytes: small enough that inputs overflow it.
+pub const OUTBOX_BYTES: usize = 4096;
 
 const PROFILE: Profile = Profile::Ed25519;
 const FUZZED: ConnectionId = ConnectionId(1);
@@ -137,6 +148,18 @@ pub fn peer_key() -> Bytes {
     keys().peer.public().to_bytes()
 }
 
+/// The fuzzed connection's peer's valid hello, for seed generators (the
+/// input after byte 0 in [`NO_HANDSHAKE`] mode).
+pub fn peer_hello() -> Bytes {
+    identity(&keys().peer, addr(4001)).hello().clone()
+}
+
+/// The witness's valid hello: bound to another static key than the
+/// fuzzed peer's, so as the fuzzed peer's hello it must be refused.
+pub fn witness_hello() -> Bytes {
+    identity(&keys().witness, addr(4002)).hello().clone()
+}
+
 fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
@@ -148,12 +171,17 @@ pub fn connection(data: &[u8]) {
         return;
     };
     let direction = match selector & OUTBOUND {
-        0 => Direction::Inbound,
+        0 => Direction::Inbound { remote: addr(4001) },
         _ => Direction::Outbound { addr: addr(4001) },
     };
     let keys = keys();
     let mut h = Harness::new(keys);
-    h.open(WITNESS, Direction::Inbound, &keys.witness, addr(4002));
+    h.open(
+        WITNESS,
+        Direction::Inbound { remote: addr(4002) },
+        &keys.witness,
+        addr(4002),
+    );
     if selector & NO_HANDSHAKE == 0 {
         h.open(FUZZED, direction, &keys.peer, addr(4001));
     } else {
@@ -182,8 +210,6 @@ struct Harness {
     epoch: Instant,
     now: Instant,
     witness: Bytes,
-    /// The request id and nonce of this node's hello, per connection.
-    hellos: BTreeMap<ConnectionId, (u64, [u8; 32])>,
     connected: BTreeSet<ConnectionId>,
     closed: BTreeSet<ConnectionId>,
     /// The last request this node sent on the fuzzed connection.
@@ -200,12 +226,14 @@ impl Harness {
         config.set_listen(vec![addr(4000)]);
         config.set_limits(shoutnet_wire::fuzzing::FUZZ_LIMITS);
         config.set_queue_capacity(QUEUE_CAPACITY);
+        config.set_max_outbox_bytes(OUTBOX_BYTES);
+        // The peers listen on loopback: believe them, as tests do.
+        config.set_local_network(true);
         Self {
             engine: NodeEngine::new(config, epoch),
             epoch,
             now: epoch,
             witness: keys.witness.public().to_bytes(),
-            hellos: BTreeMap::new(),
             connected: BTreeSet::new(),
             closed: BTreeSet::new(),
             last_request: None,
@@ -213,26 +241,18 @@ impl Harness {
         }
     }
 
-    /// Opens `conn` and completes the handshake as the peer holding `pair`:
-    /// its hello, then its proof over this node's nonce (§9.1, §5.5).
+    /// Opens `conn` and completes its handshake as the peer holding
+    /// `pair`, listening at `at`: the secure channel's outcome is handed to
+    /// the engine as a driver would (§9.1).
     fn open(&mut self, conn: ConnectionId, dir: Direction, pair: &Keypair, at: SocketAddr) {
         self.engine.handle_connected(conn, dir, self.now);
         self.drain();
-        let (hello_id, nonce) = *self.hellos.get(&conn).expect("the engine sends its hello");
-        let mut rng = ChaCha20Rng::from_seed([5; 32]);
-        let proof = handshake_proof(pair, &mut rng, &nonce, &engine_key());
-        let proof = Some(proof.expect("ed25519 signs").into());
-        let hello = Some(Hello {
-            version: PROTOCOL_VERSION,
-            profile: PROFILE.name().into(),
-            nonce: [6; 32],
-            listen: vec![at],
-            compression: MethodSet::all(),
-            preferred: Method::None,
-        });
-        let payloads = [ping(1, hello), ack(hello_id, AckResult::Ping { proof })];
-        let bytes = encode(&pair.public().to_bytes(), &payloads);
-        self.engine.handle_bytes(conn, &bytes, self.now);
+        let id = identity(pair, at);
+        let peer = SecuredPeer {
+            remote_static: *id.static_public(),
+            hello: id.hello().clone(),
+        };
+        self.engine.handle_secured(conn, peer, self.now);
         self.drain();
         let done = self.connected.contains(&conn);
         assert!(done, "the handshake on {conn:?} did not complete");
@@ -333,9 +353,10 @@ impl Harness {
         let conn = t.conn;
         assert!(conn == FUZZED || conn == WITNESS, "transmit to {conn:?}");
         assert!(!self.closed.contains(&conn), "transmit after Close");
+        let body = t.bytes.len() - shoutnet_wire::TRANSMISSION_HEADER_LEN;
+        assert!(body <= OUTBOX_BYTES, "a transmission of {body} bytes");
         let tx = decode_transmission(t.bytes, PROFILE, &Limits::default(), MethodSet::all())
             .unwrap_or_else(|e| panic!("the engine sent a transmission that does not decode: {e}"));
-        assert!(tx.len() <= QUEUE_CAPACITY, "{} messages queued", tx.len());
         let engine = engine_key();
         for msg in tx.iter() {
             let name = msg.opcode().name();
@@ -345,11 +366,6 @@ impl Harness {
             let payload = msg
                 .payload(&ValueLimits::default())
                 .unwrap_or_else(|e| panic!("the engine sent a malformed {name}: {e}"));
-            if let Payload::Ping(p) = &payload
-                && let Some(hello) = &p.hello
-            {
-                self.hellos.insert(conn, (p.request_id, hello.nonce));
-            }
             if conn == WITNESS {
                 self.witness_sees(payload, replies);
             } else {
@@ -407,12 +423,69 @@ impl Harness {
     /// The witness sends a keepalive `PING`; this node must `ACK` it.
     fn check_witness(&mut self) {
         self.witness_acks.clear();
-        let bytes = encode(&self.witness, &[ping(WITNESS_PING_ID, None)]);
+        let bytes = encode(&self.witness, &[ping(WITNESS_PING_ID)]);
         self.engine.handle_bytes(WITNESS, &bytes, self.now);
         self.drain();
         let answered = self.witness_acks.contains(&WITNESS_PING_ID);
         assert!(answered, "the engine no longer answers the witness");
     }
+}
+
+/// The entry point of the `channel` fuzz target: a [`SecureChannel`]
+/// (docs/PROTOCOL.md §9.1) fed arbitrary bytes as what its peer sent.
+///
+/// Byte 0's low bit picks the side: 0 the acceptor (the input starts with
+/// message 1), 1 the dialler (message 1 is written first, the input is the
+/// answer). Its next bits cut the rest into reads of `1 + (byte 0 >> 1)`
+/// bytes. The oracles: the channel never secures (no input can forge the
+/// peer's messages 2 or 3 without the keys), it buffers at most one Noise
+/// message plus the last read, and once failed it stays failed.
+///
+/// [`SecureChannel`]: crate::channel::SecureChannel
+pub fn channel(data: &[u8]) {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let keys = keys();
+    let ours = identity(&keys.engine, addr(4000));
+    let mut channel = if selector & 1 == 0 {
+        SecureChannel::responder(&ours, [7; 32])
+    } else {
+        SecureChannel::initiator(&ours, [7; 32])
+    }
+    .expect("a channel builds");
+    let read = 1 + usize::from(selector >> 1);
+    let mut events = Vec::new();
+    let mut failed = false;
+    for piece in rest.chunks(read) {
+        let result = channel.receive(piece, &mut events);
+        assert!(!(failed && result.is_ok()), "a failed channel recovered");
+        failed |= result.is_err();
+        assert!(
+            channel.buffered() <= 2 + MAX_NOISE_MESSAGE + read,
+            "{} bytes buffered",
+            channel.buffered()
+        );
+        let secured = events.iter().any(|e| matches!(e, ChannelEvent::Secured(_)));
+        assert!(!secured, "forged handshake messages secured the channel");
+        events.clear();
+    }
+}
+
+/// The channel identity of the peer holding `pair` and listening at `at`,
+/// made as a node makes its own (a fixed static key per key pair).
+fn identity(pair: &Keypair, at: SocketAddr) -> ChannelIdentity {
+    let listen = [at];
+    let own = OwnHello {
+        keypair: pair,
+        listen: &listen,
+        compression: MethodSet::all(),
+        preferred: Method::None,
+        max_transmission: Limits::default().max_transmission,
+    };
+    let secret = pair.public().routing_address().0;
+    own.identity(secret, &mut ChaCha20Rng::from_seed([5; 32]))
+        .expect("ed25519 signs")
 }
 
 /// Polls until `None`, failing if more than `max` items come out.
@@ -427,8 +500,11 @@ fn split(data: &[u8], len: usize) -> (&[u8], &[u8]) {
     data.split_at_checked(len).unwrap_or((data, &[]))
 }
 
-fn ping(request_id: u64, hello: Option<Hello>) -> Payload {
-    Payload::Ping(Ping { request_id, hello })
+fn ping(request_id: u64) -> Payload {
+    Payload::Ping(Ping {
+        request_id,
+        hello: None,
+    })
 }
 
 fn ack(request_id: u64, result: AckResult) -> Payload {

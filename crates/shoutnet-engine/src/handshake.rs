@@ -1,37 +1,26 @@
-//! The connection handshake (docs/PROTOCOL.md §9.1, §5.5): both sides send
-//! `PING [request_id, hello]`, answer the other's hello with
-//! `ACK [2, request_id, proof]`, and the connection is established once a
-//! side holds a valid hello and a valid proof over its own nonce.
+//! The handshake's check (docs/PROTOCOL.md §9.1, §5.5): once a connection's
+//! secure channel completes, the peer's hello must name a valid identity
+//! key whose binding signature covers the Noise static key the channel
+//! proved the peer holds. Only then is the peer who its key says.
 //!
-//! [`Handshake`] is one connection's progress. It reads a message into a
-//! [`Step`], and each step returns the answer to send or a [`Refusal`]; the
-//! engine sends, closes and announces.
+//! This is what defeats a relay: a node M connected to X and to V can hand
+//! V's hello to X, but V's binding signs V's static key, and X's channel
+//! with M proved M's static key, so the binding does not verify; and
+//! nothing makes V sign M's static key. The part also builds this node's
+//! own hello, whose binding is signed once, when the node starts: no peer
+//! can make the node do private-key work for a handshake.
 
 use std::net::SocketAddr;
 
 use bytes::Bytes;
 use rand_core::CryptoRngCore;
-use shoutnet_crypto::{Address, Keypair, PublicKey, handshake_proof, verify_handshake_proof};
-use shoutnet_wire::{
-    Ack, AckResult, Hello, MAX_LISTEN_ADDRS, Message, Method, MethodSet, NONCE_LEN, Nack, NackCode,
-    Opcode, PROTOCOL_VERSION, Payload, Ping, Profile, ValueLimits,
-};
+use shoutnet_crypto::{Address, Keypair, PublicKey};
+use shoutnet_wire::hello::Hello;
+use shoutnet_wire::{Method, MethodSet, Profile, ValueLimits};
 
+use crate::addrs::believable;
+use crate::channel::{ChannelIdentity, SecuredPeer, binding_data};
 use crate::event::CloseReason;
-use crate::refusal;
-
-/// Handshake progress of one connection.
-#[derive(Debug)]
-pub(crate) struct Handshake {
-    /// The nonce this node sent; the peer must sign it.
-    nonce: [u8; NONCE_LEN],
-    /// The request id of this node's hello `PING`.
-    hello_id: u64,
-    /// The peer's valid hello, once received.
-    hello: Option<PeerHello>,
-    /// Whether the peer proved its key over our nonce.
-    proven: bool,
-}
 
 /// The authenticated peer of an established connection.
 #[derive(Clone, Debug)]
@@ -40,251 +29,94 @@ pub(crate) struct Peer {
     pub(crate) address: Address,
     /// Its key.
     pub(crate) public: PublicKey,
-    /// Where it accepts connections.
+    /// Where it accepts connections: the addresses of its hello this node
+    /// believes (see [`believable`]).
     pub(crate) listen: Vec<SocketAddr>,
+    /// The largest transmission body it takes.
+    pub(crate) max_transmission: usize,
 }
 
-/// What a valid hello told us.
-#[derive(Clone, Debug)]
-struct PeerHello {
-    /// The peer's key, from the hello's from-key.
-    public: PublicKey,
-    /// Where it listens.
-    listen: Vec<SocketAddr>,
+/// What this node says about itself in every handshake.
+pub(crate) struct OwnHello<'a> {
+    pub(crate) keypair: &'a Keypair,
+    pub(crate) listen: &'a [SocketAddr],
+    pub(crate) compression: MethodSet,
+    pub(crate) preferred: Method,
+    pub(crate) max_transmission: usize,
 }
 
-/// A message received during the handshake, read.
-#[derive(Debug)]
-pub(crate) enum Step {
-    /// The peer's hello.
-    Hello {
-        /// Its request id, which our proof answers.
-        request_id: u64,
-        /// The hello.
-        hello: Hello,
-    },
-    /// The peer's proof over our nonce.
-    Proof {
-        /// The request id of the hello it answers.
-        request_id: u64,
-        /// The signature.
-        proof: Bytes,
-    },
-    /// The peer refused us.
-    PeerRefused(NackCode),
-    /// Anything else: refused, and the connection closed.
-    Refused(Refusal),
-}
-
-/// A handshake that cannot go on: the `NACK` to send, if any, then the
-/// close.
-#[derive(Debug)]
-pub(crate) struct Refusal {
-    /// The answer, written before the close (boxed: refusals are rare and
-    /// `Result`s carrying them stay small).
-    pub(crate) nack: Option<Box<Nack>>,
-    /// Why the connection closes.
-    pub(crate) close: CloseReason,
-}
-
-impl Handshake {
-    /// A handshake that will send `nonce` in the hello with `hello_id`.
-    pub(crate) fn new(nonce: [u8; NONCE_LEN], hello_id: u64) -> Self {
-        Self {
-            nonce,
-            hello_id,
-            hello: None,
-            proven: false,
-        }
-    }
-
-    /// This node's hello `PING`.
-    pub(crate) fn hello(
+impl OwnHello<'_> {
+    /// The node's channel identity: a Noise static key made from
+    /// `static_secret`, and the hello binding the identity key to it.
+    pub(crate) fn identity(
         &self,
-        profile: Profile,
-        listen: &[SocketAddr],
-        compression: MethodSet,
-        preferred: Method,
-    ) -> Payload {
-        Payload::Ping(Ping {
-            request_id: self.hello_id,
-            hello: Some(Hello {
-                version: PROTOCOL_VERSION,
-                profile: profile.name().into(),
-                nonce: self.nonce,
-                listen: listen.iter().take(MAX_LISTEN_ADDRS).copied().collect(),
-                compression,
-                preferred,
-            }),
-        })
+        static_secret: [u8; 32],
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<ChannelIdentity, shoutnet_crypto::Error> {
+        let profile = self.keypair.profile();
+        // The static public key is needed before the hello that signs it.
+        let unsigned = ChannelIdentity::new(profile, static_secret, Bytes::new());
+        let binding = self
+            .keypair
+            .sign(rng, &binding_data(unsigned.static_public()))?;
+        let hello = Hello {
+            key: self.keypair.public().to_bytes(),
+            binding: Bytes::from(binding),
+            listen: self.listen.to_vec(),
+            compression: self.compression,
+            preferred: self.preferred,
+            max_transmission: u32::try_from(self.max_transmission).unwrap_or(u32::MAX),
+        };
+        let bytes = hello
+            .encode()
+            .map_err(|_| shoutnet_crypto::Error::MalformedKey)?;
+        Ok(ChannelIdentity::new(profile, static_secret, bytes))
+    }
+}
+
+/// How to judge a peer's hello.
+pub(crate) struct Judge<'a> {
+    pub(crate) profile: Profile,
+    pub(crate) limits: &'a ValueLimits,
+    /// This node's key field.
+    pub(crate) local_key: &'a [u8],
+    /// Where the connection goes: the address dialled, or the inbound
+    /// connection's remote address.
+    pub(crate) remote: SocketAddr,
+    /// Whether loopback, private and link-local addresses are believed.
+    pub(crate) local_network: bool,
+}
+
+impl Judge<'_> {
+    /// Reads the hello of `peer`; its key's field, which the caller
+    /// resolves (a key already held, or decoded now) before [`check`].
+    ///
+    /// [`check`]: Self::check
+    pub(crate) fn read(&self, peer: &SecuredPeer) -> Result<Hello, CloseReason> {
+        Hello::decode(&peer.hello, self.profile, self.limits).map_err(CloseReason::MalformedHello)
     }
 
-    /// The peer's key, once its hello was accepted.
-    pub(crate) fn peer_key(&self) -> Option<&PublicKey> {
-        self.hello.as_ref().map(|h| &h.public)
-    }
-
-    /// Reads `msg`: only a hello, its proof, or a `NACK` (the peer refusing
-    /// us) are accepted; anything else is refused with
-    /// `NACK NOT_AUTHENTICATED`, and a hello that does not decode with
-    /// `NACK MALFORMED` (or `TOO_LARGE`).
-    pub(crate) fn read(msg: &Message, profile: Profile, limits: &ValueLimits) -> Step {
-        match (msg.opcode, msg.payload(profile, limits)) {
-            (
-                Opcode::Ping,
-                Ok(Payload::Ping(Ping {
-                    request_id,
-                    hello: Some(hello),
-                })),
-            ) => Step::Hello { request_id, hello },
-            (Opcode::Ping, Err(err)) => Step::Refused(Refusal {
-                nack: refusal::malformed(msg, &err, limits).map(Box::new),
-                close: CloseReason::MalformedHello(err),
-            }),
-            (
-                Opcode::Ack,
-                Ok(Payload::Ack(Ack {
-                    request_id,
-                    result: AckResult::Ping { proof: Some(proof) },
-                })),
-            ) => Step::Proof { request_id, proof },
-            (Opcode::Nack, Ok(Payload::Nack(nack))) => Step::PeerRefused(nack.code),
-            _ => Step::Refused(unauthenticated(msg, limits)),
-        }
-    }
-
-    /// The peer's hello `msg` (read as `request_id`, `hello`), whose
-    /// from-key resolved to `key` (a key already held, or decoded now):
-    /// checks it and returns our proof, signed with `keypair`, or why the
-    /// handshake ends.
-    #[allow(clippy::too_many_arguments)] // One step, its whole context.
-    pub(crate) fn on_hello(
-        &mut self,
-        msg: &Message,
-        request_id: u64,
+    /// Checks `hello` from the channel that proved `peer.remote_static`,
+    /// whose key resolved to `key`, and returns the authenticated peer.
+    pub(crate) fn check(
+        &self,
+        peer: &SecuredPeer,
         hello: Hello,
         key: Result<PublicKey, shoutnet_crypto::Error>,
-        keypair: &Keypair,
-        rng: &mut impl CryptoRngCore,
-        limits: &ValueLimits,
-    ) -> Result<Payload, Refusal> {
-        let refuse = |code, reason: &str, close| Refusal {
-            nack: Some(Box::new(refusal::nack(
-                Opcode::Ping,
-                Some(request_id),
-                code,
-                reason,
-            ))),
-            close,
-        };
-        if self.hello.is_some() {
-            return Err(unauthenticated(msg, limits));
+    ) -> Result<Peer, CloseReason> {
+        let public = key.map_err(|_| CloseReason::InvalidKey)?;
+        if public.key_field() == self.local_key {
+            return Err(CloseReason::SelfConnection);
         }
-        if hello.version != PROTOCOL_VERSION || hello.profile() != Some(keypair.profile()) {
-            return Err(refuse(
-                NackCode::VersionMismatch,
-                "this node speaks version 1 with another profile",
-                CloseReason::VersionMismatch,
-            ));
-        }
-        let public = match key {
-            Ok(public) if public.key_field() != keypair.public().key_field() => public,
-            Ok(_) => {
-                return Err(Refusal {
-                    nack: None,
-                    close: CloseReason::SelfConnection,
-                });
-            }
-            Err(_) => {
-                return Err(refuse(
-                    NackCode::Malformed,
-                    "hello from-key is not a valid key",
-                    CloseReason::InvalidKey,
-                ));
-            }
-        };
-        let Ok(proof) = handshake_proof(keypair, rng, &hello.nonce, &msg.from) else {
-            return Err(refuse(
-                NackCode::Internal,
-                "could not sign the handshake proof",
-                CloseReason::ProofSigningFailed,
-            ));
-        };
-        self.hello = Some(PeerHello {
+        public
+            .verify(&binding_data(&peer.remote_static), &hello.binding)
+            .map_err(|_| CloseReason::UnboundKey)?;
+        Ok(Peer {
+            address: public.routing_address(),
+            listen: believable(&hello.listen, &self.remote, self.local_network),
             public,
-            listen: hello.listen,
-        });
-        Ok(Payload::Ack(Ack {
-            request_id,
-            result: AckResult::Ping {
-                proof: Some(Bytes::from(proof)),
-            },
-        }))
-    }
-
-    /// The peer's proof `proof` in `msg`, answering request `request_id`:
-    /// it must answer our hello, follow the peer's own hello (which it
-    /// always does: both sides send their hello first), and verify over our
-    /// nonce and both keys.
-    pub(crate) fn on_proof(
-        &mut self,
-        msg: &Message,
-        request_id: u64,
-        proof: &[u8],
-        local_key: &[u8],
-        limits: &ValueLimits,
-    ) -> Result<(), Refusal> {
-        let public = match &self.hello {
-            Some(h) if request_id == self.hello_id && h.public.key_field() == msg.from => &h.public,
-            _ => return Err(unauthenticated(msg, limits)),
-        };
-        if verify_handshake_proof(public, &self.nonce, local_key, proof).is_err() {
-            return Err(Refusal {
-                nack: Some(Box::new(refusal::nack(
-                    Opcode::Ack,
-                    Some(request_id),
-                    NackCode::BadSignature,
-                    "handshake proof does not verify",
-                ))),
-                close: CloseReason::BadProof,
-            });
-        }
-        self.proven = true;
-        Ok(())
-    }
-
-    /// The authenticated peer, once both the hello and the proof are in.
-    pub(crate) fn peer(&self) -> Option<Peer> {
-        let hello = self.hello.as_ref().filter(|_| self.proven)?;
-        Some(Peer {
-            address: hello.public.routing_address(),
-            public: hello.public.clone(),
-            listen: hello.listen.clone(),
+            max_transmission: usize::try_from(hello.max_transmission).unwrap_or(usize::MAX),
         })
-    }
-}
-
-/// The refusal of a message that has no place before the handshake
-/// completes.
-fn unauthenticated(msg: &Message, limits: &ValueLimits) -> Refusal {
-    Refusal {
-        nack: Some(Box::new(refusal::nack_message(
-            msg,
-            NackCode::NotAuthenticated,
-            "handshake not complete",
-            limits,
-        ))),
-        close: CloseReason::NotAuthenticated(msg.opcode),
-    }
-}
-
-/// The reason of a hello refused for its payload, as the refusal's
-/// `NACK` and close carry it (for tests).
-#[cfg(test)]
-fn close_of(step: &Step) -> Option<CloseReason> {
-    match step {
-        Step::Refused(r) => Some(r.close),
-        _ => None,
     }
 }
 
@@ -292,186 +124,124 @@ fn close_of(step: &Step) -> Option<CloseReason> {
 mod tests {
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
-    use shoutnet_wire::{FindNode, PayloadError};
+    use shoutnet_wire::hello::HelloError;
 
     use super::*;
 
     const PROFILE: Profile = Profile::Ed25519;
 
-    /// (hello version, the key its from-key resolves to, the close, the
-    /// NACK code).
-    type HelloCase = (
-        u64,
-        Result<PublicKey, shoutnet_crypto::Error>,
-        CloseReason,
-        Option<NackCode>,
-    );
-
     fn keypair(seed: u8) -> Keypair {
         Keypair::generate(PROFILE, &mut ChaCha20Rng::from_seed([seed; 32])).unwrap()
     }
 
-    fn msg(from: &Keypair, to: &Keypair, payload: &Payload) -> Message {
-        Message::from_payload(
-            PROFILE,
-            from.public().to_bytes(),
-            to.public().to_bytes(),
-            payload,
-        )
-        .unwrap()
-    }
-
-    /// `a`'s handshake with `b` after `b`'s hello, and `b`'s hello message.
-    fn hello_from(a: &Keypair, b: &Keypair, version: u64) -> (Handshake, Message, u64, Hello) {
-        let theirs = Handshake::new([9; 32], 40);
-        let Payload::Ping(Ping {
-            request_id,
-            hello: Some(mut hello),
-        }) = theirs.hello(PROFILE, &[], MethodSet::all(), Method::None)
-        else {
-            unreachable!()
+    fn identity(keypair: &Keypair, secret: u8, listen: &[SocketAddr]) -> ChannelIdentity {
+        let own = OwnHello {
+            keypair,
+            listen,
+            compression: MethodSet::all(),
+            preferred: Method::None,
+            max_transmission: 1 << 20,
         };
-        hello.version = version;
-        let payload = Payload::Ping(Ping {
-            request_id,
-            hello: Some(hello.clone()),
-        });
-        (
-            Handshake::new([8; 32], 7),
-            msg(b, a, &payload),
-            request_id,
-            hello,
-        )
+        own.identity([secret; 32], &mut ChaCha20Rng::from_seed([0; 32]))
+            .unwrap()
     }
 
-    #[test]
-    fn a_hello_and_a_proof_establish_and_each_fault_is_refused() {
-        let (a, b) = (keypair(1), keypair(2));
-        let limits = ValueLimits::default();
-        let mut rng = ChaCha20Rng::from_seed([3; 32]);
-        // Good path.
-        let (mut hs, m, id, hello) = hello_from(&a, &b, PROTOCOL_VERSION);
-        let key = Ok(b.public().clone());
-        let ack = hs
-            .on_hello(&m, id, hello.clone(), key, &a, &mut rng, &limits)
-            .unwrap();
-        assert!(matches!(ack, Payload::Ack(_)));
-        assert!(hs.peer().is_none(), "no proof yet");
-        let proof = handshake_proof(&b, &mut rng, &[8; 32], &a.public().to_bytes()).unwrap();
-        let wrong = hs.on_proof(&m, 99, &proof, &a.public().to_bytes(), &limits);
-        assert_eq!(
-            wrong.unwrap_err().close,
-            CloseReason::NotAuthenticated(Opcode::Ping),
-            "wrong id"
-        );
-        hs.on_proof(&m, 7, &proof, &a.public().to_bytes(), &limits)
-            .unwrap();
-        assert_eq!(hs.peer().unwrap().public, *b.public());
-        // A second hello.
-        let again = hs.on_hello(
-            &m,
-            id,
-            hello.clone(),
-            Ok(b.public().clone()),
-            &a,
-            &mut rng,
-            &limits,
-        );
-        assert_eq!(
-            again.unwrap_err().close,
-            CloseReason::NotAuthenticated(Opcode::Ping)
-        );
-
-        // (version, key, expected close, expected NACK code)
-        let cases: [HelloCase; 3] = [
-            (
-                2,
-                Ok(b.public().clone()),
-                CloseReason::VersionMismatch,
-                Some(NackCode::VersionMismatch),
-            ),
-            (
-                PROTOCOL_VERSION,
-                Ok(a.public().clone()),
-                CloseReason::SelfConnection,
-                None,
-            ),
-            (
-                PROTOCOL_VERSION,
-                Err(shoutnet_crypto::Error::MalformedKey),
-                CloseReason::InvalidKey,
-                Some(NackCode::Malformed),
-            ),
-        ];
-        for (version, key, close, code) in cases {
-            let (mut hs, m, id, hello) = hello_from(&a, &b, version);
-            let refusal = hs
-                .on_hello(&m, id, hello, key, &a, &mut rng, &limits)
-                .unwrap_err();
-            assert_eq!(refusal.close, close);
-            assert_eq!(refusal.nack.map(|n| n.code), code);
+    fn judge<'a>(local: &'a Keypair, limits: &'a ValueLimits, remote: &str) -> Judge<'a> {
+        Judge {
+            profile: PROFILE,
+            limits,
+            local_key: local.public().key_field(),
+            remote: remote.parse().unwrap(),
+            local_network: true,
         }
-        // A bad proof.
-        let (mut hs, m, id, hello) = hello_from(&a, &b, PROTOCOL_VERSION);
-        hs.on_hello(&m, id, hello, Ok(b.public().clone()), &a, &mut rng, &limits)
-            .unwrap();
-        let forged = handshake_proof(&b, &mut rng, &[0; 32], &a.public().to_bytes()).unwrap();
-        let refusal = hs
-            .on_proof(&m, 7, &forged, &a.public().to_bytes(), &limits)
-            .unwrap_err();
-        assert_eq!(refusal.close, CloseReason::BadProof);
-        assert_eq!(refusal.nack.unwrap().code, NackCode::BadSignature);
+    }
+
+    fn secured(id: &ChannelIdentity) -> SecuredPeer {
+        SecuredPeer {
+            remote_static: *id.static_public(),
+            hello: id.hello().clone(),
+        }
+    }
+
+    fn judged(j: &Judge<'_>, peer: &SecuredPeer) -> Result<Peer, CloseReason> {
+        let hello = j.read(peer)?;
+        let key = PublicKey::from_key_field(PROFILE, &hello.key);
+        j.check(peer, hello, key)
     }
 
     #[test]
-    fn read_sorts_messages_into_steps() {
-        let (a, b) = (keypair(1), keypair(2));
+    fn a_bound_hello_authenticates_and_a_relayed_one_does_not() {
+        let (x, v, m) = (keypair(1), keypair(2), keypair(3));
         let limits = ValueLimits::default();
-        let find = msg(
-            &b,
-            &a,
-            &Payload::FindNode(FindNode {
-                request_id: 5,
-                target: [0; 32],
-            }),
-        );
-        let step = Handshake::read(&find, PROFILE, &limits);
+        let at = [
+            "10.0.0.2:4000".parse().unwrap(),
+            "10.9.9.9:4000".parse().unwrap(),
+        ];
+        let (vid, mid) = (identity(&v, 20, &at), identity(&m, 30, &[]));
+        let x_judges = judge(&x, &limits, "10.0.0.2:51000");
+        let peer = judged(&x_judges, &secured(&vid)).unwrap();
+        assert_eq!(peer.public, *v.public());
         assert_eq!(
-            close_of(&step),
-            Some(CloseReason::NotAuthenticated(Opcode::FindNode))
+            peer.listen,
+            [at[0]],
+            "only the address the connection comes from"
         );
-        let Step::Refused(r) = step else {
-            unreachable!()
+        // M relays V's hello over its own channel: the channel proved M's
+        // static key, which V's binding does not cover.
+        let relayed = SecuredPeer {
+            remote_static: *mid.static_public(),
+            hello: vid.hello().clone(),
         };
         assert_eq!(
-            r.nack.unwrap().request_id,
-            Some(5),
-            "the request id is read"
+            judged(&x_judges, &relayed).unwrap_err(),
+            CloseReason::UnboundKey
         );
-        let bad_hello = Message::new(
-            b.public().to_bytes(),
-            a.public().to_bytes(),
-            Opcode::Ping,
-            Bytes::from_static(&[0x91, 0xc1]),
+        // Nor can M bind V's key to its own static key without V's key.
+        let mut forged = Hello::decode(mid.hello(), PROFILE, &limits).unwrap();
+        forged.key = v.public().to_bytes();
+        let forged = SecuredPeer {
+            remote_static: *mid.static_public(),
+            hello: forged.encode().unwrap(),
+        };
+        assert_eq!(
+            judged(&x_judges, &forged).unwrap_err(),
+            CloseReason::UnboundKey
         );
-        let step = Handshake::read(&bad_hello, PROFILE, &limits);
+    }
+
+    #[test]
+    fn each_fault_is_a_close_reason() {
+        let (x, v) = (keypair(1), keypair(2));
+        let limits = ValueLimits::default();
+        let j = judge(&x, &limits, "10.0.0.2:51000");
+        let garbage = SecuredPeer {
+            remote_static: [0; 32],
+            hello: Bytes::from_static(&[0xc1]),
+        };
         assert!(matches!(
-            close_of(&step),
-            Some(CloseReason::MalformedHello(PayloadError::Value(_)))
+            judged(&j, &garbage),
+            Err(CloseReason::MalformedHello(_))
         ));
-        let nack = msg(
-            &b,
-            &a,
-            &Payload::Nack(refusal::nack(
-                Opcode::Ping,
-                Some(1),
-                NackCode::VersionMismatch,
-                "no",
-            )),
+        let not_a_map = SecuredPeer {
+            remote_static: [0; 32],
+            hello: Bytes::from_static(&[0x01]),
+        };
+        assert_eq!(
+            judged(&j, &not_a_map).unwrap_err(),
+            CloseReason::MalformedHello(HelloError::NotAMap)
         );
-        assert!(matches!(
-            Handshake::read(&nack, PROFILE, &limits),
-            Step::PeerRefused(NackCode::VersionMismatch)
-        ));
+        let own = identity(&x, 10, &[]);
+        assert_eq!(
+            judged(&j, &secured(&own)).unwrap_err(),
+            CloseReason::SelfConnection
+        );
+        let vid = identity(&v, 20, &[]);
+        let mut bad_key = Hello::decode(vid.hello(), PROFILE, &limits).unwrap();
+        bad_key.key = Bytes::from(vec![0; 32]);
+        let peer = SecuredPeer {
+            remote_static: *vid.static_public(),
+            hello: bad_key.encode().unwrap(),
+        };
+        assert_eq!(judged(&j, &peer).unwrap_err(), CloseReason::InvalidKey);
     }
 }

@@ -15,6 +15,8 @@
 
 mod addrs;
 mod bootstrap;
+mod budget;
+pub mod channel;
 mod config;
 mod connection;
 mod engine;
@@ -30,10 +32,11 @@ mod requests;
 mod routing;
 mod timers;
 
+pub use budget::{Rate, RequestRates};
 pub use config::{EngineConfig, max_outbound_limit};
 pub use engine::NodeEngine;
 pub use event::{
-    Action, CloseReason, Command, CommandId, ConnectionId, Direction, Event, Transmit,
+    Action, Admission, CloseReason, Command, CommandId, ConnectionId, Direction, Event, Transmit,
 };
 pub use outputs::Stats;
 pub use routing::Contact;

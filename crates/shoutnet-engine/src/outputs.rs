@@ -50,6 +50,49 @@ pub struct Stats {
     /// Messages queued for sending (each transmission batches one or
     /// more).
     pub messages_sent: u64,
+    /// Inbound connections refused on arrival by an admission limit.
+    pub refused_inbound: u64,
+    /// Requests refused with `NACK RATE_LIMITED`: over their class's
+    /// budget on their connection.
+    pub rate_limited: u64,
+    /// Connections closed because they caused more refusals than their
+    /// budget allows.
+    pub refusals_over_budget: u64,
+    /// Requests dropped unanswered because their connection's outbox was
+    /// full for this input.
+    pub outbox_full: u64,
+    /// Encrypted messages to this node that did not decrypt.
+    pub decrypt_failures: u64,
+    /// Secured connections closed because the peer's hello was malformed,
+    /// named an invalid key or this node's own, or was not bound to the
+    /// channel.
+    pub refused_handshakes: u64,
+}
+
+impl Stats {
+    /// Adds `other`'s counts to these (to sum the counters of many nodes).
+    pub fn add(&mut self, other: &Self) {
+        self.unsolicited += other.unsolicited;
+        self.malformed_replies += other.malformed_replies;
+        self.unsupported_dropped += other.unsupported_dropped;
+        self.invalid_nodes += other.invalid_nodes;
+        self.framing_errors += other.framing_errors;
+        self.dropped_messages += other.dropped_messages;
+        self.dropped_outputs += other.dropped_outputs;
+        self.dropped_requests += other.dropped_requests;
+        self.encode_errors += other.encode_errors;
+        self.lookup_unreachable += other.lookup_unreachable;
+        self.dial_failures += other.dial_failures;
+        self.retries += other.retries;
+        self.idle_closed += other.idle_closed;
+        self.messages_sent += other.messages_sent;
+        self.refused_inbound += other.refused_inbound;
+        self.rate_limited += other.rate_limited;
+        self.refusals_over_budget += other.refusals_over_budget;
+        self.outbox_full += other.outbox_full;
+        self.decrypt_failures += other.decrypt_failures;
+        self.refused_handshakes += other.refused_handshakes;
+    }
 }
 
 /// The bounded output queues, the set of connections with messages waiting
@@ -57,6 +100,10 @@ pub struct Stats {
 #[derive(Debug)]
 pub(crate) struct Outputs {
     transmits: VecDeque<Transmit>,
+    /// Closes are never dropped: the engine has forgotten the connection,
+    /// so only the driver can still free it. There is at most one per
+    /// connection the driver reported.
+    closes: VecDeque<Action>,
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
     /// Connections with messages queued in their outbox: each becomes one
@@ -70,6 +117,7 @@ impl Outputs {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             transmits: VecDeque::new(),
+            closes: VecDeque::new(),
             actions: VecDeque::new(),
             events: VecDeque::new(),
             dirty: BTreeSet::new(),
@@ -86,6 +134,11 @@ impl Outputs {
         push(&mut self.actions, a, self.capacity, &mut self.stats);
     }
 
+    /// Queues a close; never dropped (see the `closes` field).
+    pub(crate) fn push_close(&mut self, close: Action) {
+        self.closes.push_back(close);
+    }
+
     pub(crate) fn push_event(&mut self, e: Event) {
         push(&mut self.events, e, self.capacity, &mut self.stats);
     }
@@ -94,8 +147,10 @@ impl Outputs {
         self.transmits.pop_front()
     }
 
+    /// The next action: closes first, so a connection's resources are
+    /// freed before new ones are asked for.
     pub(crate) fn pop_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        self.closes.pop_front().or_else(|| self.actions.pop_front())
     }
 
     pub(crate) fn pop_event(&mut self) -> Option<Event> {
@@ -120,6 +175,7 @@ impl Outputs {
     /// Whether anything waits for the driver.
     pub(crate) fn is_empty(&self) -> bool {
         self.transmits.is_empty()
+            && self.closes.is_empty()
             && self.actions.is_empty()
             && self.events.is_empty()
             && self.dirty.is_empty()
@@ -151,6 +207,27 @@ mod tests {
         let kept: Vec<_> = std::iter::from_fn(|| out.pop_event()).collect();
         assert_eq!(kept.len(), 2, "the first two stay, in order");
         assert!(out.is_empty());
+        for i in 0..5 {
+            let reason = crate::CloseReason::Idle;
+            out.push_action(Action::Dial {
+                addr: "127.0.0.1:1".parse().unwrap(),
+            });
+            out.push_close(Action::Close {
+                conn: ConnectionId(i),
+                reason,
+            });
+        }
+        let actions: Vec<_> = std::iter::from_fn(|| out.pop_action()).collect();
+        let closes = actions
+            .iter()
+            .filter(|a| matches!(a, Action::Close { .. }))
+            .count();
+        assert_eq!(closes, 5, "closes are never dropped");
+        assert!(
+            matches!(actions[0], Action::Close { .. }),
+            "closes come first"
+        );
+        assert_eq!(actions.len(), 7, "dials are bounded");
         out.mark_dirty(ConnectionId(9));
         out.mark_dirty(ConnectionId(3));
         assert!(!out.is_empty(), "a dirty connection is output waiting");

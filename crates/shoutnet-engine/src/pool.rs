@@ -9,13 +9,13 @@
 //! the connections.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use rand_core::RngCore;
 use shoutnet_crypto::{Address, PublicKey};
 
 use crate::connection::{Connection, Role};
-use crate::event::ConnectionId;
+use crate::event::{Admission, ConnectionId};
 use crate::timers::LookupId;
 
 /// The most peers one dial may be expected to reach. Answers can name any
@@ -46,6 +46,17 @@ impl Waiters {
     fn is_empty(&self) -> bool {
         self.lookups.is_empty() && !self.liveness
     }
+}
+
+/// The limits on connections peers open (docs/PROTOCOL.md §11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AdmissionLimits {
+    /// Inbound connections at once.
+    pub(crate) inbound: usize,
+    /// Inbound connections at once from one IP address.
+    pub(crate) per_address: usize,
+    /// Connections, either way, whose handshake has not completed.
+    pub(crate) handshaking: usize,
 }
 
 /// What [`Pool::connect`] found or did.
@@ -90,11 +101,26 @@ pub(crate) struct Pool {
     /// Outbound connections open or being opened, kept and transient.
     kept: usize,
     transient: usize,
+    limits: AdmissionLimits,
+    /// Inbound connections, in all and by the peer's IP address.
+    inbound: usize,
+    inbound_by_ip: BTreeMap<IpAddr, usize>,
+    /// Connections whose handshake has not completed.
+    handshaking: usize,
 }
 
 impl Pool {
-    pub(crate) fn new(max_kept: usize, max_transient: usize, capacity: usize) -> Self {
+    pub(crate) fn new(
+        max_kept: usize,
+        max_transient: usize,
+        capacity: usize,
+        limits: AdmissionLimits,
+    ) -> Self {
         Self {
+            limits,
+            inbound: 0,
+            inbound_by_ip: BTreeMap::new(),
+            handshaking: 0,
             conns: BTreeMap::new(),
             connected: BTreeMap::new(),
             pending: BTreeMap::new(),
@@ -123,6 +149,34 @@ impl Pool {
 
     pub(crate) fn get_mut(&mut self, conn: ConnectionId) -> Option<&mut Connection> {
         self.conns.get_mut(&conn)
+    }
+
+    /// Whether a new inbound connection from `remote` is within the
+    /// limits: total inbound, per address, and handshakes in progress.
+    pub(crate) fn admit(&self, remote: &SocketAddr) -> Result<(), Admission> {
+        if self.inbound >= self.limits.inbound {
+            return Err(Admission::TooManyInbound);
+        }
+        let from_ip = self.inbound_by_ip.get(&remote.ip()).copied().unwrap_or(0);
+        if from_ip >= self.limits.per_address {
+            return Err(Admission::TooManyFromAddress);
+        }
+        if self.handshaking >= self.limits.handshaking {
+            return Err(Admission::TooManyHandshakes);
+        }
+        Ok(())
+    }
+
+    /// Connections whose handshake has not completed.
+    #[cfg(test)]
+    pub(crate) fn handshaking(&self) -> usize {
+        self.handshaking
+    }
+
+    /// Inbound connections.
+    #[cfg(test)]
+    pub(crate) fn inbound(&self) -> usize {
+        self.inbound
     }
 
     /// Outbound connections of `role` open or being opened.
@@ -221,17 +275,39 @@ impl Pool {
         if dialled.is_some() {
             self.add(role);
         }
-        self.conns.insert(conn, build(role, expected));
+        let c = build(role, expected);
+        if c.dialled.is_none() {
+            self.inbound += 1;
+            *self.inbound_by_ip.entry(c.remote.ip()).or_default() += 1;
+        }
+        if !c.is_established() {
+            self.handshaking += 1;
+        }
+        self.conns.insert(conn, c);
     }
 
     /// The handshake of `conn` completed with `peer`.
     pub(crate) fn established(&mut self, conn: ConnectionId, peer: Address) {
+        self.handshaking = self.handshaking.saturating_sub(1);
         self.connected.entry(peer).or_default().push(conn);
     }
 
     /// Removes `conn`: it is no longer counted, nor connected to its peer.
     pub(crate) fn remove(&mut self, conn: ConnectionId) -> Option<Connection> {
         let c = self.conns.remove(&conn)?;
+        if !c.is_established() {
+            self.handshaking = self.handshaking.saturating_sub(1);
+        }
+        if c.dialled.is_none() {
+            self.inbound = self.inbound.saturating_sub(1);
+            let ip = c.remote.ip();
+            if let Some(n) = self.inbound_by_ip.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.inbound_by_ip.remove(&ip);
+                }
+            }
+        }
         if let Some(addr) = c.dialled
             && self.outbound.get(&addr) == Some(&conn)
         {
@@ -475,9 +551,15 @@ mod tests {
     use shoutnet_wire::Limits;
 
     use super::*;
+    use crate::budget::RequestRates;
     use crate::event::Direction;
-    use crate::handshake::Handshake;
     use crate::handshake::Peer;
+
+    const LIMITS: AdmissionLimits = AdmissionLimits {
+        inbound: 64,
+        per_address: 64,
+        handshaking: 64,
+    };
 
     fn address(i: u8) -> Address {
         Address([i; 32])
@@ -488,15 +570,13 @@ mod tests {
     }
 
     fn open(pool: &mut Pool, conn: u64, dialled: Option<SocketAddr>, now: Instant) {
-        let direction = dialled.map_or(Direction::Inbound, |addr| Direction::Outbound { addr });
+        let remote = "127.0.0.1:1".parse().unwrap();
+        let direction = dialled.map_or(Direction::Inbound { remote }, |addr| Direction::Outbound {
+            addr,
+        });
         pool.open(ConnectionId(conn), dialled, |role, expected| {
-            let mut c = Connection::new(
-                direction,
-                role,
-                Limits::default(),
-                Handshake::new([0; 32], 1),
-                now,
-            );
+            let rates = RequestRates::default();
+            let mut c = Connection::new(direction, role, Limits::default(), &rates, now);
             c.expected = expected;
             c
         });
@@ -513,6 +593,7 @@ mod tests {
             address: peer,
             public: keypair.public().clone(),
             listen: Vec::new(),
+            max_transmission: 1 << 20,
         });
         pool.established(ConnectionId(conn), peer);
     }
@@ -527,7 +608,7 @@ mod tests {
     fn connect_dials_expects_queues_and_frees_slots() {
         #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
         let now = Instant::now();
-        let mut pool = Pool::new(1, 2, 2);
+        let mut pool = Pool::new(1, 2, 2, LIMITS);
         // (peer, addr, role, may_free, expected reach)
         let steps = [
             (1, 1, Role::Transient, true, Reach::Dial),
@@ -586,10 +667,46 @@ mod tests {
     }
 
     #[test]
+    fn admission_limits_inbound_per_address_and_handshakes() {
+        #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
+        let now = Instant::now();
+        let limits = AdmissionLimits {
+            inbound: 3,
+            per_address: 2,
+            handshaking: 3,
+        };
+        let mut pool = Pool::new(4, 4, 8, limits);
+        let from = |ip: u8| SocketAddr::from(([10, 0, 0, ip], 5000));
+        let open_from = |pool: &mut Pool, conn: u64, ip: u8| {
+            let direction = Direction::Inbound { remote: from(ip) };
+            pool.open(ConnectionId(conn), None, |role, _| {
+                let rates = RequestRates::default();
+                Connection::new(direction, role, Limits::default(), &rates, now)
+            });
+        };
+        assert_eq!(pool.admit(&from(1)), Ok(()));
+        open_from(&mut pool, 1, 1);
+        open_from(&mut pool, 2, 1);
+        assert_eq!(pool.admit(&from(1)), Err(Admission::TooManyFromAddress));
+        assert_eq!(pool.admit(&from(2)), Ok(()));
+        open_from(&mut pool, 3, 2);
+        assert_eq!(pool.admit(&from(3)), Err(Admission::TooManyInbound));
+        assert_eq!((pool.inbound(), pool.handshaking()), (3, 3));
+        pool.remove(ConnectionId(1));
+        assert_eq!(pool.admit(&from(1)), Ok(()), "a slot of that address freed");
+        // Handshakes in progress count outbound dials' connections too.
+        open(&mut pool, 9, Some(sock(9)), now);
+        assert_eq!(pool.admit(&from(4)), Err(Admission::TooManyHandshakes));
+        establish(&mut pool, 9, address(9));
+        assert_eq!(pool.handshaking(), 2);
+        assert_eq!(pool.admit(&from(4)), Ok(()));
+    }
+
+    #[test]
     fn counts_follow_failures_overwrites_and_promotions() {
         #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
         let now = Instant::now();
-        let mut pool = Pool::new(4, 4, 8);
+        let mut pool = Pool::new(4, 4, 8, LIMITS);
         pool.dial(sock(1), Role::Transient, Some(address(1)));
         pool.dial(sock(2), Role::Kept, Some(address(2)));
         assert_eq!(counts(&pool), (1, 1));

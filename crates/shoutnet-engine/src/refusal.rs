@@ -2,20 +2,7 @@
 //! node will not serve, with the request id read from the message's raw
 //! value when it has one, and the reason cut to the wire's limit.
 
-use shoutnet_wire::{MAX_NACK_REASON, Message, Nack, NackCode, Opcode, PayloadError, ValueLimits};
-
-/// The request id of `msg`, read from its raw value if it has one: the
-/// first element of a request, the second of an `ACK`/`NACK`.
-pub(crate) fn request_id_of(msg: &Message, limits: &ValueLimits) -> Option<u64> {
-    let index = match msg.opcode {
-        Opcode::Ack | Opcode::Nack => 1,
-        Opcode::Shout | Opcode::Speak => return None,
-        _ if msg.opcode.is_reserved() => return None,
-        _ => 0,
-    };
-    let value = msg.value(limits).ok()?;
-    value.as_array()?.get(index)?.as_u64()
-}
+use shoutnet_wire::{MAX_NACK_REASON, Message, Nack, NackCode, Opcode, PayloadError, Refused};
 
 /// `NACK [acked, request_id, code, reason]`, the reason cut to
 /// [`MAX_NACK_REASON`] bytes on a character boundary.
@@ -33,65 +20,53 @@ pub(crate) fn nack(acked: Opcode, request_id: Option<u64>, code: NackCode, reaso
     }
 }
 
-/// The `NACK` refusing `msg` with `code`, naming its request id if it can
-/// be read.
-pub(crate) fn nack_message(
-    msg: &Message,
-    code: NackCode,
-    reason: &str,
-    limits: &ValueLimits,
-) -> Nack {
-    nack(msg.opcode, request_id_of(msg, limits), code, reason)
-}
-
-/// The answer to a message whose payload does not decode: `TOO_LARGE` for
-/// a field over its limit, `MALFORMED` otherwise. Replies are never
+/// The answer to a message whose payload `refused` (read once, by
+/// [`Message::read`]): `TOO_LARGE` for a field over its limit, `MALFORMED`
+/// otherwise, naming the request id that read found. Replies are never
 /// answered (that could loop): `None`.
-pub(crate) fn malformed(msg: &Message, err: &PayloadError, limits: &ValueLimits) -> Option<Nack> {
+pub(crate) fn malformed(msg: &Message, refused: &Refused) -> Option<Nack> {
     if matches!(msg.opcode, Opcode::Ack | Opcode::Nack) {
         return None;
     }
-    let code = match err {
+    let code = match refused.error {
         PayloadError::TooLong { .. } => NackCode::TooLarge,
         _ => NackCode::Malformed,
     };
-    Some(nack_message(msg, code, &err.to_string(), limits))
+    Some(nack(
+        msg.opcode,
+        refused.request_id,
+        code,
+        &refused.error.to_string(),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
-    use shoutnet_wire::{FindNode, Payload, Profile};
+    use shoutnet_wire::Profile;
 
     use super::*;
 
-    fn msg(payload: &Payload) -> Message {
-        let key = Bytes::from(vec![1; 32]);
-        Message::from_payload(Profile::Ed25519, key.clone(), key, payload).unwrap()
-    }
-
     #[test]
-    fn request_ids_are_read_where_each_opcode_keeps_them() {
-        let limits = ValueLimits::default();
-        let find = msg(&Payload::FindNode(FindNode {
-            request_id: 7,
-            target: [0; 32],
-        }));
-        assert_eq!(request_id_of(&find, &limits), Some(7));
-        let reply = msg(&Payload::Nack(nack(
-            Opcode::Ping,
-            Some(9),
-            NackCode::Malformed,
-            "x",
-        )));
-        assert_eq!(request_id_of(&reply, &limits), Some(9));
-        let garbage = Message::new(
-            Bytes::from(vec![1; 32]),
-            Bytes::from(vec![1; 32]),
+    fn malformed_requests_are_answered_and_replies_are_not() {
+        let limits = shoutnet_wire::ValueLimits::default();
+        let key = Bytes::from(vec![1; 32]);
+        // FIND_NODE [7, "x"]: the target is not bin(32); the id is read.
+        let find = Message::new(
+            key.clone(),
+            key.clone(),
             Opcode::FindNode,
-            Bytes::from_static(&[0xc1]),
+            Bytes::from_static(&[0x92, 7, 0xa1, b'x']),
         );
-        assert_eq!(request_id_of(&garbage, &limits), None);
+        let refused = find.read(Profile::Ed25519, &limits).unwrap_err();
+        let answer = malformed(&find, &refused).unwrap();
+        assert_eq!(
+            (answer.code, answer.request_id),
+            (NackCode::Malformed, Some(7))
+        );
+        let reply = Message::new(key.clone(), key, Opcode::Ack, Bytes::from_static(&[0xc1]));
+        let refused = reply.read(Profile::Ed25519, &limits).unwrap_err();
+        assert!(malformed(&reply, &refused).is_none());
     }
 
     #[test]

@@ -251,6 +251,7 @@ mod tests {
             address: keypair.public().routing_address(),
             public: keypair.public().clone(),
             listen: listen.iter().map(|a| a.parse().unwrap()).collect(),
+            max_transmission: 1 << 20,
         }
     }
 

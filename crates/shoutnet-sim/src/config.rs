@@ -7,6 +7,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::channel::ChannelMode;
+
 use rand_chacha::ChaCha20Rng;
 use rand_core::RngCore;
 use shoutnet_crypto::Keypair;
@@ -118,6 +120,7 @@ pub struct SimConfig {
     pub(crate) record: bool,
     pub(crate) check_limits: bool,
     pub(crate) configure: Option<Configure>,
+    pub(crate) channel: ChannelMode,
 }
 
 impl SimConfig {
@@ -142,7 +145,20 @@ impl SimConfig {
             record: false,
             check_limits: false,
             configure: None,
+            channel: ChannelMode::default(),
         }
+    }
+
+    /// Which secure channel connections run (see [`ChannelMode`]); the
+    /// trusted stand-in by default.
+    pub fn set_channel(&mut self, mode: ChannelMode) -> &mut Self {
+        self.channel = mode;
+        self
+    }
+
+    /// See [`set_channel`](Self::set_channel).
+    pub fn channel(&self) -> ChannelMode {
+        self.channel
     }
 
     /// Number of nodes; node `i` listens on [`addr(i)`](crate::addr).
@@ -357,6 +373,7 @@ impl fmt::Debug for SimConfig {
             .field("keep_log", &self.keep_log)
             .field("record", &self.record)
             .field("check_limits", &self.check_limits)
+            .field("channel", &self.channel)
             .field(
                 "configure",
                 &self

@@ -10,17 +10,19 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod channel;
 mod config;
 mod error;
 pub mod scenario;
 mod sim;
 
+pub use channel::ChannelMode;
 pub use config::{
     Configure, DEFAULT_MAX_STEPS, INITIAL_RTO, INITIAL_SYN_RTO, Latency, LossModel,
     MAX_RETRANSMISSIONS, SimConfig,
 };
 pub use error::{Error, Livelock};
 pub use sim::{
-    BASE_PORT, LoggedAction, LoggedEvent, LoggedMessage, MAX_NODES, Rewrite, Sim, SimStats, addr,
+    LoggedAction, LoggedEvent, LoggedMessage, MAX_NODES, PORT, Rewrite, Sim, SimStats, addr,
     node_keypair, node_of,
 };

@@ -6,14 +6,15 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 use shoutnet_crypto::{Keypair, Profile};
+use shoutnet_engine::channel::{ChannelEvent, ChannelIdentity, SecureChannel, SecuredPeer};
 use shoutnet_engine::{
     Action, Command, CommandId, ConnectionId, Direction, EngineConfig, Event, NodeEngine,
 };
@@ -21,33 +22,50 @@ use shoutnet_wire::{
     Limits, Message, MethodSet, Opcode, Payload, decode_transmission, encode_transmission,
 };
 
+use crate::channel::{ChannelMode, Side, Trusted};
 use crate::config::{INITIAL_RTO, INITIAL_SYN_RTO, LossModel, MAX_RETRANSMISSIONS, SimConfig};
 use crate::error::{Error, Livelock};
 
-/// Node `i` listens on `127.0.0.1:(BASE_PORT + i)`. Nothing is bound: the
-/// address is only a name the simulator maps back to the node.
-pub const BASE_PORT: u16 = 10_000;
+/// Node `i` listens on `10.0.0.1 + i`, port [`PORT`]. Nothing is bound:
+/// the address is only a name the simulator maps back to the node. Each
+/// node has its own IP address, as hosts do, so per-address limits and
+/// the observed-address rule work as on a real network.
+pub const PORT: u16 = 4000;
 
-/// The most nodes the port range above [`BASE_PORT`] can name.
-pub const MAX_NODES: usize = (u16::MAX - BASE_PORT) as usize + 1;
+/// The first node's IP address, as a number.
+const FIRST_IP: u32 = 0x0a00_0001;
 
-/// The listen address of node `i` (port 0, which no node has, if `i` is
-/// out of range).
-pub fn addr(i: usize) -> SocketAddr {
-    let port = u16::try_from(i)
+/// The port an inbound connection shows as its remote port.
+const EPHEMERAL_PORT: u16 = 40_000;
+
+/// The most nodes the `10.0.0.0/8` range above [`FIRST_IP`] can name.
+pub const MAX_NODES: usize = (0x0aff_ffff - FIRST_IP) as usize;
+
+/// The IP address of node `i` (`10.255.255.255`, which no node has, if
+/// `i` is out of range).
+fn ip(i: usize) -> Ipv4Addr {
+    let n = u32::try_from(i)
         .ok()
-        .and_then(|i| BASE_PORT.checked_add(i))
-        .unwrap_or(0);
-    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+        .filter(|i| (*i as usize) < MAX_NODES)
+        .map_or(0x0aff_ffff, |i| FIRST_IP + i);
+    Ipv4Addr::from(n)
+}
+
+/// The listen address of node `i`.
+pub fn addr(i: usize) -> SocketAddr {
+    SocketAddr::from((ip(i), PORT))
 }
 
 /// The node listening on `addr`, if the address names one of the first
 /// `n` nodes.
 pub fn node_of(addr: SocketAddr, n: usize) -> Option<usize> {
-    if addr.ip() != Ipv4Addr::LOCALHOST {
+    let IpAddr::V4(v4) = addr.ip() else {
+        return None;
+    };
+    if addr.port() != PORT {
         return None;
     }
-    let i = usize::from(addr.port().checked_sub(BASE_PORT)?);
+    let i = usize::try_from(u32::from(v4).checked_sub(FIRST_IP)?).ok()?;
     (i < n).then_some(i)
 }
 
@@ -108,6 +126,11 @@ pub struct SimStats {
     /// Transmissions the engines handed to the network (each is one
     /// batch of one or more messages).
     pub transmissions: u64,
+    /// Secure-channel handshake messages sent.
+    pub handshake_messages: u64,
+    /// Connections closed because their channel failed (a handshake or a
+    /// message that did not verify).
+    pub channel_failures: u64,
     /// Bytes in those transmissions.
     pub bytes: u64,
     /// Losses drawn: transmissions and dials lost (and, under
@@ -222,6 +245,9 @@ struct Node {
     keypair: Keypair,
     limits: NodeLimits,
     rewrite: Option<RewriteHook>,
+    /// A hello presented instead of the engine's own (see
+    /// [`Sim::set_hello`]).
+    hello: Option<Bytes>,
     /// The deadline of the one live timer entry in the queue.
     armed: Option<Instant>,
     up: bool,
@@ -254,6 +280,8 @@ pub struct Sim {
     rng: ChaCha20Rng,
     nodes: Vec<Node>,
     links: Vec<Option<Link>>,
+    /// Each link side's secure channel, indexed as `links`.
+    channels: Vec<Option<Side>>,
     queue: BinaryHeap<Reverse<Entry>>,
     seq: u64,
     /// Entries in the queue other than timers.
@@ -311,6 +339,7 @@ impl Sim {
             now: epoch,
             nodes: Vec::with_capacity(config.n),
             links: Vec::new(),
+            channels: Vec::new(),
             queue: BinaryHeap::new(),
             seq: 0,
             in_flight: 0,
@@ -334,6 +363,7 @@ impl Sim {
                 keypair,
                 limits,
                 rewrite: None,
+                hello: None,
                 armed: None,
                 up: true,
                 silent: false,
@@ -353,6 +383,7 @@ impl Sim {
         );
         config
             .set_listen(vec![addr(i)])
+            .set_local_network(true)
             .set_max_outbound(self.config.max_outbound)
             .set_bootstrap_refresh_below(self.config.refresh_below)
             .kad_mut()
@@ -407,6 +438,16 @@ impl Sim {
     /// Whether node `i` is running.
     pub fn is_up(&self, i: usize) -> bool {
         self.nodes[i].up
+    }
+
+    /// Every engine's counters, summed (crashed nodes' last incarnations
+    /// included).
+    pub fn engine_stats(&self) -> shoutnet_engine::Stats {
+        let mut sum = shoutnet_engine::Stats::default();
+        for node in &self.nodes {
+            sum.add(&node.engine.stats());
+        }
+        sum
     }
 
     /// The counters.
@@ -502,6 +543,15 @@ impl Sim {
         self.drain(i);
     }
 
+    /// From now on node `i` presents `hello` in the handshakes of its new
+    /// connections instead of its own (`None` restores its own): a node
+    /// that relays another node's hello, say. Its channel's static key
+    /// stays its own, so a hello bound to another key fails the binding
+    /// check. Panics if `i >= len()`.
+    pub fn set_hello(&mut self, i: usize, hello: Option<Bytes>) {
+        self.nodes[i].hello = hello;
+    }
+
     /// From now on every transmission node `i` sends goes through
     /// `rewrite` first, as a middlebox on its host would see it: each
     /// message whose payload decodes is replaced by a plain message
@@ -556,10 +606,7 @@ impl Sim {
                     return true;
                 }
                 self.stats.delivered += 1;
-                if self.config.record {
-                    self.record_messages(link.peer_node, link.node, conn, &bytes);
-                }
-                self.nodes[link.node].engine.handle_bytes(conn, &bytes, now);
+                self.receive(link, conn, &bytes);
                 self.drain(link.node);
             }
             Kind::Closed { conn } => {
@@ -630,12 +677,17 @@ impl Sim {
         let cb = self.new_link(to, from, latency);
         self.set_peer(ca, cb);
         self.set_peer(cb, ca);
+        let (side_a, side_b) = self.channel_pair(from, to, ca);
+        self.set_channel(ca, side_a);
+        self.set_channel(cb, side_b);
         self.nodes[from]
             .engine
             .handle_connected(ca, Direction::Outbound { addr }, now);
+        let remote = SocketAddr::from((ip(from), EPHEMERAL_PORT));
         self.nodes[to]
             .engine
-            .handle_connected(cb, Direction::Inbound, now);
+            .handle_connected(cb, Direction::Inbound { remote }, now);
+        self.flush_channel(from, ca);
         self.drain(from);
         self.drain(to);
         (ca, cb)
@@ -747,6 +799,9 @@ impl Sim {
                 continue;
             }
             self.links[c] = None;
+            if let Some(channel) = self.channels.get_mut(c) {
+                *channel = None;
+            }
             if !silent && self.links_get(link.peer).is_some() {
                 let at = (self.now + link.latency).max(link.last_arrival);
                 self.push(at, Kind::Closed { conn: link.peer });
@@ -784,10 +839,125 @@ impl Sim {
         self.links_get(conn).copied()
     }
 
+    /// Removes one side of a link, and its channel.
     fn take_link(&mut self, conn: ConnectionId) -> Option<Link> {
-        self.links
-            .get_mut(usize::try_from(conn.0).ok()?)
-            .and_then(Option::take)
+        let index = usize::try_from(conn.0).ok()?;
+        if let Some(channel) = self.channels.get_mut(index) {
+            *channel = None;
+        }
+        self.links.get_mut(index).and_then(Option::take)
+    }
+
+    fn set_channel(&mut self, conn: ConnectionId, side: Option<Side>) {
+        let Ok(index) = usize::try_from(conn.0) else {
+            return;
+        };
+        if self.channels.len() <= index {
+            self.channels.resize_with(index + 1, || None);
+        }
+        if let Some(slot) = self.channels.get_mut(index) {
+            *slot = side;
+        }
+    }
+
+    /// The channel identity node `i` presents: its engine's, with the hello
+    /// replaced if [`set_hello`](Self::set_hello) said so.
+    fn identity(&self, i: usize) -> ChannelIdentity {
+        let node = &self.nodes[i];
+        let own = node.engine.channel_identity();
+        match &node.hello {
+            Some(hello) => own.with_hello(hello.clone()),
+            None => own.clone(),
+        }
+    }
+
+    /// The two sides of a new channel between dialler `from` (on its
+    /// connection `conn`) and acceptor `to`.
+    fn channel_pair(
+        &mut self,
+        from: usize,
+        to: usize,
+        conn: ConnectionId,
+    ) -> (Option<Side>, Option<Side>) {
+        let (a, b) = (self.identity(from), self.identity(to));
+        match self.config.channel {
+            ChannelMode::Noise => {
+                let seed_a = derive(self.config.seed, from, b"channel", conn.0 as u32);
+                let seed_b = derive(self.config.seed, to, b"channel", conn.0 as u32);
+                let side_a = SecureChannel::initiator(&a, seed_a).ok();
+                let side_b = SecureChannel::responder(&b, seed_b).ok();
+                (
+                    side_a.map(|c| Side::Noise(Box::new(c))),
+                    side_b.map(|c| Side::Noise(Box::new(c))),
+                )
+            }
+            ChannelMode::Trusted => {
+                let known = |id: &ChannelIdentity| SecuredPeer {
+                    remote_static: *id.static_public(),
+                    hello: id.hello().clone(),
+                };
+                (
+                    Some(Side::Trusted(Trusted::initiator(known(&b)))),
+                    Some(Side::Trusted(Trusted::responder(known(&a)))),
+                )
+            }
+        }
+    }
+
+    /// Sends what the channel of node `i`'s `conn` has for the wire.
+    fn flush_channel(&mut self, i: usize, conn: ConnectionId) {
+        let out = usize::try_from(conn.0)
+            .ok()
+            .and_then(|c| self.channels.get_mut(c))
+            .and_then(Option::as_mut)
+            .and_then(Side::take_output);
+        if let Some(bytes) = out {
+            self.stats.handshake_messages += 1;
+            self.send_raw(i, conn, bytes);
+        }
+    }
+
+    /// Bytes arrived on `conn` of `link.node`: through its channel to the
+    /// engine. A channel that fails closes the connection on both sides.
+    fn receive(&mut self, link: Link, conn: ConnectionId, bytes: &Bytes) {
+        let now = self.now;
+        let Some(channel) = usize::try_from(conn.0)
+            .ok()
+            .and_then(|c| self.channels.get_mut(c))
+            .and_then(Option::as_mut)
+        else {
+            return;
+        };
+        let mut events = Vec::new();
+        let received = channel.receive(bytes, &mut events);
+        let mut plaintext = BytesMut::new();
+        for event in events {
+            match event {
+                ChannelEvent::Secured(peer) => {
+                    self.nodes[link.node].engine.handle_secured(conn, peer, now);
+                }
+                ChannelEvent::Data(data) => plaintext.extend_from_slice(&data),
+            }
+        }
+        if !plaintext.is_empty() {
+            let plaintext = plaintext.freeze();
+            if self.config.record {
+                self.record_messages(link.peer_node, link.node, conn, &plaintext);
+            }
+            self.nodes[link.node]
+                .engine
+                .handle_bytes(conn, &plaintext, now);
+        }
+        if received.is_err() {
+            self.stats.channel_failures += 1;
+            self.take_link(conn);
+            self.nodes[link.node].engine.handle_closed(conn, now);
+            if self.links_get(link.peer).is_some() {
+                self.push(now + link.latency, Kind::Closed { conn: link.peer });
+            }
+            return;
+        }
+        self.flush_channel(link.node, conn);
     }
 
     fn new_link(&mut self, node: usize, peer_node: usize, latency: Duration) -> ConnectionId {
@@ -965,7 +1135,8 @@ impl Sim {
         }
     }
 
-    /// Puts one transmission of node `from` on the wire.
+    /// Puts one transmission of node `from` on the wire, through its
+    /// channel.
     fn send(&mut self, from: usize, conn: ConnectionId, bytes: Bytes) {
         let bytes = if self.nodes[from].rewrite.is_some() {
             let Some(bytes) = self.rewrite(from, bytes) else {
@@ -976,6 +1147,20 @@ impl Sim {
             bytes
         };
         self.stats.transmissions += 1;
+        let sealed = usize::try_from(conn.0)
+            .ok()
+            .and_then(|c| self.channels.get_mut(c))
+            .and_then(Option::as_mut)
+            .map(|channel| channel.send(&bytes).map(|()| channel.take_output()));
+        // The engine sends only on established connections, whose channels
+        // are secured; anything else is lost with the link.
+        if let Some(Ok(Some(bytes))) = sealed {
+            self.send_raw(from, conn, bytes);
+        }
+    }
+
+    /// Puts bytes of node `from`'s channel on the wire.
+    fn send_raw(&mut self, from: usize, conn: ConnectionId, bytes: Bytes) {
         self.stats.bytes += bytes.len() as u64;
         let Some(link) = self.link(conn) else {
             return;

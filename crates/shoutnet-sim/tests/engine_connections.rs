@@ -181,8 +181,8 @@ fn a_stale_entry_is_pinged_before_a_newcomer_takes_its_place() {
     assert!(sim.node(0).routing_table().contains(&a_addr));
     assert!(sim.node(0).routing_table().is_replacement(&b_addr));
     assert!(
-        sent(&sim, 0, a, Opcode::Ping).len() >= 2,
-        "a hello and a liveness ping"
+        !sent(&sim, 0, a, Opcode::Ping).is_empty(),
+        "a liveness ping"
     );
 
     // Now `a` is down; the next newcomer's ping finds it dead.

@@ -101,6 +101,15 @@ fn main() -> Result<()> {
             let b = report.bootstrap;
             let per = |x: u64| x as f64 / b.nodes.max(1) as f64;
             println!();
+            let e = report.engines;
+            println!(
+                "engines: {} inbound refused on arrival, {} handshakes refused, {} dial failures, {} requests rate-limited, {} closed for refusals",
+                e.refused_inbound,
+                e.refused_handshakes,
+                e.dial_failures,
+                e.rate_limited,
+                e.refusals_over_budget,
+            );
             println!(
                 "bootstrap per node: {:.1} lookups, {:.1} requests, {:.1} dials, {:.1} routing-table entries at the end",
                 per(b.lookups),

@@ -127,6 +127,8 @@ pub struct LookupReport {
     pub stats: SimStats,
     /// Messages all engines sent (a transmission batches one or more).
     pub messages: u64,
+    /// The engines' counters, summed over the nodes.
+    pub engines: shoutnet_engine::Stats,
     /// Virtual time at the end.
     pub elapsed: Duration,
     /// The run's trace hash.
@@ -160,10 +162,22 @@ pub fn run(
         .set_latency(params.latency)
         .set_keep_log(false)
         .set_refresh_below(params.refresh_below);
+    // Every node joins through the first few, a flash crowd of hundreds of
+    // handshakes a second: those seed nodes are configured for it, as a
+    // network's seeds would be. The other nodes keep the engine's
+    // admission limits.
+    let seeds = params.seeds.max(1);
+    config.set_configure(std::sync::Arc::new(move |i, engine| {
+        if i < seeds {
+            engine
+                .set_max_inbound(usize::MAX)
+                .set_max_handshaking(usize::MAX)
+                .set_handshake_rate(shoutnet_engine::Rate::new(1_000_000, 1_000_000));
+        }
+    }));
     let max_steps = config.max_steps();
     let mut sim = Sim::new(config, epoch)?;
     let n = params.n;
-    let seeds = params.seeds.max(1);
 
     // Bootstrap in batches, every node through the seed nodes below it.
     let batch = params.batch.max(1);
@@ -277,6 +291,7 @@ pub fn run(
         bootstrap,
         stats: sim.stats(),
         messages: (0..n).map(|i| sim.node(i).stats().messages_sent).sum(),
+        engines: sim.engine_stats(),
         elapsed: sim.elapsed(),
         trace_hash: sim.trace_hash(),
     })

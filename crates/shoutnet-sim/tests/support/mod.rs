@@ -11,7 +11,7 @@ use bytes::Bytes;
 use shoutnet_crypto::Address;
 use shoutnet_engine::{Action, CloseReason, Command, CommandId, ConnectionId, EngineConfig, Event};
 use shoutnet_sim::scenario::lookup;
-use shoutnet_sim::{Latency, Sim, SimConfig, addr, node_keypair};
+use shoutnet_sim::{ChannelMode, Latency, Sim, SimConfig, addr, node_keypair};
 use shoutnet_wire::{Message, Method, NackCode, Opcode, Payload, Profile, encode_transmission};
 
 /// How long [`settle`] runs: past the handshake and request timeouts
@@ -32,8 +32,19 @@ pub fn network(
     seed: u64,
     configure: impl Fn(&mut EngineConfig) + Send + Sync + 'static,
 ) -> Sim {
+    network_over(ChannelMode::Trusted, n, seed, configure)
+}
+
+/// [`network`] with connections over `channel`.
+pub fn network_over(
+    channel: ChannelMode,
+    n: usize,
+    seed: u64,
+    configure: impl Fn(&mut EngineConfig) + Send + Sync + 'static,
+) -> Sim {
     let mut config = SimConfig::new(n, seed);
     config
+        .set_channel(channel)
         .set_latency(Latency::Constant(Duration::from_millis(1)))
         .set_record(true)
         .set_check_limits(true)
