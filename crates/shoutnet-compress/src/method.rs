@@ -140,11 +140,11 @@ impl MethodSet {
         self.0 &= !m.bit();
     }
 
-    /// The set with `m` added, for building sets in one expression.
+    /// The set with `m` added, for building sets in one expression
+    /// (constants included).
     #[must_use]
-    pub fn with(mut self, m: Method) -> Self {
-        self.insert(m);
-        self
+    pub const fn with(self, m: Method) -> Self {
+        Self(self.0 | m.bit())
     }
 
     /// The methods in the set, in ascending id order.

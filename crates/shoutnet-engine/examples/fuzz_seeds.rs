@@ -287,16 +287,13 @@ fn one() -> Bytes {
 }
 
 fn ping(request_id: u64) -> Payload {
-    Payload::Ping(Ping {
-        request_id,
-        hello: None,
-    })
+    Payload::Ping(Ping { request_id })
 }
 
 fn keepalive_ack(request_id: u64) -> Payload {
     Payload::Ack(Ack {
         request_id,
-        result: AckResult::Ping { proof: None },
+        result: AckResult::Ping,
     })
 }
 

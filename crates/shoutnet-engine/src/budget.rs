@@ -89,7 +89,6 @@ impl Bucket {
     }
 
     /// The whole tokens held at `now`.
-    #[allow(dead_code)] // Used by the decompression budget.
     pub(crate) fn available(&mut self, now: Instant) -> u64 {
         self.refill(now);
         self.level / UNIT
@@ -136,6 +135,12 @@ pub struct RequestRates {
     /// budget): 10 a second, bursts of 50. Past it the connection is
     /// closed, so refusals cannot be an amplifier either.
     pub refusals: Rate,
+    /// Bytes of compressed transmissions the connection may decompress:
+    /// 8 MiB a second, bursts of 64 MiB (one `max_decompressed`). With the
+    /// default methods (`none` and `snappy`, at most 9.2 ns per output
+    /// byte, crates/shoutnet-compress/README.md) that is under 8% of a
+    /// core; a transmission that would go past it closes the connection.
+    pub decompressed_bytes: Rate,
 }
 
 impl Default for RequestRates {
@@ -145,6 +150,7 @@ impl Default for RequestRates {
             lookup: Rate::new(20, 100),
             option: Rate::new(1, 8),
             refusals: Rate::new(10, 50),
+            decompressed_bytes: Rate::new(8 << 20, 64 << 20),
         }
     }
 }
@@ -247,6 +253,7 @@ mod tests {
             lookup: Rate::new(1, 2),
             option: Rate::new(1, 1),
             refusals: Rate::new(1, 1),
+            decompressed_bytes: Rate::new(1, 1),
         };
         let mut b = Budgets::new(&rates, t0);
         assert!(b.allow(Class::Lookup, t0) && b.allow(Class::Lookup, t0));

@@ -130,6 +130,15 @@ impl EngineConfig {
     /// 0.3 ms), so this bounds the private-key work unauthenticated peers
     /// can demand to about 6% of a core.
     pub const DEFAULT_HANDSHAKE_RATE: Rate = Rate::new(200, 400);
+    /// Compression methods a node decodes unless configured otherwise:
+    /// `none` and `snappy`, whose cost per byte is bounded well (at most
+    /// 9.2 ns per output byte, no block structure to abuse, bombs refused
+    /// from the length header). `bz2` and `lzma` cost about 50 ns per
+    /// output byte with fixed per-call and per-block costs; `gzip` and
+    /// `zlib` decode empty blocks at about 3.5 ms per KiB sent with the
+    /// current decoder (miniz_oxide issue #198). The measurements are in
+    /// crates/shoutnet-compress/README.md.
+    pub const DEFAULT_DECODE_METHODS: MethodSet = MethodSet::only_none().with(Method::Snappy);
     /// Bytes of messages queued for one connection within one input
     /// before more are dropped and counted: 1 MiB. The outbox is emptied
     /// into transmissions at every drain, so this bounds what one input (a
@@ -161,7 +170,7 @@ impl EngineConfig {
             bootstrap_refresh_below: Self::DEFAULT_BOOTSTRAP_REFRESH_BELOW,
             transient_idle: Self::DEFAULT_TRANSIENT_IDLE,
             maintenance_interval: Self::DEFAULT_MAINTENANCE_INTERVAL,
-            decode_methods: MethodSet::all(),
+            decode_methods: Self::DEFAULT_DECODE_METHODS,
             preferred: Method::None,
             queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
             table_capacity: Self::DEFAULT_TABLE_CAPACITY,

@@ -11,14 +11,15 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
+use shoutnet_compress::Error as CompressError;
 use shoutnet_crypto::Address;
 use shoutnet_wire::{
     Ack, AckResult, BatchEncoder, DecodeError, Limits, Message, Method, MethodSet, Nack, NackCode,
     Opcode, Payload, Profile, SetConnectionOpt, StreamDecoder, Transmission, Value,
 };
 
-use crate::budget::{Budgets, Class, RequestRates};
-use crate::event::Direction;
+use crate::budget::{Bucket, Budgets, Class, RequestRates};
+use crate::event::{CloseReason, Direction};
 use crate::handshake::Peer;
 
 /// Why a connection exists, which decides who closes it and when.
@@ -78,6 +79,8 @@ pub(crate) struct Connection {
     outbox_bytes: usize,
     /// The peer's budgets of requests and refusals.
     budgets: Budgets,
+    /// Bytes this connection may still decompress (docs/PROTOCOL.md §11).
+    decompress: Bucket,
     /// Set once the handshake completed.
     pub(crate) peer: Option<Peer>,
     /// When bytes last arrived, or when it was opened.
@@ -103,6 +106,7 @@ impl Connection {
         rates: &RequestRates,
         now: Instant,
     ) -> Self {
+        let decompress = Bucket::new(rates.decompressed_bytes, now);
         let (dialled, remote) = match direction {
             Direction::Outbound { addr } => (Some(addr), addr),
             Direction::Inbound { remote } => (None, remote),
@@ -116,6 +120,7 @@ impl Connection {
             outbox: VecDeque::new(),
             outbox_bytes: 0,
             budgets: Budgets::new(rates, now),
+            decompress,
             peer: None,
             last_received: now,
             last_active: now,
@@ -145,15 +150,42 @@ impl Connection {
     }
 
     /// The next complete transmission received, decoded; `Ok(None)` until
-    /// one is complete.
+    /// one is complete. A compressed one may decompress to no more than the
+    /// connection's decompression budget holds at `now` (and is charged
+    /// what it did).
     pub(crate) fn next_transmission(
         &mut self,
         profile: Profile,
         limits: &Limits,
-    ) -> Result<Option<Transmission>, DecodeError> {
-        self.decoder
-            .next_frame()
-            .and_then(|frame| frame.map(|f| f.decode(profile, limits)).transpose())
+        now: Instant,
+    ) -> Result<Option<Transmission>, CloseReason> {
+        let Some(frame) = self.decoder.next_frame().map_err(CloseReason::Framing)? else {
+            return Ok(None);
+        };
+        if frame.header.compression == Method::None {
+            return frame
+                .decode(profile, limits)
+                .map(Some)
+                .map_err(CloseReason::Framing);
+        }
+        let budget = usize::try_from(self.decompress.available(now)).unwrap_or(usize::MAX);
+        let allowed = budget.min(limits.max_decompressed);
+        let capped = Limits {
+            max_decompressed: allowed,
+            ..*limits
+        };
+        match frame.decode(profile, &capped) {
+            Ok(tx) => {
+                self.decompress.take(tx.body_len() as u64, now);
+                Ok(Some(tx))
+            }
+            Err(DecodeError::Decompress(CompressError::OutputLimit { .. }))
+                if allowed < limits.max_decompressed =>
+            {
+                Err(CloseReason::DecompressionBudget)
+            }
+            Err(err) => Err(CloseReason::Framing(err)),
+        }
     }
 
     /// The to-key of what this node sends: the peer's key (nothing is
@@ -430,10 +462,7 @@ mod tests {
             "nothing queued"
         );
         let key = Bytes::from(vec![1; 32]);
-        let ping = Payload::Ping(shoutnet_wire::Ping {
-            request_id: 1,
-            hello: None,
-        });
+        let ping = Payload::Ping(shoutnet_wire::Ping { request_id: 1 });
         let msg = Message::from_payload(Profile::Ed25519, key.clone(), key, &ping).unwrap();
         let len = msg.encoded_len(Profile::Ed25519);
         for _ in 0..5 {

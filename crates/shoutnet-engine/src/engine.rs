@@ -157,6 +157,7 @@ impl NodeEngine {
         let profile = config.keypair.profile();
         let key = config.keypair.public().to_bytes();
         let local = config.keypair.public().routing_address();
+        let local_network = config.local_network;
         let mut rng = ChaCha20Rng::from_seed(config.rng_seed);
         let mut static_secret = [0; 32];
         rng.fill_bytes(&mut static_secret);
@@ -196,7 +197,7 @@ impl NodeEngine {
             local,
             last_now: now,
             timers: Timers::default(),
-            lookups: Lookups::new(local),
+            lookups: Lookups::new(local, local_network),
             bootstraps: Bootstraps::default(),
             upkeep: false,
             next_command: 1,
@@ -356,12 +357,15 @@ impl NodeEngine {
             let Some(c) = self.pool.get_mut(conn) else {
                 return;
             };
-            let tx = match c.next_transmission(self.profile, &self.config.limits) {
+            let tx = match c.next_transmission(self.profile, &self.config.limits, now) {
                 Ok(Some(tx)) => tx,
                 Ok(None) => return,
-                Err(err) => {
-                    self.out.stats.framing_errors += 1;
-                    self.close(conn, CloseReason::Framing(err), now);
+                Err(reason) => {
+                    match reason {
+                        CloseReason::Framing(_) => self.out.stats.framing_errors += 1,
+                        _ => self.out.stats.decompression_over_budget += 1,
+                    }
+                    self.close(conn, reason, now);
                     return;
                 }
             };
@@ -594,24 +598,9 @@ impl NodeEngine {
             return;
         }
         match payload {
-            Payload::Ping(Ping {
-                request_id,
-                hello: None,
-            }) => {
-                let result = AckResult::Ping { proof: None };
+            Payload::Ping(Ping { request_id }) => {
+                let result = AckResult::Ping;
                 self.send(conn, &Payload::Ack(Ack { request_id, result }));
-            }
-            Payload::Ping(Ping {
-                request_id,
-                hello: Some(_),
-            }) => {
-                let reason = "hello after the handshake";
-                let code = NackCode::Malformed;
-                self.refuse(
-                    conn,
-                    refusal::nack(Opcode::Ping, Some(request_id), code, reason),
-                    now,
-                );
             }
             Payload::SetConnectionOpt(opt) => {
                 let decodes = self.config.decode_methods;
@@ -754,8 +743,8 @@ impl NodeEngine {
         };
         self.seen_on(conn, now);
         match (pending.purpose, ack.result) {
-            (Purpose::Keepalive, AckResult::Ping { .. }) => self.keepalive_answered(conn, now),
-            (Purpose::Liveness { address }, AckResult::Ping { .. }) => {
+            (Purpose::Keepalive, AckResult::Ping) => self.keepalive_answered(conn, now),
+            (Purpose::Liveness { address }, AckResult::Ping) => {
                 self.routing
                     .ping_result(&address, true, now, &mut self.timers);
             }
@@ -890,10 +879,7 @@ impl NodeEngine {
         if !self.send_request(conn, request_id, pending, now) {
             return false;
         }
-        let ping = Ping {
-            request_id,
-            hello: None,
-        };
+        let ping = Ping { request_id };
         self.send(conn, &Payload::Ping(ping));
         true
     }
@@ -992,7 +978,17 @@ impl NodeEngine {
             self.routing.record_failure(&peer, now, &mut self.timers);
         }
         for id in waiters.lookups {
-            self.peer_failed(id, peer, now);
+            self.next_address_or_fail(id, peer, now);
+        }
+    }
+
+    /// Lookup `id` could not reach `peer` at the address it tried: it tries
+    /// another address claimed for it, if any, else gives up on it.
+    fn next_address_or_fail(&mut self, id: LookupId, peer: Address, now: Instant) {
+        let next = self.lookups.next_address(id, &peer);
+        match next.and_then(|(key, addr)| Some((addr, self.checked_key(&key)?))) {
+            Some((addr, public)) => self.request_at(id, peer, addr, public, now),
+            None => self.peer_failed(id, peer, now),
         }
     }
 
@@ -1300,6 +1296,19 @@ impl NodeEngine {
             self.peer_failed(id, peer, now);
             return;
         };
+        self.request_at(id, peer, addr, public, now);
+    }
+
+    /// Asks `peer`, whose key is `public`, for lookup `id` over a transient
+    /// connection to `addr`.
+    fn request_at(
+        &mut self,
+        id: LookupId,
+        peer: Address,
+        addr: SocketAddr,
+        public: PublicKey,
+        now: Instant,
+    ) {
         match self.connect(peer, addr, Role::Transient, now) {
             Reached::Connected(conn) => self.send_find_node(conn, id, peer, now),
             Reached::Underway => match self.pool.wait_for(peer) {
@@ -1319,16 +1328,21 @@ impl NodeEngine {
         }
     }
 
-    /// The dialable address and key of candidate `peer` of lookup `id` if
-    /// its key is valid; an invalid one is counted and dropped.
+    /// The first claimed address and the key of candidate `peer` of lookup
+    /// `id` if its key is valid; an invalid one is counted and dropped.
     fn checked_candidate(
         &mut self,
         id: LookupId,
         peer: &Address,
     ) -> Option<(SocketAddr, PublicKey)> {
-        let candidate = self.lookups.take_candidate(id, peer)?;
-        match self.known_key(&candidate.key) {
-            Ok(public) => Some((candidate.addr, public)),
+        let (key, addr) = self.lookups.take_candidate(id, peer)?;
+        self.checked_key(&key).map(|public| (addr, public))
+    }
+
+    /// The validated key whose field is `key`; an invalid one is counted.
+    fn checked_key(&mut self, key: &[u8]) -> Option<PublicKey> {
+        match self.known_key(key) {
+            Ok(public) => Some(public),
             Err(_) => {
                 self.out.stats.invalid_nodes += 1;
                 None

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use shoutnet_crypto::Address;
 use shoutnet_kad::LookupStats;
-use shoutnet_wire::hello::HelloError;
+use shoutnet_wire::HelloError;
 use shoutnet_wire::{DecodeError, Opcode};
 
 /// A connection, numbered by the driver. The engine never invents one.
@@ -143,6 +143,10 @@ pub enum CloseReason {
     /// waits for its slot (§9.4).
     #[error("transient slot needed")]
     TransientSlotNeeded,
+    /// The peer sent compressed transmissions that would decompress past
+    /// the connection's decompression budget (§11).
+    #[error("over the decompression budget")]
+    DecompressionBudget,
     /// The peer caused more refusals (`NACK`s) than its budget allows
     /// (§11).
     #[error("too many refusals")]

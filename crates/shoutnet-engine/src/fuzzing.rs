@@ -381,15 +381,15 @@ impl Harness {
     /// The witness peer: answers keepalives and lookups, never misbehaves.
     fn witness_sees(&mut self, payload: Payload, replies: &mut Vec<Payload>) {
         match payload {
-            Payload::Ping(p) if p.hello.is_none() => {
-                replies.push(ack(p.request_id, AckResult::Ping { proof: None }));
+            Payload::Ping(p) => {
+                replies.push(ack(p.request_id, AckResult::Ping));
             }
             Payload::FindNode(find) => {
                 let (acked, nodes) = (NodesFor::FindNode, Vec::new());
                 replies.push(ack(find.request_id, AckResult::Nodes { acked, nodes }));
             }
             Payload::Nack(nack) => panic!("the engine refused the witness: {nack:?}"),
-            Payload::Ack(a) if a.result == (AckResult::Ping { proof: None }) => {
+            Payload::Ack(a) if a.result == AckResult::Ping => {
                 self.witness_acks.push(a.request_id);
             }
             _ => {}
@@ -501,10 +501,7 @@ fn split(data: &[u8], len: usize) -> (&[u8], &[u8]) {
 }
 
 fn ping(request_id: u64) -> Payload {
-    Payload::Ping(Ping {
-        request_id,
-        hello: None,
-    })
+    Payload::Ping(Ping { request_id })
 }
 
 fn ack(request_id: u64, result: AckResult) -> Payload {

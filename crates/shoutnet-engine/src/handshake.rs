@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use rand_core::CryptoRngCore;
 use shoutnet_crypto::{Address, Keypair, PublicKey};
-use shoutnet_wire::hello::Hello;
+use shoutnet_wire::Hello;
 use shoutnet_wire::{Method, MethodSet, Profile, ValueLimits};
 
 use crate::addrs::believable;
@@ -124,7 +124,7 @@ impl Judge<'_> {
 mod tests {
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
-    use shoutnet_wire::hello::HelloError;
+    use shoutnet_wire::HelloError;
 
     use super::*;
 

@@ -13,7 +13,7 @@ use shoutnet_crypto::Address;
 use shoutnet_kad::{KadConfig, Lookup, LookupAction, LookupKind, LookupStats};
 use shoutnet_wire::NodeInfo;
 
-use crate::addrs::first_dialable;
+use crate::addrs::usable;
 use crate::event::CommandId;
 use crate::timers::LookupId;
 
@@ -28,12 +28,19 @@ pub(crate) enum Owner {
     Refresh,
 }
 
-/// A candidate learned from a `FIND_NODE` answer. Its key is checked only
-/// when the lookup goes to contact it: most candidates never are.
+/// The most addresses a lookup keeps for one candidate: answers are
+/// claims, and a hostile answer that arrives first must not be able to bind
+/// an honest key to its own address for the whole lookup.
+const MAX_CLAIMED_ADDRESSES: usize = 3;
+
+/// A candidate learned from `FIND_NODE` answers. Its key is checked only
+/// when the lookup goes to contact it: most candidates never are. It keeps
+/// the first few distinct usable addresses answers claimed for it, tried in
+/// the order they arrived.
 #[derive(Clone, Debug)]
 pub(crate) struct Candidate {
     pub(crate) key: Bytes,
-    pub(crate) addr: SocketAddr,
+    pub(crate) addrs: Vec<SocketAddr>,
 }
 
 /// What a lookup asks for next.
@@ -77,6 +84,9 @@ struct State {
     /// Peers asked a second time after a connection closed under the first
     /// request.
     retried: BTreeSet<Address>,
+    /// Candidates being contacted, with the addresses left to try if the
+    /// one being dialled does not reach them.
+    contacting: BTreeMap<Address, Candidate>,
     fill: Option<(u8, usize)>,
 }
 
@@ -84,15 +94,19 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Lookups {
     local: Address,
+    /// Whether claimed loopback and private addresses are usable.
+    local_network: bool,
     running: BTreeMap<LookupId, State>,
     next_id: u64,
 }
 
 impl Lookups {
-    /// No lookups yet; they will never ask `local`, this node.
-    pub(crate) fn new(local: Address) -> Self {
+    /// No lookups yet; they will never ask `local`, this node, and use
+    /// claimed non-global addresses only on a `local_network`.
+    pub(crate) fn new(local: Address, local_network: bool) -> Self {
         Self {
             local,
+            local_network,
             running: BTreeMap::new(),
             next_id: 0,
         }
@@ -124,6 +138,7 @@ impl Lookups {
                 owner,
                 candidates: BTreeMap::new(),
                 retried: BTreeSet::new(),
+                contacting: BTreeMap::new(),
                 fill,
             },
         );
@@ -156,10 +171,42 @@ impl Lookups {
         Some(*self.running.get(&id)?.lookup.target())
     }
 
-    /// The candidate `peer` of lookup `id`, taken: how to reach it and its
-    /// unchecked key.
-    pub(crate) fn take_candidate(&mut self, id: LookupId, peer: &Address) -> Option<Candidate> {
-        self.running.get_mut(&id)?.candidates.remove(peer)
+    /// Lookup `id` goes to contact candidate `peer`: its unchecked key and
+    /// the first address claimed for it. The other addresses are kept for
+    /// [`next_address`](Self::next_address).
+    pub(crate) fn take_candidate(
+        &mut self,
+        id: LookupId,
+        peer: &Address,
+    ) -> Option<(Bytes, SocketAddr)> {
+        let state = self.running.get_mut(&id)?;
+        let mut candidate = state.candidates.remove(peer)?;
+        if candidate.addrs.is_empty() {
+            return None;
+        }
+        let first = candidate.addrs.remove(0);
+        let key = candidate.key.clone();
+        if !candidate.addrs.is_empty() {
+            state.contacting.insert(*peer, candidate);
+        }
+        Some((key, first))
+    }
+
+    /// Another address claimed for candidate `peer` of lookup `id`, with
+    /// its unchecked key, after the one tried did not reach it.
+    pub(crate) fn next_address(
+        &mut self,
+        id: LookupId,
+        peer: &Address,
+    ) -> Option<(Bytes, SocketAddr)> {
+        let state = self.running.get_mut(&id)?;
+        let candidate = state.contacting.get_mut(peer)?;
+        if candidate.addrs.is_empty() {
+            state.contacting.remove(peer);
+            return None;
+        }
+        let next = candidate.addrs.remove(0);
+        Some((candidate.key.clone(), next))
     }
 
     /// Its request to `peer` actually left: its timeout counts from now,
@@ -192,9 +239,11 @@ impl Lookups {
 
     /// `peer` answered lookup `id` with `nodes`. Nodes without an address
     /// (dial-out-only nodes, until relays exist) cannot be contacted and
-    /// are left out; so are nodes whose addresses are all undialable,
-    /// counted as invalid. The others become candidates, their keys checked
-    /// when contacted.
+    /// are left out; so are nodes whose addresses are all unusable
+    /// (undialable, or not global off a local network), counted as invalid.
+    /// The others become candidates, their keys checked when contacted; a
+    /// candidate named again with other addresses keeps up to
+    /// [`MAX_CLAIMED_ADDRESSES`] of them.
     pub(crate) fn on_nodes(
         &mut self,
         id: LookupId,
@@ -213,16 +262,28 @@ impl Lookups {
             if address == self.local {
                 continue;
             }
-            let Some(addr) = first_dialable(&node.listen) else {
+            let usable: Vec<SocketAddr> = node
+                .listen
+                .iter()
+                .copied()
+                .filter(|a| usable(a, self.local_network))
+                .collect();
+            if usable.is_empty() {
                 if !node.listen.is_empty() {
                     answered.invalid += 1;
                 }
                 continue;
-            };
-            state.candidates.entry(address).or_insert(Candidate {
+            }
+            let candidate = state.candidates.entry(address).or_insert(Candidate {
                 key: node.key,
-                addr,
+                addrs: Vec::new(),
             });
+            for addr in usable {
+                if candidate.addrs.len() < MAX_CLAIMED_ADDRESSES && !candidate.addrs.contains(&addr)
+                {
+                    candidate.addrs.push(addr);
+                }
+            }
             closer.push(address);
         }
         state.lookup.on_success(peer, closer, now);
@@ -249,10 +310,47 @@ mod tests {
     }
 
     #[test]
+    fn claims_keep_several_addresses_and_only_usable_ones() {
+        #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
+        let now = Instant::now();
+        let mut config = KadConfig::default();
+        config.set_k(2).set_alpha(1);
+        let mut pool = Lookups::new(a(9), false);
+        let id = pool.start(Owner::Refresh, a(0), vec![a(1)], &config, None, now);
+        let Some(Step::Send(first)) = pool.next(id, now) else {
+            panic!()
+        };
+        // A hostile answer names node 2 at its own address first; an honest
+        // one names its real address; a third names only loopback.
+        let answers = [
+            vec![node(2, &["8.8.8.8:666"])],
+            vec![
+                node(2, &["1.1.1.1:4000", "8.8.8.8:666"]),
+                node(3, &["127.0.0.1:3"]),
+            ],
+        ];
+        let mut invalid = 0;
+        for nodes in answers {
+            invalid += pool.on_nodes(id, &first, nodes, now).unwrap().invalid;
+        }
+        assert_eq!(invalid, 1, "loopback is not usable off a local network");
+        let two = Address::of_key_field(&[2; 32]);
+        let (_, tried) = pool.take_candidate(id, &two).unwrap();
+        assert_eq!(tried, "8.8.8.8:666".parse().unwrap());
+        let (_, next) = pool.next_address(id, &two).unwrap();
+        assert_eq!(
+            next,
+            "1.1.1.1:4000".parse().unwrap(),
+            "the honest claim is tried next"
+        );
+        assert!(pool.next_address(id, &two).is_none());
+    }
+
+    #[test]
     fn a_lookup_asks_takes_answers_and_finishes() {
         #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
         let now = Instant::now();
-        let mut pool = Lookups::new(a(9));
+        let mut pool = Lookups::new(a(9), true);
         let mut config = KadConfig::default();
         config.set_k(2).set_alpha(1);
         let id = pool.start(Owner::Refresh, a(0), vec![a(1)], &config, Some((3, 1)), now);
@@ -281,8 +379,12 @@ mod tests {
             panic!()
         };
         assert_eq!(next, two);
-        let candidate = pool.take_candidate(id, &two).unwrap();
-        assert_eq!(candidate.addr, "127.0.0.1:2".parse().unwrap());
+        let (_, addr) = pool.take_candidate(id, &two).unwrap();
+        assert_eq!(addr, "127.0.0.1:2".parse().unwrap());
+        assert!(
+            pool.next_address(id, &two).is_none(),
+            "only one was claimed"
+        );
         assert_eq!(pool.may_retry(id, two), Some(true));
         assert_eq!(pool.may_retry(id, two), Some(false), "once per peer");
         pool.on_failure(id, &two, now);

@@ -27,6 +27,9 @@ pub struct Stats {
     pub invalid_nodes: u64,
     /// Connections closed for framing errors.
     pub framing_errors: u64,
+    /// Connections closed because they would decompress past their
+    /// budget.
+    pub decompression_over_budget: u64,
     /// Messages dropped because a connection's outgoing queue was full.
     pub dropped_messages: u64,
     /// Outputs (transmissions, actions, events) dropped on a full queue.

@@ -154,6 +154,12 @@ pub struct Transmission {
 }
 
 impl Transmission {
+    /// The length of the body after decompression: what decoding it cost
+    /// in memory.
+    pub fn body_len(&self) -> usize {
+        self.body.len()
+    }
+
     /// The key profile the transmission was decoded with.
     pub fn profile(&self) -> Profile {
         self.profile
