@@ -80,8 +80,7 @@ impl Hello {
     /// valid signature is for the caller to check).
     ///
     /// ```
-    /// use shoutnet_wire::hello::Hello;
-    /// use shoutnet_wire::{Method, MethodSet, Profile, ValueLimits};
+    /// use shoutnet_wire::{Hello, Method, MethodSet, Profile, ValueLimits};
     ///
     /// let hello = Hello {
     ///     key: vec![7; 32].into(),

@@ -16,7 +16,7 @@ mod batch;
 mod error;
 pub mod fuzzing;
 mod header;
-pub mod hello;
+mod hello;
 #[cfg(feature = "json")]
 pub mod json;
 mod limits;
@@ -32,6 +32,7 @@ pub use batch::{
     encode_transmission,
 };
 pub use error::{DecodeError, EncodeError, Error, PayloadError, Refused, ValueError};
+pub use hello::{Hello, HelloError, MAX_HELLO};
 pub use header::{
     Flags, TRANSMISSION_HEADER_LEN, TransmissionHeader, covered_header_len, header_without_length,
 };
@@ -39,9 +40,9 @@ pub use limits::{Limits, ValueLimits};
 pub use message::{Message, MessageRef};
 pub use opcode::{Opcode, UnknownOpcode};
 pub use payload::{
-    Ack, AckResult, Broadcast, Custom, FindNode, FindValue, Hello, Lock, MAX_COMPRESSION_IDS,
+    Ack, AckResult, Broadcast, Custom, FindNode, FindValue, Lock, MAX_COMPRESSION_IDS,
     MAX_CUSTOM_NAME, MAX_DHT_KEY, MAX_DHT_VALUE, MAX_LISTEN_ADDRS, MAX_NACK_REASON,
-    MAX_NODES_PER_REPLY, MAX_RELAYS, Metadata, NONCE_LEN, Nack, NackCode, NodeInfo, NodesFor,
+    MAX_NODES_PER_REPLY, MAX_RELAYS, Metadata, Nack, NackCode, NodeInfo, NodesFor,
     PROTOCOL_VERSION, Payload, Ping, SetConnectionOpt, Store, Whisper,
 };
 pub use profile::{Profile, UnknownProfile};

@@ -12,7 +12,7 @@ mod schema;
 use bytes::Bytes;
 
 pub(crate) use self::records::parse_socket_addr;
-pub use self::records::{Hello, Lock, Metadata, NodeInfo};
+pub use self::records::{Lock, Metadata, NodeInfo};
 pub use self::reply::{Ack, AckResult, Nack, NackCode, NodesFor};
 pub use self::request::{
     Broadcast, Custom, FindNode, FindValue, Ping, SetConnectionOpt, Store, Whisper,
@@ -20,10 +20,9 @@ pub use self::request::{
 use crate::value::Head;
 use crate::{EncodeError, Opcode, PayloadError, Profile, Refused, Value, ValueLimits};
 
-/// The protocol version this crate speaks (docs/PROTOCOL.md §8.1).
+/// The protocol version this crate speaks; the secure channel's prologue
+/// names it (docs/PROTOCOL.md §9.1).
 pub const PROTOCOL_VERSION: u64 = 1;
-/// Length of a handshake nonce.
-pub const NONCE_LEN: usize = 32;
 /// Most listen addresses in a hello or node info.
 pub const MAX_LISTEN_ADDRS: usize = 8;
 /// Most relays of a dial-out-only node.
@@ -249,7 +248,6 @@ const fn request_id_index(opcode: Opcode) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use shoutnet_compress::MethodSet;
 
     use super::*;
     use crate::Message;
@@ -261,76 +259,21 @@ mod tests {
         Payload::decode(opcode, &bytes, P, &ValueLimits::default())
     }
 
-    fn hello() -> Hello {
-        Hello {
-            version: PROTOCOL_VERSION,
-            profile: "ed25519".into(),
-            nonce: [7; NONCE_LEN],
-            listen: vec![
-                "127.0.0.1:4000".parse().unwrap(),
-                "[::1]:4000".parse().unwrap(),
-            ],
-            compression: MethodSet::all(),
-            preferred: shoutnet_compress::Method::Zlib,
-        }
-    }
-
     #[test]
-    fn hello_round_trips_and_its_map_must_be_exact() {
-        let ping = Payload::Ping(Ping {
+    fn ping_is_a_keepalive_only() {
+        let ping = Payload::Ping(Ping { request_id: 1 });
+        assert_eq!(decode(Opcode::Ping, ping.to_value()), Ok(ping));
+        // The hello of earlier drafts is no longer a PING: two elements are
+        // an arity error, answered MALFORMED.
+        let old = Value::Array(vec![Value::from(1u8), Value::map([("version", Value::from(1u8))])]);
+        assert!(matches!(decode(Opcode::Ping, old), Err(PayloadError::Arity { len: 2, .. })));
+        let ack = Payload::Ack(Ack {
             request_id: 1,
-            hello: Some(hello()),
+            result: AckResult::Ping,
         });
-        assert_eq!(decode(Opcode::Ping, ping.to_value()), Ok(ping.clone()));
-
-        let Value::Array(mut items) = ping.to_value() else {
-            unreachable!()
-        };
-        let Some(Value::Map(entries)) = items.get_mut(1) else {
-            unreachable!()
-        };
-        entries.push(("extra".into(), Value::Nil));
-        let extra = decode(Opcode::Ping, Value::Array(items.clone()));
-        assert!(
-            matches!(extra, Err(PayloadError::Field { field: "hello", .. })),
-            "{extra:?}"
-        );
-
-        let Some(Value::Map(entries)) = items.get_mut(1) else {
-            unreachable!()
-        };
-        entries.retain(|(k, _)| k != "extra" && k != "nonce");
-        let missing = decode(Opcode::Ping, Value::Array(items));
-        assert!(
-            matches!(missing, Err(PayloadError::Field { field: "hello", .. })),
-            "{missing:?}"
-        );
-    }
-
-    #[test]
-    fn hello_compression_must_include_none_and_known_ids() {
-        for ids in [vec![4u8], vec![0, 6]] {
-            let mut h = hello().to_value();
-            let Value::Map(entries) = &mut h else {
-                unreachable!()
-            };
-            for (k, v) in entries.iter_mut() {
-                if k == "compression" {
-                    *v = Value::Array(ids.iter().map(|i| Value::from(*i)).collect());
-                }
-            }
-            let err = decode(Opcode::Ping, Value::Array(vec![Value::from(1u8), h]));
-            assert!(
-                matches!(
-                    err,
-                    Err(PayloadError::Field {
-                        field: "hello.compression",
-                        ..
-                    })
-                ),
-                "{ids:?}: {err:?}"
-            );
-        }
+        assert_eq!(decode(Opcode::Ack, ack.to_value()), Ok(ack));
+        let with_proof = Value::Array(vec![Value::from(2u8), Value::from(1u8), Value::bin(vec![0; 64])]);
+        assert!(matches!(decode(Opcode::Ack, with_proof), Err(PayloadError::Arity { len: 3, .. })));
     }
 
     #[test]
@@ -546,10 +489,7 @@ mod tests {
             relays: vec![Bytes::from(vec![2; 32])],
         };
         let payloads = [
-            Payload::Ping(Ping {
-                request_id: 1,
-                hello: Some(hello()),
-            }),
+            Payload::Ping(Ping { request_id: 1 }),
             Payload::Ack(Ack {
                 request_id: 2,
                 result: AckResult::Nodes {

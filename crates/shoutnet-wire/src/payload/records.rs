@@ -1,13 +1,12 @@
-//! Records shared by several payloads: node infos, DHT metadata and the
-//! handshake hello (docs/PROTOCOL.md §8 and §8.1).
+//! Records shared by several payloads: node infos and DHT metadata
+//! (docs/PROTOCOL.md §8).
 
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use shoutnet_compress::{Method, MethodSet};
 
 use super::schema::{self, Entries, Fields};
-use super::{MAX_COMPRESSION_IDS, MAX_LISTEN_ADDRS, MAX_RELAYS, NONCE_LEN};
+use super::{MAX_LISTEN_ADDRS, MAX_RELAYS};
 use crate::{Opcode, PayloadError, Profile, Value};
 
 /// How to reach a node: `[key, listen, relays]`.
@@ -157,112 +156,6 @@ impl Metadata {
             ("lock", Value::from(lock)),
         ])
     }
-}
-
-/// The handshake fields of a connection-opening `PING` (docs/PROTOCOL.md
-/// §8.1, §9.1).
-///
-/// `version` and `profile` are kept as sent so that the engine can answer a
-/// mismatch with `NACK VERSION_MISMATCH` rather than `MALFORMED`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Hello {
-    /// Protocol version ([`PROTOCOL_VERSION`](super::PROTOCOL_VERSION) here).
-    pub version: u64,
-    /// The sender's key profile name.
-    pub profile: String,
-    /// Fresh random bytes the peer must sign.
-    pub nonce: [u8; NONCE_LEN],
-    /// Addresses the sender accepts connections on (none for dial-out-only
-    /// nodes).
-    pub listen: Vec<SocketAddr>,
-    /// Compression methods the sender can decode (always includes `none`).
-    pub compression: MethodSet,
-    /// The method the sender would like to receive.
-    pub preferred: Method,
-}
-
-const HELLO_KEYS: &str =
-    "a map with exactly version, profile, nonce, listen, compression, preferred";
-
-impl Hello {
-    /// The sender's profile, if it is one this crate knows.
-    pub fn profile(&self) -> Option<Profile> {
-        self.profile.parse().ok()
-    }
-
-    pub(crate) fn from_value(value: Value) -> Result<Self, PayloadError> {
-        let op = Opcode::Ping;
-        let mut m = Entries::new(op, "hello", HELLO_KEYS, value)?;
-        let version = schema::uint(op, "hello.version", &m.take("version")?)?;
-        let profile = schema::string(op, "hello.profile", m.take("profile")?, 32)?;
-        let nonce = schema::bin_exact(op, "hello.nonce", m.take("nonce")?, NONCE_LEN, "bin(32)")?;
-        let nonce = <[u8; NONCE_LEN]>::try_from(&nonce[..]).map_err(|_| PayloadError::Field {
-            opcode: op,
-            field: "hello.nonce",
-            expected: "bin(32)",
-        })?;
-        let listen = addresses(op, "hello.listen", m.take("listen")?)?;
-        let ids = schema::array(
-            op,
-            "hello.compression",
-            m.take("compression")?,
-            MAX_COMPRESSION_IDS,
-        )?;
-        let compression = methods(op, &ids)?;
-        let preferred = method(op, "hello.preferred", &m.take("preferred")?)?;
-        m.finish()?;
-        Ok(Self {
-            version,
-            profile,
-            nonce,
-            listen,
-            compression,
-            preferred,
-        })
-    }
-
-    /// The value form of docs/PROTOCOL.md §8.
-    pub fn to_value(&self) -> Value {
-        let ids = self
-            .compression
-            .with(Method::None)
-            .iter()
-            .map(|m| Value::from(m.id()));
-        Value::map([
-            ("version", Value::from(self.version)),
-            ("profile", Value::from(self.profile.as_str())),
-            ("nonce", Value::bin(self.nonce.to_vec())),
-            ("listen", addresses_value(&self.listen)),
-            ("compression", Value::Array(ids.collect())),
-            ("preferred", Value::from(self.preferred.id())),
-        ])
-    }
-}
-
-fn method(opcode: Opcode, field: &'static str, v: &Value) -> Result<Method, PayloadError> {
-    v.as_u64()
-        .and_then(|id| u8::try_from(id).ok())
-        .and_then(|id| Method::from_id(id).ok())
-        .ok_or(PayloadError::Field {
-            opcode,
-            field,
-            expected: "a compression id 0-5",
-        })
-}
-
-fn methods(opcode: Opcode, ids: &[Value]) -> Result<MethodSet, PayloadError> {
-    let mut set = MethodSet::empty();
-    for id in ids {
-        set.insert(method(opcode, "hello.compression", id)?);
-    }
-    if !set.contains(Method::None) {
-        return Err(PayloadError::Field {
-            opcode,
-            field: "hello.compression",
-            expected: "a list of compression ids including 0",
-        });
-    }
-    Ok(set)
 }
 
 fn addresses(

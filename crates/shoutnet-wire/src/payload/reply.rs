@@ -20,12 +20,8 @@ pub struct Ack {
 /// The result part of an `ACK`, one variant per acknowledgeable request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AckResult {
-    /// `PING`: a keepalive (`None`) or the handshake proof.
-    Ping {
-        /// Signature over the peer's nonce and both keys (docs/PROTOCOL.md
-        /// §9.1); an owned copy when decoded.
-        proof: Option<Bytes>,
-    },
+    /// `PING`, a keepalive: no result.
+    Ping,
     /// `SET_CONNECTION_OPT`, echoing the request.
     SetConnectionOpt {
         /// The option that was set.
@@ -83,7 +79,7 @@ impl AckResult {
     /// The opcode of the request this result answers.
     pub fn acked_opcode(&self) -> Opcode {
         match self {
-            Self::Ping { .. } => Opcode::Ping,
+            Self::Ping => Opcode::Ping,
             Self::SetConnectionOpt { .. } => Opcode::SetConnectionOpt,
             Self::Whisper { .. } => Opcode::Whisper,
             Self::Nodes {
@@ -125,18 +121,8 @@ impl Ack {
         };
         let result = match acked {
             Opcode::Ping => {
-                if f.remaining() > 1 {
-                    arity(&f, 1, "2 or 3 for PING")?;
-                }
-                let proof = match f.remaining() {
-                    0 => None,
-                    _ => Some(schema::owned(&f.bin_exact(
-                        "proof",
-                        profile.signature_len(),
-                        "bin(S)",
-                    )?)),
-                };
-                AckResult::Ping { proof }
+                arity(&f, 0, "2 for PING")?;
+                AckResult::Ping
             }
             Opcode::SetConnectionOpt => {
                 arity(&f, 2, "4 for SET_CONNECTION_OPT")?;
@@ -197,7 +183,7 @@ impl Ack {
             Value::from(self.request_id),
         ];
         match &self.result {
-            AckResult::Ping { proof } => items.extend(proof.clone().map(Value::Bin)),
+            AckResult::Ping => {}
             AckResult::SetConnectionOpt { option, setting } => {
                 items.extend([Value::from(*option), Value::from(*setting)]);
             }

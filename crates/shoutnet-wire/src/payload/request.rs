@@ -4,36 +4,29 @@
 
 use bytes::Bytes;
 
-use super::records::Hello;
 use super::schema::{self, Fields};
 use super::{MAX_CUSTOM_NAME, MAX_DHT_KEY};
 use crate::value::Head;
 use crate::{Opcode, PayloadError, Value};
 
-/// `PING [request_id]` (keepalive) or `PING [request_id, hello]` (handshake).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `PING [request_id]`: a keepalive (docs/PROTOCOL.md §8.1). Connections
+/// open with the secure channel's handshake (§9.1), not with a `PING`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ping {
     /// The request id.
     pub request_id: u64,
-    /// The handshake fields, on the first PING of a connection.
-    pub hello: Option<Hello>,
 }
 
 impl Ping {
     pub(crate) fn from_value(value: Value) -> Result<Self, PayloadError> {
-        let mut f = Fields::new(Opcode::Ping, value, 1..=2, "1 or 2")?;
-        let request_id = f.uint("request_id")?;
-        let hello = match f.remaining() {
-            0 => None,
-            _ => Some(Hello::from_value(f.any("hello")?)?),
-        };
-        Ok(Self { request_id, hello })
+        let mut f = Fields::new(Opcode::Ping, value, 1..=1, "1")?;
+        Ok(Self {
+            request_id: f.uint("request_id")?,
+        })
     }
 
-    pub(crate) fn to_value(&self) -> Value {
-        let mut items = vec![Value::from(self.request_id)];
-        items.extend(self.hello.as_ref().map(Hello::to_value));
-        Value::Array(items)
+    pub(crate) fn to_value(self) -> Value {
+        Value::Array(vec![Value::from(self.request_id)])
     }
 }
 
