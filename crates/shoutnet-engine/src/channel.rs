@@ -204,7 +204,9 @@ pub struct SecureChannel {
     inbuf: BytesMut,
     /// Ciphertext waiting for the driver.
     out: BytesMut,
-    /// One Noise message's worth of scratch space.
+    /// Scratch space for one Noise message, grown to the largest message
+    /// handled so far (at most [`MAX_NOISE_MESSAGE`]), so an idle channel
+    /// that only ever saw small messages stays small.
     scratch: Vec<u8>,
 }
 
@@ -246,7 +248,7 @@ impl SecureChannel {
             hello: identity.hello.clone(),
             inbuf: BytesMut::new(),
             out: BytesMut::new(),
-            scratch: vec![0; MAX_NOISE_MESSAGE],
+            scratch: Vec::new(),
         }
     }
 
@@ -285,6 +287,7 @@ impl SecureChannel {
         while let Some(message) = self.next_message()? {
             match &mut self.state {
                 State::Handshake(hs) => {
+                    grow(&mut self.scratch, message.len());
                     let len = hs
                         .read_message(&message, &mut self.scratch)
                         .map_err(|_| ChannelError::HandshakeFailed)?;
@@ -292,6 +295,7 @@ impl SecureChannel {
                     self.after_handshake_read(payload, events)?;
                 }
                 State::Transport(ts) => {
+                    grow(&mut self.scratch, message.len());
                     let len = ts
                         .read_message(&message, &mut self.scratch)
                         .map_err(|_| ChannelError::DecryptFailed)?;
@@ -354,6 +358,8 @@ impl SecureChannel {
         let State::Handshake(hs) = &mut self.state else {
             return Err(ChannelError::Failed);
         };
+        // Two keys, two tags and the payload: well under a Noise message.
+        grow(&mut self.scratch, payload.len() + 2 * 32 + 2 * TAG_LEN);
         let len = hs
             .write_message(payload, &mut self.scratch)
             .map_err(|_| ChannelError::HandshakeFailed)?;
@@ -390,6 +396,7 @@ impl SecureChannel {
             });
         };
         for chunk in plaintext.chunks(MAX_CHUNK) {
+            grow(&mut self.scratch, chunk.len() + TAG_LEN);
             let len = ts
                 .write_message(chunk, &mut self.scratch)
                 .map_err(|_| ChannelError::Failed)?;
@@ -401,6 +408,14 @@ impl SecureChannel {
     /// Ciphertext to write to the connection, if any.
     pub fn take_output(&mut self) -> Option<Bytes> {
         (!self.out.is_empty()).then(|| self.out.split().freeze())
+    }
+}
+
+/// Makes `scratch` at least `len` bytes long (at most a Noise message).
+fn grow(scratch: &mut Vec<u8>, len: usize) {
+    let len = len.min(MAX_NOISE_MESSAGE);
+    if scratch.len() < len {
+        scratch.resize(len, 0);
     }
 }
 

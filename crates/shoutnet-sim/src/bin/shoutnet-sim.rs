@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use shoutnet_sim::LossModel;
+use shoutnet_sim::{ChannelMode, LossModel};
 use shoutnet_sim::scenario::lookup::{self, LookupParams};
 
 #[derive(Debug, Parser)]
@@ -45,11 +45,23 @@ enum Scenario {
         /// Lookups started together.
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// The secure channel: `trusted` (the simulator's stand-in, the
+        /// default) or `noise` (X25519 and ChaCha20-Poly1305, as the runtime).
+        #[arg(long, default_value = "trusted", value_parser = parse_channel)]
+        channel: ChannelMode,
         /// After its self-lookup, a bootstrapping node refreshes the buckets
         /// with fewer entries than this.
         #[arg(long, default_value_t = shoutnet_engine::EngineConfig::DEFAULT_BOOTSTRAP_REFRESH_BELOW)]
         refresh_below: usize,
     },
+}
+
+fn parse_channel(s: &str) -> Result<ChannelMode, String> {
+    match s {
+        "trusted" => Ok(ChannelMode::Trusted),
+        "noise" => Ok(ChannelMode::Noise),
+        other => Err(format!("{other:?}: expected `trusted` or `noise`")),
+    }
 }
 
 fn parse_loss_model(s: &str) -> Result<LossModel, String> {
@@ -79,6 +91,7 @@ fn main() -> Result<()> {
             loss,
             loss_model,
             concurrency,
+            channel,
             refresh_below,
         } => {
             let mut params = LookupParams::new(n, seed, lookups);
@@ -88,6 +101,7 @@ fn main() -> Result<()> {
             params.loss_model = loss_model;
             params.concurrency = concurrency;
             params.refresh_below = refresh_below;
+            params.channel = channel;
             #[allow(clippy::disallowed_methods)] // The one clock read: epoch and wall time.
             let start = Instant::now();
             let mut progress = |line: &str| {

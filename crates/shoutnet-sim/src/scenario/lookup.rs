@@ -12,7 +12,7 @@ use shoutnet_engine::{Command, CommandId, Event};
 
 use shoutnet_crypto::Keypair;
 
-use crate::{Error, Latency, Livelock, LossModel, Sim, SimConfig, SimStats, addr};
+use crate::{ChannelMode, Error, Latency, Livelock, LossModel, Sim, SimConfig, SimStats, addr};
 
 /// Parameters of a lookup run.
 #[derive(Clone, Debug)]
@@ -44,6 +44,8 @@ pub struct LookupParams {
     pub batch_interval: Duration,
     /// The engines' bootstrap refresh threshold.
     pub refresh_below: usize,
+    /// The secure channel connections run.
+    pub channel: ChannelMode,
 }
 
 impl LookupParams {
@@ -68,6 +70,7 @@ impl LookupParams {
             batch: 50,
             batch_interval: Duration::from_millis(100),
             refresh_below: shoutnet_engine::EngineConfig::DEFAULT_BOOTSTRAP_REFRESH_BELOW,
+            channel: ChannelMode::default(),
         }
     }
 }
@@ -161,7 +164,8 @@ pub fn run(
         .set_keys(params.keys.clone())
         .set_latency(params.latency)
         .set_keep_log(false)
-        .set_refresh_below(params.refresh_below);
+        .set_refresh_below(params.refresh_below)
+        .set_channel(params.channel);
     // Every node joins through the first few, a flash crowd of hundreds of
     // handshakes a second: those seed nodes are configured for it, as a
     // network's seeds would be. The other nodes keep the engine's
