@@ -500,10 +500,7 @@ impl NodeEngine {
         let forwarded = matches!(msg.opcode, Opcode::Shout | Opcode::Whisper);
         if !forwarded && msg.from != peer.public.key_field() {
             let reason = "from-key is not the connection's peer";
-            let request_id = msg
-                .read(self.profile, &self.config.limits.value)
-                .err()
-                .and_then(|r| r.request_id);
+            let request_id = refusal::request_id_of(msg, self.profile, &self.config.limits.value);
             let code = NackCode::NotAuthenticated;
             self.send(
                 conn,
@@ -513,6 +510,17 @@ impl NodeEngine {
             return;
         }
         let peer_address = peer.address;
+        if !self.addressed_to_us(msg) {
+            let code = NackCode::Malformed;
+            let request_id = refusal::request_id_of(msg, self.profile, &self.config.limits.value);
+            let reason = "to-key is not this node's key";
+            self.refuse(
+                conn,
+                refusal::nack(msg.opcode, request_id, code, reason),
+                now,
+            );
+            return;
+        }
         if msg.opcode.is_reserved() {
             let code = NackCode::UnsupportedOpcode;
             self.refuse(
@@ -568,6 +576,18 @@ impl NodeEngine {
             return;
         }
         self.serve(conn, payload, &peer_address, now);
+    }
+
+    /// Whether `msg`'s to-key fits its opcode (docs/PROTOCOL.md §9.2):
+    /// `SHOUT` and `SPEAK` go to the broadcast key, a `WHISPER` to the key
+    /// it is for (this node or one it is routed towards), everything else
+    /// to this node's key.
+    fn addressed_to_us(&self, msg: &Message) -> bool {
+        match msg.opcode {
+            Opcode::Shout | Opcode::Speak => msg.to.iter().all(|b| *b == 0),
+            Opcode::Whisper => true,
+            _ => msg.to == self.key,
+        }
     }
 
     /// Whether a request of `class` on `conn` is within its budget, and the

@@ -2,7 +2,35 @@
 //! node will not serve, with the request id read from the message's raw
 //! value when it has one, and the reason cut to the wire's limit.
 
-use shoutnet_wire::{MAX_NACK_REASON, Message, Nack, NackCode, Opcode, PayloadError, Refused};
+use shoutnet_wire::{
+    MAX_NACK_REASON, Message, Nack, NackCode, Opcode, Payload, PayloadError, Profile, Refused,
+    ValueLimits,
+};
+
+/// The request id of `msg`, read by decoding it once: the payload's, or
+/// the one the refused decode could read (docs/PROTOCOL.md §8.3).
+pub(crate) fn request_id_of(msg: &Message, profile: Profile, limits: &ValueLimits) -> Option<u64> {
+    match msg.read(profile, limits) {
+        Ok(payload) => request_id(&payload),
+        Err(refused) => refused.request_id,
+    }
+}
+
+/// The request id `payload` carries, if it is a request or a reply.
+fn request_id(payload: &Payload) -> Option<u64> {
+    match payload {
+        Payload::Ack(a) => Some(a.request_id),
+        Payload::Nack(n) => n.request_id,
+        Payload::Ping(p) => Some(p.request_id),
+        Payload::SetConnectionOpt(o) => Some(o.request_id),
+        Payload::Whisper(w) => Some(w.request_id),
+        Payload::FindNode(f) => Some(f.request_id),
+        Payload::FindValue(f) => Some(f.request_id),
+        Payload::Store(s) => Some(s.request_id),
+        Payload::Custom(c) => c.request_id,
+        Payload::Shout(_) | Payload::Speak(_) => None,
+    }
+}
 
 /// `NACK [acked, request_id, code, reason]`, the reason cut to
 /// [`MAX_NACK_REASON`] bytes on a character boundary.
@@ -43,7 +71,6 @@ pub(crate) fn malformed(msg: &Message, refused: &Refused) -> Option<Nack> {
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
-    use shoutnet_wire::Profile;
 
     use super::*;
 

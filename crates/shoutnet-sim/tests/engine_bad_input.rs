@@ -356,3 +356,28 @@ fn set_connection_opt_is_acked_for_decodable_methods_only() {
         }))
     )));
 }
+
+#[test]
+fn a_request_for_another_key_is_refused() {
+    let mut sim = network(3, 9, |_| {});
+    let (_, cb) = sim.connect(0, 1);
+    settle(&mut sim);
+    let find = Payload::FindNode(FindNode {
+        request_id: 31,
+        target: [3; 32],
+    });
+    // From node 0, on its connection to node 1, but to node 2's key.
+    let misaddressed =
+        Message::from_payload(Profile::Ed25519, key(&sim, 0), key(&sim, 2), &find).unwrap();
+    sim.inject(1, cb, &encode(&[misaddressed]));
+    settle(&mut sim);
+    let nacks: Vec<_> = sent(&sim, 1, 0, Opcode::Nack)
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(
+        matches!(&nacks[..], [Payload::Nack(n)] if n.code == NackCode::Malformed && n.request_id == Some(31)),
+        "{nacks:?}"
+    );
+    assert!(sent(&sim, 1, 0, Opcode::Ack).is_empty(), "not answered");
+}

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use shoutnet_sim::{ChannelMode, LossModel};
 use shoutnet_sim::scenario::lookup::{self, LookupParams};
+use shoutnet_sim::{ChannelMode, LossModel};
 
 #[derive(Debug, Parser)]
 #[command(name = "shoutnet-sim", about = "Deterministic shoutnet simulations")]
