@@ -76,7 +76,7 @@ mod tests {
 
     #[test]
     fn malformed_requests_are_answered_and_replies_are_not() {
-        let limits = shoutnet_wire::ValueLimits::default();
+        let limits = ValueLimits::default();
         let key = Bytes::from(vec![1; 32]);
         // FIND_NODE [7, "x"]: the target is not bin(32); the id is read.
         let find = Message::new(
