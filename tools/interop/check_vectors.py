@@ -14,13 +14,22 @@ must be rejected with the error the .json beside it names, and refused as
 its "scope" says: the whole transmission, or one message with a §10 code,
 answered with a NACK or not.
 
-Then the cryptography of §5.3-§5.5 is checked with the test-only fixture
+Then the cryptography of §5.3-§5.4 is checked with the test-only fixture
 keys of fixtures/keys/ (--keys): every signature is verified with its
-from-key, every encrypted message to a fixture key is decrypted and its
-plaintext compared with the JSON's "plaintext", and every handshake proof
-the JSON gives a "handshake" for is verified. Crypto failures are FAILs with
---require-crypto (which also fails if nothing of a kind was verified), and
-warnings without it.
+from-key, and every encrypted message to a fixture key is decrypted and its
+plaintext compared with the JSON's "plaintext".
+
+Each <profile>/handshake.json (§9.1, §13.2) is replayed with this file's own
+Noise XX (written from the Noise specification, revision 34, on the
+`cryptography` primitives) from the vector's fixed keys: messages 1-3, the
+handshake hash and the transport messages must come out byte for byte, both
+hellos must follow §9.1, their bindings (§5.5) must verify over the static
+keys the handshake delivered, and the transmissions carried must decode as
+those of §4. The byte streams of <profile>/handshake/ must be those
+messages in order.
+
+Crypto failures are FAILs with --require-crypto (which also fails if
+nothing of a kind was verified), and warnings without it.
 
 Dependencies: Python 3.11 standard library, msgpack 1.x, cramjam,
 cryptography.
@@ -41,7 +50,7 @@ try:
     import cramjam
     import msgpack
     from cryptography.exceptions import InvalidSignature, InvalidTag
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes, hmac, serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, x25519
     from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -629,11 +638,9 @@ class Schema:
 
     def check(self, v):
         op = self.msg.opcode
-        if op == PING:
-            p = self.array(v, "payload", 1, 2)
+        if op == PING:  # a keepalive, §8.1
+            p = self.array(v, "payload", 1)
             self.uint(p[0], "request_id")
-            if len(p) == 2:
-                self.hello(p[1])
         elif op == ACK:
             self.ack(v)
         elif op == NACK:
@@ -672,32 +679,14 @@ class Schema:
             self.string(p[1], "name", 1, MAX_CUSTOM_NAME)
         # 10-14 are reserved: no schema, any restricted value.
 
-    def hello(self, v):
-        h = self.exact_map(v, "hello", ["version", "profile", "nonce", "listen",
-                                        "compression", "preferred"])
-        self.uint(h.get("version"), "hello.version")
-        self.string(h.get("profile"), "hello.profile")
-        self.binary(h.get("nonce"), "hello.nonce", 32)
-        for i, addr in enumerate(self.list_of(h.get("listen"), "hello.listen",
-                                              MAX_LISTEN)):
-            self.socket_addr(addr, f"hello.listen[{i}]")
-        ids = self.list_of(h.get("compression"), "hello.compression", 8)
-        for i, cid in enumerate(ids):
-            self.uint(cid, f"hello.compression[{i}]")
-        if 0 not in ids:
-            self.fail("hello.compression", f"{ids} does not include 0")
-        self.uint(h.get("preferred"), "hello.preferred")
-
     def ack(self, v):
         self.array(v, "payload", 2, 5)
         acked = self.uint(v[0], "acked_opcode")
         self.uint(v[1], "request_id")
         r = v[2:]
         name = OPCODE_NAMES.get(acked, str(acked))
-        if acked == PING:
-            self.array(r, "result", 0, 1)
-            if r:
-                self.binary(r[0], "proof", self.s)
+        if acked == PING:  # no result, §8.2
+            self.array(r, "result", 0)
         elif acked == SET_CONNECTION_OPT:
             self.array(r, "result", 2)
             self.uint(r[0], "option")
@@ -746,6 +735,8 @@ class Schema:
 
 def key_field_problem(profile, key):
     """None if `key` is a well-formed key field of `profile` (§2)."""
+    if profile == "ed25519":
+        return ed25519_key_problem(key)
     if profile == "rsa2048":
         if not (key.startswith(RSA_DER_PREFIX) and key.endswith(RSA_DER_SUFFIX)):
             return "not the 270-byte DER RSAPublicKey layout of §2"
@@ -860,9 +851,7 @@ def header_problems(profile, msg):
     if msg.from_key == zero:
         return "the from-key is the broadcast key (§2)"
     if msg.to_key == zero:
-        hello_ping = (msg.opcode == PING and type(msg.value) is list
-                      and len(msg.value) == 2)
-        if msg.opcode not in (SHOUT, SPEAK) and not hello_ping:
+        if msg.opcode not in (SHOUT, SPEAK):
             return f"broadcast to-key on {name} (§2)"
     elif msg.opcode == SHOUT:
         return "SHOUT's to-key is not the broadcast key (§8.5)"
@@ -1007,8 +996,10 @@ def compare_messages(expected, messages):
 # §5.3-§5.5 cryptography
 
 ED25519_P = 2 ** 255 - 19
+ED25519_L = 2 ** 252 + 27742317777372353535851937790883648493  # group order
+ED25519_D = -121665 * pow(121666, ED25519_P - 2, ED25519_P) % ED25519_P
+ED25519_SQRT_M1 = pow(2, (ED25519_P - 1) // 4, ED25519_P)
 HKDF_INFO = b"shoutnet/1 ed25519 encryption"   # §5.4
-PROOF_LABEL = b"shoutnet/1 handshake proof"    # §5.5, 26 ASCII bytes
 # §5.4: what precedes ChaCha20-Poly1305's output: E (ed25519), W (rsa2048).
 KEY_PREFIX = {"ed25519": 32, "rsa2048": 256}
 TAG = 16
@@ -1021,7 +1012,7 @@ OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256()
 # and decodes, but whose cryptography fails.
 CRYPTO_ERRORS = {"BAD_SIGNATURE", "DECRYPT_FAILED"}
 # Fields a message's JSON object may carry besides those of §13 (README).
-MESSAGE_CRYPTO_FIELDS = {"plaintext", "signature_valid", "handshake"}
+MESSAGE_CRYPTO_FIELDS = {"plaintext", "signature_valid"}
 
 
 def rsa_public_numbers(der):
@@ -1077,12 +1068,88 @@ def public_key(profile, key_field):
     return cached
 
 
+def ed25519_point(encoding):
+    """(x, y) of a 32-byte Edwards point encoding (RFC 8032 §5.1.3); raises
+    ValueError if it is not canonical (§2: y < 2^255 - 19) or no point."""
+    p = ED25519_P
+    y = int.from_bytes(encoding, "little") & ((1 << 255) - 1)
+    sign = encoding[31] >> 7
+    if y >= p:
+        raise ValueError("y is not below 2^255 - 19: not canonical")
+    # -x^2 + y^2 = 1 + d x^2 y^2, so x^2 = (y^2 - 1) / (d y^2 + 1).
+    x2 = (y * y - 1) * pow(ED25519_D * y * y + 1, p - 2, p) % p
+    x = pow(x2, (p + 3) // 8, p)
+    if (x * x - x2) % p:
+        x = x * ED25519_SQRT_M1 % p
+    if (x * x - x2) % p:
+        raise ValueError("no curve point has this y")
+    if x == 0 and sign:
+        raise ValueError("x = 0 with the sign bit set: not canonical")
+    if x & 1 != sign:
+        x = p - x
+    return x, y
+
+
+def _edwards_add(a, b):
+    """The sum of two points of edwards25519 (the complete addition law)."""
+    p = ED25519_P
+    (x1, y1), (x2, y2) = a, b
+    t = ED25519_D * x1 * x2 * y1 * y2 % p
+    return ((x1 * y2 + x2 * y1) * pow(1 + t, p - 2, p) % p,
+            (y1 * y2 + x1 * x2) * pow(1 - t, p - 2, p) % p)
+
+
+def ed25519_small_order(point):
+    """Whether [8]point is the identity (0, 1): a point of order 1-8."""
+    for _ in range(3):
+        point = _edwards_add(point, point)
+    return point == (0, 1)
+
+
+_ED25519_KEY_PROBLEMS = {}
+
+
+def ed25519_key_problem(key):
+    """None if `key` is a valid ed25519 key field (§2): a canonical encoding
+    of a curve point that is not of small order."""
+    if key not in _ED25519_KEY_PROBLEMS:
+        try:
+            problem = ("a point of small order" if ed25519_small_order(
+                ed25519_point(key)) else None)
+        except ValueError as exc:
+            problem = str(exc)
+        _ED25519_KEY_PROBLEMS[key] = problem and f"not a valid Ed25519 key: {problem}"
+    return _ED25519_KEY_PROBLEMS[key]
+
+
+def ed25519_strict_problem(key_field, signature):
+    """The strict checks of §5.3 that an Ed25519 verifier may skip: S below
+    L, and neither the key nor R of small order (nor, for R, non-canonical)."""
+    if len(signature) != 64:
+        return f"an Ed25519 signature of {len(signature)} bytes"
+    if int.from_bytes(signature[32:], "little") >= ED25519_L:
+        return "S is not below L (§5.3: strict)"
+    problem = ed25519_key_problem(key_field)
+    if problem:
+        return f"the key: {problem} (§5.3: strict)"
+    try:
+        if ed25519_small_order(ed25519_point(signature[:32])):
+            return "R is of small order (§5.3: strict)"
+    except ValueError as exc:
+        return f"R: {exc}"
+    return None
+
+
 def verify(profile, key_field, signature, data):
     """None if `signature` is the §5.3 signature of `data` by `key_field`."""
     try:
         key = public_key(profile, key_field)
     except ValueError as exc:
         return f"the key field is not a usable public key ({exc})"
+    if profile == "ed25519":
+        problem = ed25519_strict_problem(key_field, signature)
+        if problem:
+            return problem
     try:
         if profile == "ed25519":
             key.verify(signature, data)
@@ -1219,7 +1286,7 @@ class CryptoLayer:
     def __init__(self, keys, strict):
         self.keys = keys
         self.strict = strict
-        self.signatures = self.decrypted = self.proofs = 0
+        self.signatures = self.decrypted = self.bindings = self.handshakes = 0
 
     def check(self, profile, messages, spec=None):
         """`spec` is the valid vector's JSON (None for an invalid vector:
@@ -1251,12 +1318,8 @@ class CryptoLayer:
                                    "from-key over H || content (§5.3)"))
                 elif counting:
                     self.signatures += 1
-            value = None if msg.encrypted else msg.value
             if msg.encrypted:
-                value = self._decrypt(profile, msg, exp, at, counting, faults, notes)
-            if "handshake" in exp:
-                self._proof(profile, msg, exp["handshake"], value, messages, at,
-                            counting, faults, notes)
+                self._decrypt(profile, msg, exp, at, counting, faults, notes)
         return faults, notes
 
     def _decrypt(self, profile, msg, exp, at, counting, faults, notes):
@@ -1295,40 +1358,257 @@ class CryptoLayer:
             self.decrypted += 1
         return value
 
-    def _proof(self, profile, msg, handshake, value, messages, at, counting,
-               faults, notes):
-        """§5.5 for an ACK [2, request_id, proof] with a "handshake" object."""
-        k, s = PROFILES[profile]
-        if not (msg.opcode == ACK and (value is None or (
-                type(value) is list and len(value) == 3 and value[0] == PING))):
-            raise Mismatch(f'{at}: "handshake" on a message that is not '
-                           "ACK [2, request_id, proof]")
-        if type(handshake) is not dict or set(handshake) != {"nonce", "verifier"}:
-            raise Mismatch(f'{at}: "handshake" must be an object with exactly '
-                           '"nonce" and "verifier"')
-        nonce = _hex_bytes(handshake["nonce"], 32, f"{at}: handshake.nonce")
-        verifier = _hex_bytes(handshake["verifier"], k, f"{at}: handshake.verifier")
-        if value is None:  # encrypted, and not decrypted
-            if (profile, msg.to_key) not in self.keys:
-                notes.append(f"{at}: proof not checked: the message is encrypted "
-                             "to a key that is not a fixture key")
-            return  # else the decryption's fault is reported already
-        if verifier != msg.to_key:
-            notes.append(f"{at}: handshake.verifier is not the ACK's to-key (§9.1)")
-        for other in messages:
-            if (other.opcode == PING and not other.encrypted
-                    and other.from_key == verifier and type(other.value) is list
-                    and len(other.value) == 2
-                    and other.value[1].get("nonce") != nonce):
-                notes.append(f"{at}: handshake.nonce is not the nonce of the "
-                             f"verifier's hello (message {other.index})")
-        problem = verify(profile, msg.from_key, value[2],
-                         PROOF_LABEL + nonce + msg.from_key + verifier)
+
+# ---------------------------------------------------------------------------
+# §9.1 the secure channel: Noise XX, written from the Noise specification
+# (revision 34, https://noiseprotocol.org/noise.html) on the `cryptography`
+# primitives, and the hello
+
+NOISE_PROTOCOL = "Noise_XX_25519_ChaChaPoly_SHA256"
+NOISE_HASHLEN = 32
+MAX_NOISE_MESSAGE = 65535
+MAX_TRANSPORT_PLAINTEXT = MAX_NOISE_MESSAGE - 16   # §9.1: 65,519 bytes
+# The XX pattern (Noise §7.5): the tokens of messages 1, 2 and 3; the
+# initiator writes the odd ones.
+XX_TOKENS = (("e",), ("e", "ee", "s", "es"), ("s", "se"))
+XX_TEXT = ("-> e", "<- e, ee, s, es", "-> s, se")
+BINDING_LABEL = b"shoutnet/1 channel binding"   # §5.5, 26 ASCII bytes
+MAX_HELLO = 4096
+HELLO_KEYS = ("key", "binding", "listen", "compression", "preferred",
+              "max_transmission")
+
+
+def sha256(data):
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(data)
+    return digest.finalize()
+
+
+def hmac_sha256(key, data):
+    mac = hmac.HMAC(key, hashes.SHA256())
+    mac.update(data)
+    return mac.finalize()
+
+
+def noise_hkdf(chaining_key, ikm, outputs):
+    """HKDF(chaining_key, input_key_material, num_outputs) of Noise §4.3."""
+    temp_key = hmac_sha256(chaining_key, ikm)
+    out, block = [], b""
+    for i in range(1, outputs + 1):
+        block = hmac_sha256(temp_key, block + bytes([i]))
+        out.append(block)
+    return out
+
+
+def x25519_public(private):
+    """The X25519 public key (RFC 7748) of 32 private key bytes."""
+    public = x25519.X25519PrivateKey.from_private_bytes(private).public_key()
+    return public.public_bytes(serialization.Encoding.Raw,
+                               serialization.PublicFormat.Raw)
+
+
+class CipherState:
+    """Noise §5.1. ChaChaPoly's nonce is 32 zero bits followed by the
+    64-bit counter n, little-endian (Noise §12.3)."""
+
+    def __init__(self, key=None):
+        self.k, self.n = key, 0
+
+    def _nonce(self):
+        if self.n >= 2 ** 64 - 1:
+            raise ValueError("the nonce is exhausted")
+        return bytes(4) + self.n.to_bytes(8, "little")
+
+    def encrypt_with_ad(self, ad, plaintext):
+        if self.k is None:
+            return plaintext
+        out = ChaCha20Poly1305(self.k).encrypt(self._nonce(), plaintext, ad)
+        self.n += 1
+        return out
+
+    def decrypt_with_ad(self, ad, ciphertext):
+        if self.k is None:
+            return ciphertext
+        try:
+            out = ChaCha20Poly1305(self.k).decrypt(self._nonce(), ciphertext, ad)
+        except InvalidTag:
+            raise ValueError("the ChaCha20-Poly1305 tag does not verify")
+        self.n += 1
+        return out
+
+
+class SymmetricState:
+    """Noise §5.2."""
+
+    def __init__(self, protocol_name):
+        name = protocol_name.encode("ascii")
+        if len(name) <= NOISE_HASHLEN:
+            self.h = name + bytes(NOISE_HASHLEN - len(name))
+        else:
+            self.h = sha256(name)
+        self.ck = self.h
+        self.cipher = CipherState()
+
+    def mix_key(self, ikm):
+        self.ck, temp_k = noise_hkdf(self.ck, ikm, 2)
+        self.cipher = CipherState(temp_k)
+
+    def mix_hash(self, data):
+        self.h = sha256(self.h + data)
+
+    def encrypt_and_hash(self, plaintext):
+        ciphertext = self.cipher.encrypt_with_ad(self.h, plaintext)
+        self.mix_hash(ciphertext)
+        return ciphertext
+
+    def decrypt_and_hash(self, ciphertext):
+        plaintext = self.cipher.decrypt_with_ad(self.h, ciphertext)
+        self.mix_hash(ciphertext)
+        return plaintext
+
+    def split(self):
+        """(initiator-to-responder, responder-to-initiator) cipher states."""
+        k1, k2 = noise_hkdf(self.ck, b"", 2)
+        return CipherState(k1), CipherState(k2)
+
+
+class HandshakeState:
+    """Noise §5.3 for the XX pattern, no PSK, with a given ephemeral private
+    key (the vector's) where a node would generate one."""
+
+    def __init__(self, initiator, prologue, static_private, ephemeral_private):
+        self.initiator = initiator
+        self.symmetric = SymmetricState(NOISE_PROTOCOL)
+        self.symmetric.mix_hash(prologue)
+        self.s = x25519.X25519PrivateKey.from_private_bytes(static_private)
+        self.s_public = x25519_public(static_private)
+        self.e_private = ephemeral_private
+        self.e = self.rs = self.re = None
+        self.next = 0  # the index in XX_TOKENS of the next message
+
+    def _tokens(self, writing):
+        if self.next >= len(XX_TOKENS):
+            raise ValueError("the handshake is over")
+        if (self.next % 2 == 0) != (self.initiator == writing):
+            raise ValueError("not this side's turn")
+        self.next += 1
+        return XX_TOKENS[self.next - 1]
+
+    def _dh(self, token):
+        # "es" is DH of the initiator's e and the responder's s, and so on.
+        mine, theirs = token if self.initiator else token[::-1]
+        private = self.e if mine == "e" else self.s
+        public = self.re if theirs == "e" else self.rs
+        try:
+            return private.exchange(x25519.X25519PublicKey.from_public_bytes(public))
+        except ValueError as exc:  # OpenSSL refuses an all-zero result
+            raise ValueError(f"DH for {token} fails ({exc})")
+
+    def write_message(self, payload):
+        out = b""
+        for token in self._tokens(writing=True):
+            if token == "e":
+                self.e = x25519.X25519PrivateKey.from_private_bytes(self.e_private)
+                public = x25519_public(self.e_private)
+                self.symmetric.mix_hash(public)
+                out += public
+            elif token == "s":
+                out += self.symmetric.encrypt_and_hash(self.s_public)
+            else:
+                self.symmetric.mix_key(self._dh(token))
+        return out + self.symmetric.encrypt_and_hash(payload)
+
+    def read_message(self, message):
+        for token in self._tokens(writing=False):
+            if token == "e":
+                if len(message) < 32:
+                    raise ValueError("too short for the ephemeral key")
+                self.re, message = message[:32], message[32:]
+                self.symmetric.mix_hash(self.re)
+            elif token == "s":
+                size = 32 + (TAG if self.symmetric.cipher.k is not None else 0)
+                if len(message) < size:
+                    raise ValueError("too short for the static key")
+                self.rs = self.symmetric.decrypt_and_hash(message[:size])
+                message = message[size:]
+            else:
+                self.symmetric.mix_key(self._dh(token))
+        return self.symmetric.decrypt_and_hash(message)
+
+
+def noise_frame(message):
+    """§9.1: a Noise message preceded by its length, a big-endian u16."""
+    if not 1 <= len(message) <= MAX_NOISE_MESSAGE:
+        raise ValueError(f"a Noise message of {len(message)} bytes")
+    return struct.pack(">H", len(message)) + message
+
+
+def noise_unframe(framed, where):
+    """The Noise message of one framed message; raises Mismatch."""
+    if len(framed) < 2:
+        raise Mismatch(f"{where}: shorter than the 2-byte length")
+    (length,) = struct.unpack(">H", framed[:2])
+    if length == 0:
+        raise Mismatch(f"{where}: length 0, an error that closes (§9.1)")
+    if length != len(framed) - 2:
+        raise Mismatch(f"{where}: the length says {length} bytes, "
+                       f"{len(framed) - 2} follow")
+    return framed[2:]
+
+
+def check_hello(profile, raw, own_key, where):
+    """The hello of §9.1 in `raw`, decoded, as a node whose key field is
+    `own_key` checks it up to its binding; raises Mismatch."""
+    k, s = PROFILES[profile]
+
+    def fail(what):
+        raise Mismatch(f"{where}: {what} (§9.1)")
+
+    if len(raw) > MAX_HELLO:
+        fail(f"{len(raw)} bytes, over {MAX_HELLO}")
+    try:
+        hello = decode_value(raw)
+    except Reject as exc:
+        fail(f"not one restricted value (§7): {exc.name}: {exc.detail}")
+    if not isinstance(hello, WireMap):
+        fail(f"a {_describe(hello)}, not a map")
+    fields = {}
+    for name in HELLO_KEYS:  # every one is required; others are ignored
+        try:
+            fields[name] = hello.get(name)
+        except KeyError:
+            fail(f'no "{name}"')
+    key, binding = fields["key"], fields["binding"]
+    if type(key) is not bytes or len(key) != k:
+        fail(f'"key" is not bin({k})')
+    if key == bytes(k):
+        fail('"key" is the broadcast key (§2)')
+    problem = key_field_problem(profile, key)
+    if problem:
+        fail(f'"key": {problem} (§2)')
+    if key == own_key:
+        fail('"key" is the checking node\'s own key')
+    if type(binding) is not bytes or len(binding) != s:
+        fail(f'"binding" is not bin({s})')
+    listen = fields["listen"]
+    if type(listen) is not list or len(listen) > MAX_LISTEN:
+        fail(f'"listen" is not an array of at most {MAX_LISTEN} addresses')
+    for n, addr in enumerate(listen):
+        problem = socket_addr_problem(addr) if type(addr) is str else "not a str"
         if problem:
-            faults.append(("BAD_PROOF", f"{at}: proof: {problem} with the from-key "
-                           "over label || nonce || from-key || verifier (§5.5)"))
-        elif counting:
-            self.proofs += 1
+            fail(f'"listen"[{n}]: {problem}')
+    ids = fields["compression"]
+    if (type(ids) is not list or not 1 <= len(ids) <= 8
+            or any(type(i) is not int or not 0 <= i < len(COMPRESSION) for i in ids)
+            or 0 not in ids):
+        fail('"compression" is not an array of 1 to 8 compression ids with 0')
+    preferred = fields["preferred"]
+    if type(preferred) is not int or not 0 <= preferred < len(COMPRESSION):
+        fail('"preferred" is not a compression id')
+    most = fields["max_transmission"]
+    if type(most) is not int or not 1 <= most < 2 ** 32:
+        fail('"max_transmission" is not a uint from 1 to 2^32 - 1')
+    return hello
 
 
 # ---------------------------------------------------------------------------
@@ -1348,16 +1628,19 @@ def _bad_constant(name):
     raise ValueError(f"non-standard JSON constant {name}")
 
 
-def load_vector(hex_path):
-    """Returns (transmission bytes, JSON object); raises Mismatch on format."""
-    json_path = hex_path.with_suffix(".json")
-    if not json_path.is_file():
-        raise Mismatch(f"no {json_path.name} beside it")
+def load_hex(hex_path):
+    """The bytes of a .hex file; raises Mismatch unless it is one line of
+    lowercase hex (§13)."""
     text = hex_path.read_text(encoding="ascii", errors="replace")
     if text.endswith("\n"):
         text = text[:-1]
     if len(text) % 2 or any(c not in "0123456789abcdef" for c in text):
-        raise Mismatch(".hex is not one line of lowercase hex (§13)")
+        raise Mismatch(f"{hex_path.name} is not one line of lowercase hex (§13)")
+    return bytes.fromhex(text)
+
+
+def load_json(json_path):
+    """A vector's JSON object; raises Mismatch."""
     try:
         spec = json.loads(json_path.read_text(encoding="utf-8"),
                           object_pairs_hook=_json_pairs,
@@ -1366,7 +1649,15 @@ def load_vector(hex_path):
         raise Mismatch(f"{json_path.name}: {exc}")
     if type(spec) is not dict:
         raise Mismatch(f"{json_path.name} is not a JSON object")
-    return bytes.fromhex(text), spec
+    return spec
+
+
+def load_vector(hex_path):
+    """Returns (transmission bytes, JSON object); raises Mismatch on format."""
+    json_path = hex_path.with_suffix(".json")
+    if not json_path.is_file():
+        raise Mismatch(f"no {json_path.name} beside it")
+    return load_hex(hex_path), load_json(json_path)
 
 
 def check_valid(hex_path, profile, crypto):
@@ -1492,6 +1783,243 @@ def check_invalid(hex_path, profile, crypto):
     return warnings
 
 
+HANDSHAKE_FIELDS = ("description", "profile", "protocol", "prologue", "initiator",
+                    "responder", "handshake", "handshake_hash", "transport")
+SIDE_FIELDS = ("fixture", "key", "static_private", "static_public",
+               "ephemeral_private", "ephemeral_public", "binding", "hello",
+               "hello_value")
+ROLES = ("initiator", "responder")
+
+
+def _difference(mine, theirs):
+    """Where the bytes this checker made differ from the vector's."""
+    at = next((n for n, (a, b) in enumerate(zip(mine, theirs)) if a != b),
+              min(len(mine), len(theirs)))
+    return (f"differs from the JSON's from byte {at}: {mine[at:at + 8].hex()}... "
+            f"({len(mine)} bytes), not {theirs[at:at + 8].hex()}... "
+            f"({len(theirs)} bytes)")
+
+
+def _hex_any(v, where):
+    if type(v) is not str or len(v) % 2 or any(
+            c not in "0123456789abcdef" for c in v):
+        raise Mismatch(f"{where} is not lowercase hex")
+    return bytes.fromhex(v)
+
+
+def _fields(obj, names, where, warnings):
+    if type(obj) is not dict:
+        raise Mismatch(f"{where} is not an object")
+    missing = [n for n in names if n not in obj]
+    if missing:
+        raise Mismatch(f"{where} has no {missing}")
+    extra = set(obj) - set(names)
+    if extra:
+        warnings.append(f"{where}: unknown fields {sorted(extra)}")
+    return obj
+
+
+def _side(spec, role, profile, crypto, warnings):
+    """One side of a handshake vector, its keys checked against each other."""
+    k, s = PROFILES[profile]
+    obj = _fields(spec[role], SIDE_FIELDS, role, warnings)
+    side = {"role": role}
+    for kind in ("static", "ephemeral"):
+        private = _hex_bytes(obj[f"{kind}_private"], 32, f"{role}.{kind}_private")
+        public = _hex_bytes(obj[f"{kind}_public"], 32, f"{role}.{kind}_public")
+        if x25519_public(private) != public:
+            raise Mismatch(f"{role}.{kind}_public is not the X25519 public key "
+                           f"of {kind}_private")
+        side[kind] = private
+        side[f"{kind}_public"] = public
+    side["key"] = _hex_bytes(obj["key"], k, f"{role}.key")
+    side["binding"] = _hex_bytes(obj["binding"], s, f"{role}.binding")
+    side["hello"] = _hex_any(obj["hello"], f"{role}.hello")
+    side["hello_value"] = obj["hello_value"]
+    fixture = crypto.keys.get((profile, side["key"]))
+    if fixture is None:
+        warnings.append(f"{role}.key is not a fixture key")
+    elif fixture[0] != obj["fixture"]:
+        raise Mismatch(f'{role}.key is fixture {fixture[0]}, "fixture" says '
+                       f"{obj['fixture']!r}")
+    return side
+
+
+def check_handshake(json_path, profile, crypto):
+    """Replays a handshake vector (§9.1, §13.2) from its fixed keys; returns
+    warnings, raises Mismatch."""
+    warnings, faults = [], []
+    spec = _fields(load_json(json_path), HANDSHAKE_FIELDS, json_path.name, warnings)
+    if spec["profile"] != profile:
+        raise Mismatch(f'"profile" is {spec["profile"]!r}, the directory says '
+                       f"{profile!r}")
+    if spec["protocol"] != NOISE_PROTOCOL:
+        raise Mismatch(f'"protocol" is {spec["protocol"]!r}, §9.1 says '
+                       f"{NOISE_PROTOCOL}")
+    prologue = b"shoutnet/1 " + profile.encode("ascii")
+    if _hex_any(spec["prologue"], "prologue") != prologue:
+        raise Mismatch(f'"prologue" is not {prologue!r} (§9.1)')
+    i, r = (_side(spec, role, profile, crypto, warnings) for role in ROLES)
+
+    # Messages 1-3 (§9.1): the dialler is the initiator; message 1 carries
+    # nothing, message 2 the responder's hello, message 3 the initiator's.
+    init = HandshakeState(True, prologue, i["static"], i["ephemeral"])
+    resp = HandshakeState(False, prologue, r["static"], r["ephemeral"])
+    steps = spec["handshake"]
+    if type(steps) is not list or len(steps) != 3:
+        raise Mismatch('"handshake" is not an array of the 3 messages of XX')
+    streams = {"initiator": [], "responder": []}
+    for n, (step, writer, reader, payload) in enumerate(zip(
+            steps, (init, resp, init), (resp, init, resp),
+            (b"", r["hello"], i["hello"])), 1):
+        where = f"handshake[{n - 1}]"
+        _fields(step, ("message", "from", "tokens", "payload", "framed"), where,
+                warnings)
+        sender = "initiator" if writer is init else "responder"
+        got = (step["message"], step["from"], step["tokens"])
+        if got != (n, sender, XX_TEXT[n - 1]):
+            raise Mismatch(f"{where} is not message {n} of XX, {XX_TEXT[n - 1]} "
+                           f"from the {sender}")
+        if _hex_any(step["payload"], f"{where}.payload") != payload:
+            raise Mismatch(f"{where}.payload is not "
+                           + ("empty" if n == 1 else f"the {sender}'s hello"))
+        framed = _hex_any(step["framed"], f"{where}.framed")
+        noise_unframe(framed, where)
+        try:
+            mine = noise_frame(writer.write_message(payload))
+        except ValueError as exc:
+            raise Mismatch(f"{where}: writing message {n} fails: {exc}")
+        if mine != framed:
+            raise Mismatch(f"{where}: message {n} from the fixed keys "
+                           f"{_difference(mine, framed)}")
+        try:
+            read = reader.read_message(framed[2:])
+        except ValueError as exc:
+            raise Mismatch(f"{where}: reading message {n} fails: {exc}")
+        if read != payload:
+            raise Mismatch(f"{where}: message {n} reads as another payload")
+        streams[sender].append(framed)
+    if init.rs != r["static_public"] or resp.rs != i["static_public"]:
+        raise Mismatch("the handshake delivers other static keys than the sides'")
+    if init.symmetric.h != resp.symmetric.h:
+        raise Mismatch("the two sides end with different handshake hashes")
+    if _hex_bytes(spec["handshake_hash"], 32, "handshake_hash") != init.symmetric.h:
+        raise Mismatch(f'"handshake_hash" is not h after message 3 '
+                       f"({init.symmetric.h.hex()})")
+
+    # Each side checks the peer's hello once its channel completes: it
+    # decodes, its key is valid and not the checker's own, and its binding
+    # verifies over the static key the handshake delivered (§5.5, §9.1).
+    for checker, peer, delivered in ((i, r, init.rs), (r, i, resp.rs)):
+        where = f"the {peer['role']}'s hello"
+        hello = check_hello(profile, peer["hello"], checker["key"], where)
+        diff = value_diff(peer["hello_value"], value_to_json(hello),
+                          f"{peer['role']}.hello_value")
+        if diff:
+            raise Mismatch(diff)
+        if (hello.get("key"), hello.get("binding")) != (peer["key"], peer["binding"]):
+            raise Mismatch(f'{peer["role"]}.key and .binding are not those of '
+                           "its hello")
+        problem = verify(profile, peer["key"], peer["binding"],
+                         BINDING_LABEL + delivered)
+        if problem:
+            faults.append(f"{where}: the binding: {problem} over \"shoutnet/1 "
+                          "channel binding\" || the static key (§5.5)")
+        else:
+            crypto.bindings += 1
+        # What defeats a relay: it covers that static key and no other.
+        if not verify(profile, peer["key"], peer["binding"],
+                      BINDING_LABEL + checker["static_public"]):
+            raise Mismatch(f"{where}: the binding also verifies over the "
+                           "other side's static key")
+
+    # Transport (§9.1): each direction's plaintexts, in order, are that
+    # direction's transmission stream (§4); the associated data is empty.
+    # Split gives each side the initiator-to-responder cipher, then the
+    # responder-to-initiator one: by sender, its own and its peer's copy.
+    (i_to_r, r_from_i), (i_from_r, r_to_i) = zip(init.symmetric.split(),
+                                                 resp.symmetric.split())
+    ciphers = {"initiator": (i_to_r, r_from_i), "responder": (r_to_i, i_from_r)}
+    keys = {"initiator": i["key"], "responder": r["key"]}
+    transport = spec["transport"]
+    if type(transport) is not list or not transport:
+        raise Mismatch('"transport" is not a non-empty array')
+    for n, entry in enumerate(transport):
+        where = f"transport[{n}]"
+        _fields(entry, ("from", "nonce", "plaintext", "compression", "messages",
+                        "framed"), where, warnings)
+        sender = entry["from"]
+        if sender not in ROLES:
+            raise Mismatch(f'{where}.from is neither "initiator" nor "responder"')
+        receiver = ROLES[1 - ROLES.index(sender)]
+        out, into = ciphers[sender]
+        if entry["nonce"] != out.n:
+            raise Mismatch(f"{where}.nonce is {entry['nonce']!r}, the {sender}'s "
+                           f"nonce is {out.n}")
+        plaintext = _hex_any(entry["plaintext"], f"{where}.plaintext")
+        if len(plaintext) > MAX_TRANSPORT_PLAINTEXT:
+            raise Mismatch(f"{where}: {len(plaintext)} plaintext bytes in one "
+                           "transport message (§9.1)")
+        framed = _hex_any(entry["framed"], f"{where}.framed")
+        noise_unframe(framed, where)
+        mine = noise_frame(out.encrypt_with_ad(b"", plaintext))
+        if mine != framed:
+            raise Mismatch(f"{where}: the {sender}'s transport message from the "
+                           f"fixed keys {_difference(mine, framed)}")
+        try:
+            if into.decrypt_with_ad(b"", framed[2:]) != plaintext:
+                raise Mismatch(f"{where}: decrypts to another plaintext")
+        except ValueError as exc:
+            raise Mismatch(f"{where}: the {receiver} cannot decrypt it: {exc}")
+        try:
+            compression, messages = decode_transmission(plaintext, profile)
+        except Reject as exc:
+            raise Mismatch(f"{where}: the plaintext is not a transmission (§4): "
+                           f"{exc}")
+        if entry["compression"] != compression:
+            raise Mismatch(f'{where}.compression is {entry["compression"]!r}, '
+                           f"the header says {compression!r}")
+        try:
+            compare_messages(entry["messages"], messages)
+        except Mismatch as exc:
+            raise Mismatch(f"{where}: {exc}")
+        for msg in messages:  # §9.2: the peer's own messages
+            if (msg.from_key, msg.to_key) != (keys[sender], keys[receiver]):
+                raise Mismatch(f"{where}: message {msg.index} is not from the "
+                               f"{sender}'s key to the {receiver}'s (§9.2)")
+        streams[sender].append(framed)
+
+    # The byte streams: what each side writes, in order.
+    for role in ROLES:
+        path = json_path.parent / "handshake" / f"{role}.hex"
+        if not path.is_file():
+            raise Mismatch(f"no handshake/{role}.hex")
+        if load_hex(path) != b"".join(streams[role]):
+            raise Mismatch(f"handshake/{role}.hex is not the {role}'s framed "
+                           "messages in order")
+
+    # Another version or profile has another prologue, so message 2 fails.
+    for other in (b"shoutnet/2 " + profile.encode("ascii"),
+                  b"shoutnet/1 " + next(p for p in PROFILES if p != profile)
+                  .encode("ascii")):
+        stranger = HandshakeState(True, other, i["static"], i["ephemeral"])
+        stranger.write_message(b"")  # the same message 1: nothing is sealed yet
+        try:
+            stranger.read_message(_hex_any(steps[1]["framed"], "")[2:])
+        except ValueError:
+            continue
+        raise Mismatch(f"an initiator with the prologue {other!r} reads message 2")
+
+    if faults:
+        text = "; ".join(faults)
+        if crypto.strict:
+            raise Mismatch(text)
+        warnings.append(f"{text} [a FAIL with --require-crypto]")
+    else:
+        crypto.handshakes += 1
+    return warnings
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description="Cross-check shoutnet wire test vectors (docs/PROTOCOL.md §13).")
@@ -1502,11 +2030,12 @@ def main(argv=None):
                         "<name>.pem); default: fixtures/keys of this repository")
     parser.add_argument("--require-crypto", action="store_true",
                         help="crypto failures are FAILs, not warnings, and "
-                        "verifying no signature, decrypting no message or "
-                        "verifying no proof fails the run")
+                        "verifying no signature, decrypting no message, "
+                        "verifying no binding or replaying no handshake "
+                        "fails the run")
     args = parser.parse_args(argv)
 
-    jobs = []  # (label, path, profile, invalid?)
+    jobs = []  # (label, path, profile, kind: "valid", "invalid" or "handshake")
     problems = []
     keys_dir = args.keys or DEFAULT_KEYS
     keys = {}
@@ -1522,24 +2051,27 @@ def main(argv=None):
     root = args.vectors
     if root.is_dir():
         for pdir in sorted(p for p in root.iterdir() if p.is_dir()):
-            for sub, invalid in ((pdir, False), (pdir / "invalid", True)):
+            for sub, kind in ((pdir, "valid"), (pdir / "invalid", "invalid")):
                 if not sub.is_dir():
                     continue
                 for path in sorted(sub.iterdir()):
                     label = str(path.relative_to(root).with_suffix(""))
                     if path.suffix == ".hex":
-                        jobs.append((label, path, pdir.name, invalid))
+                        jobs.append((label, path, pdir.name, kind))
+                    elif kind == "valid" and path.name == "handshake.json":
+                        jobs.append((label, path, pdir.name, "handshake"))
                     elif path.suffix == ".json" and not path.with_suffix(".hex").exists():
                         problems.append(f"FAIL {label}: .json without .hex")
     passed, failed = 0, len(problems)
     for line in problems:
         print(line)
-    for label, path, profile, invalid in jobs:
+    checks = {"valid": check_valid, "invalid": check_invalid,
+              "handshake": check_handshake}
+    for label, path, profile, kind in jobs:
         try:
             if profile not in PROFILES:
                 raise Mismatch(f"unknown profile directory {profile!r}")
-            warnings = (check_invalid if invalid else check_valid)(path, profile,
-                                                                   crypto)
+            warnings = checks[kind](path, profile, crypto)
         except (Mismatch, Reject) as exc:
             failed += 1
             print(f"FAIL {label}: {exc}")
@@ -1554,10 +2086,13 @@ def main(argv=None):
     if not jobs:
         print(f"FAIL: no vectors found under {root}")
     print(f"crypto: {crypto.signatures} signatures verified, {crypto.decrypted} "
-          f"messages decrypted, {crypto.proofs} proofs verified")
+          f"messages decrypted, {crypto.bindings} bindings verified, "
+          f"{crypto.handshakes} handshakes replayed")
     missing = [what for what, n in (("signature verified", crypto.signatures),
                                     ("message decrypted", crypto.decrypted),
-                                    ("proof verified", crypto.proofs)) if not n]
+                                    ("binding verified", crypto.bindings),
+                                    ("handshake replayed", crypto.handshakes))
+               if not n]
     if args.require_crypto and missing:
         print(f"FAIL --require-crypto: no {', no '.join(missing)}")
     print(f"{passed} passed, {failed} failed")

@@ -5,11 +5,12 @@
 //! The generator lives in `vectors/`: `valid.rs` and `invalid.rs` list the
 //! vectors, `messages.rs` builds their messages from the fixture keys
 //! (`keys.rs`), `verify.rs` checks every vector against the decoder and the
-//! cryptography before it is written, and `generate.rs` makes the files,
-//! among them `README.md` from `README.head.md`. Generation is deterministic:
-//! the keys are the committed fixture keys, nonces are fixed bytes, and
-//! signatures, ciphertexts and proofs are real, made with the fixture
-//! private keys and a `ChaCha20Rng` seeded per vector.
+//! cryptography before it is written, `handshake.rs` makes and checks the
+//! handshake vector of §9.1, and `generate.rs` makes the files, among them
+//! `README.md` from `README.head.md`. Generation is deterministic: the keys
+//! are the committed fixture keys, the handshake's Noise keys are fixed
+//! bytes, and signatures, ciphertexts and bindings are real, made with the
+//! fixture private keys and a `ChaCha20Rng` seeded per vector.
 //!
 //! Both modes generate the tree in memory and compare it with the committed
 //! one, so "regenerate" and "check" always agree on what is stale:
@@ -17,6 +18,7 @@
 //! generator no longer produces.
 
 mod generate;
+mod handshake;
 mod invalid;
 mod keys;
 mod messages;

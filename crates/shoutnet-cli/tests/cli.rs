@@ -16,7 +16,7 @@ const PROFILES: [&str; 2] = ["ed25519", "rsa2048"];
 
 /// Annotations of a vector's messages (§13) that `wire decode` does not
 /// print and `wire encode` ignores.
-const ANNOTATIONS: [&str; 2] = ["plaintext", "handshake"];
+const ANNOTATIONS: [&str; 1] = ["plaintext"];
 
 /// The invalid vectors whose error is a crypto failure (§10): they frame and
 /// decode, and `wire decode`, which does no cryptography, accepts them.
@@ -127,7 +127,6 @@ fn vectors_with_cryptography_are_annotated() {
         for (name, field) in [
             ("encrypted", "plaintext"),
             ("encrypted_signed", "plaintext"),
-            ("ack_ping_proof", "handshake"),
         ] {
             let vector = read_json(&dir.join(format!("{name}.json")));
             assert!(
@@ -138,6 +137,34 @@ fn vectors_with_cryptography_are_annotated() {
         let sealed = &read_json(&dir.join("encrypted_signed.json"))["messages"][0];
         assert_eq!(sealed["encrypted"], true);
         assert_eq!(sealed["signed"], true);
+    }
+}
+
+/// The transmissions a handshake vector's transport messages carry (§9.1,
+/// §13.2) are transmissions like any other: `wire decode` of each
+/// plaintext prints the vector's messages.
+#[test]
+fn decode_prints_the_transmissions_of_the_handshake_vectors() {
+    for profile in PROFILES {
+        let vector = read_json(&vectors_dir().join(profile).join("handshake.json"));
+        let transport = vector["transport"].as_array().expect("transport");
+        assert_eq!(transport.len(), 2, "{profile}: one each way");
+        for t in transport {
+            let plaintext = t["plaintext"].as_str().expect("plaintext hex");
+            let out = shoutnet(
+                &["wire", "decode", "--profile", profile],
+                plaintext.as_bytes(),
+            );
+            assert!(out.status.success(), "{profile}: {}", text(&out.stderr));
+            let expected: Vec<String> = t["messages"]
+                .as_array()
+                .expect("messages")
+                .iter()
+                .map(|m| serde_json::to_string(m).unwrap())
+                .collect();
+            let printed: Vec<&str> = text(&out.stdout).lines().collect();
+            assert_eq!(printed, expected, "{profile}");
+        }
     }
 }
 

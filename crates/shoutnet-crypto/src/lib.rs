@@ -1,5 +1,5 @@
-//! Key profiles, addresses, signatures, hybrid encryption and handshake
-//! proofs of the shoutnet protocol (docs/PROTOCOL.md §2 and §5.2–§5.5).
+//! Key profiles, addresses, signatures, hybrid encryption and the channel
+//! binding of the shoutnet protocol (docs/PROTOCOL.md §2 and §5.2–§5.5).
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 #![cfg_attr(
@@ -13,16 +13,17 @@
 )]
 
 mod address;
+mod binding;
 mod encrypt;
 mod error;
 pub mod fuzzing;
 mod key;
 pub mod keyfile;
 mod keypair;
-mod proof;
 mod sign;
 
 pub use address::{Address, Distance};
+pub use binding::{BINDING_CONTEXT, binding_data, sign_binding, verify_binding};
 pub use encrypt::{
     ED25519_OVERHEAD, RSA2048_OVERHEAD, decrypt_message, decrypt_message_ref, encrypt,
     encrypt_message, overhead, seal_message,
@@ -31,6 +32,5 @@ pub use error::Error;
 pub use key::PublicKey;
 pub use keyfile::KeyFileError;
 pub use keypair::Keypair;
-pub use proof::{PROOF_CONTEXT, handshake_proof, verify_handshake_proof};
 pub use shoutnet_wire::Profile;
 pub use sign::{sign_message, verify_message, verify_message_ref};

@@ -1,11 +1,11 @@
-//! Signatures, ciphertexts and handshake proofs made by Python's
+//! Signatures, ciphertexts and channel bindings made by Python's
 //! `cryptography` from the text of docs/PROTOCOL.md §5.3–§5.5 alone
 //! (tests/data/make_vectors.py), checked by this crate.
 
 mod common;
 
 use common::{fixture, rng};
-use shoutnet_crypto::{Profile, verify_handshake_proof};
+use shoutnet_crypto::{Profile, verify_binding};
 
 const VECTORS: &str = include_str!("data/python_vectors.txt");
 
@@ -31,10 +31,15 @@ fn python_made_data_verifies_and_decrypts() {
                     .unwrap();
                 assert_eq!(bob.decrypt(&mut rng, &h, &content).unwrap(), plain);
             }
-            "proof" => {
-                let nonce: [u8; 32] = bytes(2).try_into().unwrap();
-                verify_handshake_proof(alice.public(), &nonce, bob.public().key_field(), &bytes(3))
-                    .unwrap();
+            "binding" => {
+                // Python derived the X25519 public key from the private one.
+                let secret: [u8; 32] = bytes(2).try_into().unwrap();
+                let static_public: [u8; 32] = bytes(3).try_into().unwrap();
+                let derived =
+                    x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(secret));
+                assert_eq!(derived.to_bytes(), static_public);
+                verify_binding(alice.public(), &static_public, &bytes(4)).unwrap();
+                assert!(verify_binding(bob.public(), &static_public, &bytes(4)).is_err());
             }
             other => panic!("unknown vector kind {other}"),
         }

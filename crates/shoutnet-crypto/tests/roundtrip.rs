@@ -1,14 +1,13 @@
-//! Signatures (docs/PROTOCOL.md §5.3), encryption (§5.4) and handshake
-//! proofs (§5.5) for both profiles: round trips and tampering.
+//! Signatures (docs/PROTOCOL.md §5.3), encryption (§5.4) and channel
+//! bindings (§5.5) for both profiles: round trips and tampering.
 
 mod common;
 
 use bytes::Bytes;
 use common::{fixture, rng};
 use shoutnet_crypto::{
-    Error, Profile, decrypt_message, decrypt_message_ref, encrypt, encrypt_message,
-    handshake_proof, overhead, seal_message, sign_message, verify_handshake_proof, verify_message,
-    verify_message_ref,
+    Error, Profile, decrypt_message, decrypt_message_ref, encrypt, encrypt_message, overhead,
+    seal_message, sign_binding, sign_message, verify_binding, verify_message, verify_message_ref,
 };
 use shoutnet_wire::{
     Limits, Message, Method, MethodSet, Opcode, decode_transmission, encode_transmission,
@@ -389,37 +388,26 @@ fn encrypt_only_and_header_tampering() {
 }
 
 #[test]
-fn handshake_proofs() {
+fn channel_bindings() {
     let mut rng = rng(10);
     for profile in Profile::ALL {
-        let (alice, bob, eve) = (
-            fixture(profile, 1),
-            fixture(profile, 2),
-            fixture(profile, 3),
-        );
-        let nonce = [0x42; 32];
-        let bob_field = bob.public().key_field();
-        let proof = handshake_proof(&alice, &mut rng, &nonce, bob_field).unwrap();
-        assert_eq!(proof.len(), profile.signature_len());
-        verify_handshake_proof(alice.public(), &nonce, bob_field, &proof).unwrap();
-        // The proof binds the nonce, the signer and the verifier.
+        let (alice, eve) = (fixture(profile, 1), fixture(profile, 3));
+        let static_public = [0x42; 32];
+        let binding = sign_binding(&alice, &mut rng, &static_public).unwrap();
+        assert_eq!(binding.len(), profile.signature_len());
+        verify_binding(alice.public(), &static_public, &binding).unwrap();
+        // The binding covers the static key and comes from the signer.
         assert_eq!(
-            verify_handshake_proof(alice.public(), &[0x43; 32], bob_field, &proof),
+            verify_binding(alice.public(), &[0x43; 32], &binding),
             Err(Error::BadSignature)
         );
         assert_eq!(
-            verify_handshake_proof(eve.public(), &nonce, bob_field, &proof),
+            verify_binding(eve.public(), &static_public, &binding),
             Err(Error::BadSignature)
         );
-        assert_eq!(
-            verify_handshake_proof(alice.public(), &nonce, eve.public().key_field(), &proof),
-            Err(Error::BadSignature)
-        );
-        // The exact layout: context || nonce || signer || verifier.
-        let mut data = b"shoutnet/1 handshake proof".to_vec();
-        data.extend_from_slice(&nonce);
-        data.extend_from_slice(alice.public().key_field());
-        data.extend_from_slice(bob_field);
-        alice.public().verify(&data, &proof).unwrap();
+        // The exact layout: context || static key.
+        let mut data = b"shoutnet/1 channel binding".to_vec();
+        data.extend_from_slice(&static_public);
+        alice.public().verify(&data, &binding).unwrap();
     }
 }

@@ -1,7 +1,7 @@
 //! The tree of test vectors of docs/PROTOCOL.md §13, built in memory: what
-//! a valid and an invalid vector are, their `.hex` and `.json` files, and
-//! `README.md`, the hand-written `README.head.md` followed by an index of
-//! every vector.
+//! a valid and an invalid vector are, their `.hex` and `.json` files, each
+//! profile's handshake vector (§9.1), and `README.md`, the hand-written
+//! `README.head.md` followed by an index of every vector.
 //!
 //! Every vector is checked (`verify.rs`) before its files are made, so a
 //! generation that succeeds is also a test.
@@ -17,7 +17,7 @@ use shoutnet_wire::{Message, Method, Profile};
 
 use super::keys::Keys;
 use super::verify::{check_invalid, check_valid};
-use super::{invalid, valid};
+use super::{handshake, invalid, valid};
 
 /// The hand-written part of `docs/vectors/README.md`; the index of vectors
 /// is generated after it.
@@ -46,9 +46,6 @@ pub(super) struct Annotation {
     /// An encrypted message's plaintext (the encoded value), written as
     /// `"plaintext"` in the JSON form of §13.1.
     pub(super) plaintext: Option<Bytes>,
-    /// The hello nonce an `ACK PING` proof signs, and the verifier's key
-    /// field, written as `"handshake": {"nonce", "verifier"}`.
-    pub(super) handshake: Option<([u8; 32], Bytes)>,
 }
 
 /// What an invalid vector breaks.
@@ -192,6 +189,17 @@ pub(super) fn generate(fixtures: &Json, keys_dir: &Path) -> Result<Files> {
                 description: vector.description.clone(),
             });
         }
+        let vector = handshake::vector(&keys).with_context(|| format!("{profile}/handshake"))?;
+        files.insert(dir.join(handshake::JSON_FILE), json_file(&vector.json)?);
+        let streams = dir.join(handshake::STREAM_DIR);
+        files.insert(
+            streams.join("initiator.hex"),
+            hex_file(&vector.initiator_stream),
+        );
+        files.insert(
+            streams.join("responder.hex"),
+            hex_file(&vector.responder_stream),
+        );
         listings.push(Listing {
             profile,
             valid: valid_index,
@@ -305,9 +313,13 @@ mod tests {
         let first = generate(&fixtures, &keys_dir())?;
         assert_eq!(first, generate(&fixtures, &keys_dir())?);
         for profile in Profile::ALL {
-            let json = &first[&PathBuf::from(format!("{profile}/ping_hello.json"))];
-            let doc: Json = serde_json::from_slice(json)?;
-            assert_eq!(doc["profile"], profile.name());
+            for name in ["find_node.json", "handshake.json"] {
+                let json = &first[&PathBuf::from(format!("{profile}/{name}"))];
+                let doc: Json = serde_json::from_slice(json)?;
+                assert_eq!(doc["profile"], profile.name());
+            }
+            let stream = |side| &first[&PathBuf::from(format!("{profile}/handshake/{side}.hex"))];
+            assert!(stream("initiator").ends_with(b"\n") && stream("responder").len() > 100);
         }
         let readme = std::str::from_utf8(&first[Path::new("README.md")])?;
         assert!(readme.starts_with(README_HEAD));

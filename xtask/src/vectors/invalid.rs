@@ -441,10 +441,7 @@ fn value_vectors(m: &mut Maker<'_>, keys: &Keys) -> Result<()> {
             },
         },
     ];
-    let ping = Payload::Ping(Ping {
-        request_id: 30,
-        hello: None,
-    });
+    let ping = Payload::Ping(Ping { request_id: 30 });
     let first = Message::from_payload(keys.profile, keys.key(1), keys.key(2), &ping)?;
     for case in cases {
         let data = case.data.encode()?.to_vec();

@@ -1,6 +1,7 @@
 //! The fixture keys the test vectors are made with (docs/PROTOCOL.md §2),
 //! and the vectors' sources of fixed "randomness": a `ChaCha20Rng` seeded
-//! per vector for the cryptography (§5.3–§5.5) and fixed bytes for nonces.
+//! per vector for the cryptography (§5.3–§5.5) and fixed bytes for the
+//! handshake vector's Noise keys (§9.1).
 //!
 //! The key fields come from `fixtures/keys/public.json` and the private keys
 //! from `fixtures/keys/<profile>-<n>.pem`; each private key must have the
@@ -150,7 +151,7 @@ pub(super) fn seeded(profile: Profile, label: &str) -> ChaCha20Rng {
 }
 
 /// `len` fixed bytes that look random: SHA-256 of `label` and a counter,
-/// repeated. Used for nonces.
+/// repeated. Used for the handshake vector's Noise keys and seeds.
 pub(super) fn fixed_bytes(label: &str, len: usize) -> Bytes {
     let mut out = Vec::with_capacity(len + 32);
     let mut counter = 0u32;

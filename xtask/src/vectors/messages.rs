@@ -1,11 +1,11 @@
 //! The messages of the valid test vectors (docs/PROTOCOL.md §13), as the
 //! fixture nodes send them: payloads of §8 between nodes 1, 2 and 3, their
-//! node infos and DHT metadata, the hello of §9.1, signed and encrypted
-//! messages (§5.2–§5.4), the batch every `batch_*` vector compresses (§6),
-//! and data holding every restricted value type (§7).
+//! node infos and DHT metadata, signed and encrypted messages (§5.2–§5.4),
+//! the batch every `batch_*` vector compresses (§6), and data holding every
+//! restricted value type (§7).
 //!
-//! Signatures, ciphertexts and the handshake proof are real, made with the
-//! fixture private keys and a generator seeded per vector (`seeded`).
+//! Signatures and ciphertexts are real, made with the fixture private keys
+//! and a generator seeded per vector (`seeded`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -14,12 +14,12 @@ use anyhow::{Context, Result};
 use bytes::Bytes;
 use shoutnet_crypto::{encrypt_message, seal_message, sign_message};
 use shoutnet_wire::{
-    Ack, AckResult, Broadcast, Custom, FindNode, Hello, Lock, Message, Metadata, Method, MethodSet,
-    NodeInfo, NodesFor, PROTOCOL_VERSION, Payload, Ping, Store, Value, Whisper,
+    Ack, AckResult, Broadcast, Custom, FindNode, Lock, Message, Metadata, Method, NodeInfo,
+    NodesFor, Payload, Ping, Store, Value, Whisper,
 };
 
 use super::generate::{Annotation, Valid};
-use super::keys::{Keys, fixed_bytes, seeded, sha256};
+use super::keys::{Keys, seeded, sha256};
 
 /// The DHT key of the FIND_VALUE / STORE vectors.
 pub(super) const DHT_KEY: &[u8] = b"shoutnet/vectors/greeting";
@@ -75,19 +75,6 @@ impl Ctx<'_> {
                 expires: LOCK_EXPIRES,
             }),
         }
-    }
-
-    pub(super) fn hello(&self) -> Result<Hello> {
-        let profile = self.keys.profile;
-        let nonce = fixed_bytes(&format!("{profile} hello nonce"), 32);
-        Ok(Hello {
-            version: PROTOCOL_VERSION,
-            profile: profile.name().to_owned(),
-            nonce: <[u8; 32]>::try_from(&nonce[..])?,
-            listen: addrs(&["127.0.0.1:4000", "[::1]:4000"])?,
-            compression: MethodSet::all(),
-            preferred: Method::Zlib,
-        })
     }
 
     pub(super) fn whisper(&self) -> Result<Message> {
@@ -148,7 +135,6 @@ impl Ctx<'_> {
             msg,
             Annotation {
                 plaintext: Some(plaintext),
-                ..Annotation::default()
             },
         ))
     }
@@ -269,14 +255,7 @@ pub(super) fn batch(c: &Ctx<'_>) -> Result<Vec<Message>> {
             ),
         )?,
         c.msg(1, 2, &custom(Some(24), "echo", echo_data()))?,
-        c.msg(
-            1,
-            2,
-            &Payload::Ping(Ping {
-                request_id: 25,
-                hello: None,
-            }),
-        )?,
+        c.msg(1, 2, &Payload::Ping(Ping { request_id: 25 }))?,
     ])
 }
 

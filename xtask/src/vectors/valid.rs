@@ -4,23 +4,23 @@
 //! Messages flow as on one connection between fixture nodes 1 and 2: node 1
 //! sends requests, node 2 answers them. Node 3 is known to both.
 //!
-//! The messages are built in `messages.rs`. Signatures, ciphertexts and the
-//! handshake proof are real, made with the fixture private keys and a
-//! generator seeded per vector (`seeded`).
+//! The messages are built in `messages.rs`. Signatures and ciphertexts are
+//! real, made with the fixture private keys and a generator seeded per
+//! vector (`seeded`). The connection's handshake, which carries no
+//! transmission, has its own vector (`handshake.rs`).
 
 use std::collections::BTreeMap;
 
 use anyhow::Result;
 use bytes::Bytes;
-use shoutnet_crypto::handshake_proof;
 use shoutnet_wire::{
     AckResult, Broadcast, FindNode, FindValue, Message, Method, Nack, NackCode, NodesFor, Opcode,
     Payload, Ping, Profile, SetConnectionOpt, Store, Value,
 };
 
-use super::generate::{Annotation, Valid};
-use super::keys::{Keys, seeded, sha256};
-use super::messages::{Ctx, DHT_KEY, ack, annotated, batch, custom, echo_data, every_value, plain};
+use super::generate::Valid;
+use super::keys::{Keys, sha256};
+use super::messages::{Ctx, DHT_KEY, ack, batch, custom, echo_data, every_value, plain};
 
 /// Every valid vector of `keys.profile`, in a fixed order.
 pub(super) fn vectors(keys: &Keys) -> Result<Vec<Valid>> {
@@ -29,76 +29,21 @@ pub(super) fn vectors(keys: &Keys) -> Result<Vec<Valid>> {
     let sig_len = profile.signature_len();
     let overhead = shoutnet_crypto::overhead(profile);
     let whisper = c.whisper()?;
-    let hello = c.hello()?;
-    // Node 2 proves its key to node 1, over the nonce of node 1's hello.
-    let proof = handshake_proof(
-        keys.keypair(2),
-        &mut seeded(profile, "ack_ping_proof"),
-        &hello.nonce,
-        &keys.key(1),
-    )?;
     let address = sha256(DHT_KEY);
     let find_node = Payload::FindNode(FindNode {
         request_id: 6,
         target: sha256(&keys.key(3)),
     });
-    let mut out =
-        vec![
-        plain(
-            "ping_hello",
-            format!(
-                "PING [request_id, hello] opening a connection (§8.1, §9.1): version 1, \
-                 profile {profile}, a fixed nonce (SHA-256 of a label), two listen addresses, \
-                 all six compression ids, zlib preferred"
-            ),
-            vec![c.msg(
-                1,
-                2,
-                &Payload::Ping(Ping {
-                    request_id: 1,
-                    hello: Some(hello.clone()),
-                }),
-            )?],
-        ),
+    let mut out = vec![
         plain(
             "ping_keepalive",
             "PING [request_id]: a keepalive (§8.1)".into(),
-            vec![c.msg(
-                1,
-                2,
-                &Payload::Ping(Ping {
-                    request_id: 2,
-                    hello: None,
-                }),
-            )?],
-        ),
-        annotated(
-            "ack_ping_proof",
-            format!(
-                "ACK [2, request_id, proof] from node 2 answering node 1's hello PING (§8.2, \
-                 §9.1): the proof is node 2's {sig_len}-byte signature over \"shoutnet/1 \
-                 handshake proof\", the nonce of the `ping_hello` vector, node 2's key field \
-                 and node 1's (§5.5); \"handshake\" gives the nonce and the verifier"
-            ),
-            c.msg(
-                2,
-                1,
-                &ack(
-                    1,
-                    AckResult::Ping {
-                        proof: Some(Bytes::from(proof)),
-                    },
-                ),
-            )?,
-            Annotation {
-                handshake: Some((hello.nonce, keys.key(1))),
-                ..Annotation::default()
-            },
+            vec![c.msg(1, 2, &Payload::Ping(Ping { request_id: 2 }))?],
         ),
         plain(
             "ack_ping_keepalive",
             "ACK [2, request_id] answering a keepalive PING (§8.2)".into(),
-            vec![c.msg(2, 1, &ack(2, AckResult::Ping { proof: None }))?],
+            vec![c.msg(2, 1, &ack(2, AckResult::Ping))?],
         ),
         plain(
             "set_connection_opt",
@@ -350,9 +295,11 @@ pub(super) fn vectors(keys: &Keys) -> Result<Vec<Valid>> {
                  content, written as payload_hex, is the {} ({overhead} bytes of overhead) \
                  (§5.2, §5.4); \"plaintext\" is the decrypted value",
                 match profile {
-                    Profile::Ed25519 => "ephemeral X25519 key E, then the ChaCha20-Poly1305 \
+                    Profile::Ed25519 =>
+                        "ephemeral X25519 key E, then the ChaCha20-Poly1305 \
                                          ciphertext and tag",
-                    Profile::Rsa2048 => "RSA-OAEP-wrapped key W, then the ChaCha20-Poly1305 \
+                    Profile::Rsa2048 =>
+                        "RSA-OAEP-wrapped key W, then the ChaCha20-Poly1305 \
                                          ciphertext and tag",
                 }
             ),

@@ -72,10 +72,15 @@ for profile in ["ed25519", "rsa2048"]:
     content = encrypt(profile, fb, b, h, plaintext)
     signature = sign(a, h + content)
     lines.append(f"{profile} sealed {h.hex()} {content.hex()} {signature.hex()} {plaintext.hex()}")
-    # Handshake proof by 1 for 2 over nonce 0x00..0x1f.
-    nonce = bytes(range(32))
-    proof = sign(a, b"shoutnet/1 handshake proof" + nonce + fa + fb)
-    lines.append(f"{profile} proof {nonce.hex()} {proof.hex()}")
+    # Channel binding by 1 of the X25519 Noise static key whose private key
+    # is 0x00..0x1f (§5.5).
+    static_private = bytes(range(32))
+    static_key = x25519.X25519PrivateKey.from_private_bytes(static_private)
+    static_public = static_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    binding = sign(a, b"shoutnet/1 channel binding" + static_public)
+    lines.append(f"{profile} binding {static_private.hex()} {static_public.hex()} "
+                 f"{binding.hex()}")
 with open("python_vectors.txt", "w") as f:
     f.write("\n".join(lines) + "\n")
 
