@@ -49,10 +49,6 @@ pub const MAX_CHUNK: usize = MAX_NOISE_MESSAGE - TAG_LEN;
 /// The bytes of the length prefix of every Noise message.
 const LENGTH_PREFIX: usize = 2;
 
-/// The 26 ASCII bytes the binding signature starts with, followed by the
-/// 32-byte Noise static public key (docs/PROTOCOL.md §5.5).
-pub const BINDING_CONTEXT: &[u8; 26] = b"shoutnet/1 channel binding";
-
 /// The Noise prologue of a network of `profile`: `shoutnet/1 ` and the
 /// profile's name, so nodes of another version or profile fail the
 /// handshake instead of misreading each other.
@@ -66,15 +62,6 @@ pub fn prologue(profile: Profile) -> Vec<u8> {
     let mut p = b"shoutnet/1 ".to_vec();
     p.extend_from_slice(profile.name().as_bytes());
     p
-}
-
-/// The bytes a binding signature signs: [`BINDING_CONTEXT`] and the Noise
-/// static public key.
-pub fn binding_data(static_public: &[u8; 32]) -> Vec<u8> {
-    let mut data = Vec::with_capacity(BINDING_CONTEXT.len() + static_public.len());
-    data.extend_from_slice(BINDING_CONTEXT);
-    data.extend_from_slice(static_public);
-    data
 }
 
 /// A node's side of every channel: its network profile, its Noise static

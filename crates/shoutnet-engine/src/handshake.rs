@@ -14,12 +14,12 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use rand_core::CryptoRngCore;
-use shoutnet_crypto::{Address, Keypair, PublicKey};
+use shoutnet_crypto::{Address, Keypair, PublicKey, sign_binding, verify_binding};
 use shoutnet_wire::Hello;
 use shoutnet_wire::{Method, MethodSet, Profile, ValueLimits};
 
 use crate::addrs::believable;
-use crate::channel::{ChannelIdentity, SecuredPeer, binding_data};
+use crate::channel::{ChannelIdentity, SecuredPeer};
 use crate::event::CloseReason;
 
 /// The authenticated peer of an established connection.
@@ -56,9 +56,7 @@ impl OwnHello<'_> {
         let profile = self.keypair.profile();
         // The static public key is needed before the hello that signs it.
         let unsigned = ChannelIdentity::new(profile, static_secret, Bytes::new());
-        let binding = self
-            .keypair
-            .sign(rng, &binding_data(unsigned.static_public()))?;
+        let binding = sign_binding(self.keypair, rng, unsigned.static_public())?;
         let hello = Hello {
             key: self.keypair.public().to_bytes(),
             binding: Bytes::from(binding),
@@ -108,8 +106,7 @@ impl Judge<'_> {
         if public.key_field() == self.local_key {
             return Err(CloseReason::SelfConnection);
         }
-        public
-            .verify(&binding_data(&peer.remote_static), &hello.binding)
+        verify_binding(&public, &peer.remote_static, &hello.binding)
             .map_err(|_| CloseReason::UnboundKey)?;
         Ok(Peer {
             address: public.routing_address(),

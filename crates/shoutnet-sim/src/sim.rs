@@ -607,7 +607,11 @@ impl Sim {
                 }
                 self.stats.delivered += 1;
                 self.receive(link, conn, &bytes);
+                // The engine acts first: a connection it closed (say, on
+                // refusing the peer's hello) sends nothing more, not even
+                // the channel's last handshake message.
                 self.drain(link.node);
+                self.flush_channel(link.node, conn);
             }
             Kind::Closed { conn } => {
                 self.in_flight -= 1;
@@ -955,9 +959,7 @@ impl Sim {
             if self.links_get(link.peer).is_some() {
                 self.push(now + link.latency, Kind::Closed { conn: link.peer });
             }
-            return;
         }
-        self.flush_channel(link.node, conn);
     }
 
     fn new_link(&mut self, node: usize, peer_node: usize, latency: Duration) -> ConnectionId {
