@@ -17,7 +17,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-use shoutnet_crypto::{Address, PublicKey, decrypt_message};
+use shoutnet_crypto::{Address, PublicKey, decrypt_message, verify_message};
 use shoutnet_kad::{InsertOutcome, KadConfig, LookupStats, RoutingTable};
 use shoutnet_wire::{
     Ack, AckResult, FindNode, Message, Nack, NackCode, NodeInfo, Opcode, Payload, Ping, Profile,
@@ -529,6 +529,28 @@ impl NodeEngine {
                 now,
             );
             return;
+        }
+        // Signature first (§5.2): it is cheap, covers the ciphertext, and a
+        // forged message must not cost private-key work.
+        if msg.signature.is_some() {
+            let valid = self
+                .pool
+                .get(conn)
+                .and_then(|c| c.peer.as_ref())
+                .is_some_and(|p| verify_message(&p.public, msg).is_ok());
+            if !valid {
+                self.out.stats.bad_signatures += 1;
+                let request_id =
+                    refusal::request_id_of(msg, self.profile, &self.config.limits.value);
+                let nack = refusal::nack(
+                    msg.opcode,
+                    request_id,
+                    NackCode::BadSignature,
+                    "signature does not verify",
+                );
+                self.refuse(conn, nack, now);
+                return;
+            }
         }
         let opened;
         let msg = if msg.encrypted {

@@ -66,6 +66,8 @@ pub struct Stats {
     pub outbox_full: u64,
     /// Encrypted messages to this node that did not decrypt.
     pub decrypt_failures: u64,
+    /// Signed messages whose signature did not verify.
+    pub bad_signatures: u64,
     /// Secured connections closed because the peer's hello was malformed,
     /// named an invalid key or this node's own, or was not bound to the
     /// channel.

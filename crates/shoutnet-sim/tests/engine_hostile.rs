@@ -369,3 +369,37 @@ fn closes_are_never_dropped_on_a_full_action_queue() {
         );
     }
 }
+
+#[test]
+fn signatures_are_checked_before_any_decryption() {
+    let (mut sim, at_1) = pair(28, |c| {
+        c.set_decrypt_rate(Rate::new(1, 1));
+    });
+    let from = node_keypair(sim.config().seed(), 0).unwrap();
+    let to = node_keypair(sim.config().seed(), 1).unwrap();
+    let mut rng = ChaCha20Rng::from_seed([3; 32]);
+    let find = |id| {
+        Payload::FindNode(FindNode {
+            request_id: id,
+            target: [2; 32],
+        })
+    };
+    // Encrypted and signed, then the signature corrupted: refused without
+    // decrypting, so the one-decryption budget stays for the good one.
+    let mut forged = message(&sim, 0, 1, &find(41));
+    shoutnet_crypto::seal_message(&from, to.public(), &mut rng, &mut forged).unwrap();
+    let mut sig = forged.signature.clone().unwrap().to_vec();
+    sig[0] ^= 1;
+    forged.signature = Some(Bytes::from(sig));
+    let mut good = message(&sim, 0, 1, &find(42));
+    shoutnet_crypto::seal_message(&from, to.public(), &mut rng, &mut good).unwrap();
+    sim.inject(1, at_1, &encode(&[forged, good]));
+    settle(&mut sim);
+    assert_eq!(support::nack_codes(&sim, 1, 0), [NackCode::BadSignature]);
+    assert_eq!(
+        sent(&sim, 1, 0, Opcode::Ack).len(),
+        1,
+        "the good one was decrypted and answered"
+    );
+    assert_eq!(sim.node(1).stats().bad_signatures, 1);
+}
