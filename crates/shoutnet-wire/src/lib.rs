@@ -32,10 +32,10 @@ pub use batch::{
     encode_transmission,
 };
 pub use error::{DecodeError, EncodeError, Error, PayloadError, Refused, ValueError};
-pub use hello::{Hello, HelloError, MAX_HELLO};
 pub use header::{
     Flags, TRANSMISSION_HEADER_LEN, TransmissionHeader, covered_header_len, header_without_length,
 };
+pub use hello::{Hello, HelloError, MAX_HELLO};
 pub use limits::{Limits, ValueLimits};
 pub use message::{Message, MessageRef};
 pub use opcode::{Opcode, UnknownOpcode};

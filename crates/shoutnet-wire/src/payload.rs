@@ -265,15 +265,28 @@ mod tests {
         assert_eq!(decode(Opcode::Ping, ping.to_value()), Ok(ping));
         // The hello of earlier drafts is no longer a PING: two elements are
         // an arity error, answered MALFORMED.
-        let old = Value::Array(vec![Value::from(1u8), Value::map([("version", Value::from(1u8))])]);
-        assert!(matches!(decode(Opcode::Ping, old), Err(PayloadError::Arity { len: 2, .. })));
+        let old = Value::Array(vec![
+            Value::from(1u8),
+            Value::map([("version", Value::from(1u8))]),
+        ]);
+        assert!(matches!(
+            decode(Opcode::Ping, old),
+            Err(PayloadError::Arity { len: 2, .. })
+        ));
         let ack = Payload::Ack(Ack {
             request_id: 1,
             result: AckResult::Ping,
         });
         assert_eq!(decode(Opcode::Ack, ack.to_value()), Ok(ack));
-        let with_proof = Value::Array(vec![Value::from(2u8), Value::from(1u8), Value::bin(vec![0; 64])]);
-        assert!(matches!(decode(Opcode::Ack, with_proof), Err(PayloadError::Arity { len: 3, .. })));
+        let with_proof = Value::Array(vec![
+            Value::from(2u8),
+            Value::from(1u8),
+            Value::bin(vec![0; 64]),
+        ]);
+        assert!(matches!(
+            decode(Opcode::Ack, with_proof),
+            Err(PayloadError::Arity { len: 3, .. })
+        ));
     }
 
     #[test]
