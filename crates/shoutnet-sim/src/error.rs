@@ -4,8 +4,9 @@
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[non_exhaustive]
 pub enum Error {
-    /// More nodes than listen ports above [`BASE_PORT`](crate::BASE_PORT).
-    #[error("{n} nodes requested, at most {max} fit the port range")]
+    /// More nodes than the simulated address range holds
+    /// ([`MAX_NODES`](crate::MAX_NODES)).
+    #[error("{n} nodes requested, at most {max} fit the address range")]
     TooManyNodes {
         /// Nodes requested.
         n: usize,

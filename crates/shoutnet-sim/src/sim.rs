@@ -38,7 +38,7 @@ const FIRST_IP: u32 = 0x0a00_0001;
 /// The port an inbound connection shows as its remote port.
 const EPHEMERAL_PORT: u16 = 40_000;
 
-/// The most nodes the `10.0.0.0/8` range above [`FIRST_IP`] can name.
+/// The most nodes the `10.0.0.0/8` range above `10.0.0.1` can name.
 pub const MAX_NODES: usize = (0x0aff_ffff - FIRST_IP) as usize;
 
 /// The IP address of node `i` (`10.255.255.255`, which no node has, if
