@@ -43,18 +43,25 @@ xflags::xflags! {
         }
 
         /// Run a simulator scenario in a release build and print its table
-        /// (`cargo xtask sim lookup --n 10000 --lookups 1000`).
+        /// (`cargo xtask sim lookup --n 10000 --lookups 1000`,
+        /// `cargo xtask sim broadcast --n 10000 --l 1,2,4,8`).
         cmd sim {
-            /// The scenario: `lookup`.
+            /// The scenario: `lookup` or `broadcast`.
             required scenario: String
             /// Nodes.
             optional --n n: usize
             /// Master seed.
             optional --seed seed: u64
-            /// Lookups after the bootstrap.
+            /// Lookups after the bootstrap (`lookup`).
             optional --lookups lookups: usize
             /// Loss rate in [0, 1].
             optional --loss loss: f64
+            /// ℓ, comma-separated for one row each (`broadcast`).
+            optional --l l: String
+            /// Broadcasts (`broadcast`).
+            optional --shouts shouts: usize
+            /// Share of nodes that crash silently before the broadcasts (`broadcast`).
+            optional --crash crash: f64
         }
 
         /// Check publishable crates and publish them in dependency order.
@@ -121,6 +128,9 @@ pub struct Sim {
     pub seed: Option<u64>,
     pub lookups: Option<usize>,
     pub loss: Option<f64>,
+    pub l: Option<String>,
+    pub shouts: Option<usize>,
+    pub crash: Option<f64>,
 }
 
 #[derive(Debug)]

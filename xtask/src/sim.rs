@@ -1,8 +1,10 @@
-//! `cargo xtask sim <scenario> [--n N] [--seed S] [--lookups L] [--loss P]`:
-//! runs a `shoutnet-sim` scenario in a release build and prints its table.
+//! `cargo xtask sim <scenario> [--n N] [--seed S] [--lookups L] [--loss P]
+//! [--l L1,L2] [--shouts S] [--crash P]`: runs a `shoutnet-sim` scenario in a
+//! release build and prints its table.
 //!
-//! This is how the 10,000-node lookup figures of docs/reports/lookup.md are
-//! made: a benchmark command, never a CI test (docs/design.md §16).
+//! This is how the 10,000-node figures of docs/reports/lookup.md and
+//! docs/reports/broadcast.md are made: benchmark commands, never CI tests
+//! (docs/design.md §16).
 
 use anyhow::{Result, bail};
 use xshell::{Shell, cmd};
@@ -10,9 +12,9 @@ use xshell::{Shell, cmd};
 use crate::flags;
 
 pub(crate) fn run(sh: &Shell, flags: &flags::Sim) -> Result<()> {
-    if flags.scenario != "lookup" {
+    if !["lookup", "broadcast"].contains(&flags.scenario.as_str()) {
         bail!(
-            "unknown scenario `{}`: the simulator has `lookup`",
+            "unknown scenario `{}`: the simulator has `lookup` and `broadcast`",
             flags.scenario
         );
     }
@@ -27,6 +29,9 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Sim) -> Result<()> {
     push("seed", flags.seed.map(|s| s.to_string()));
     push("lookups", flags.lookups.map(|l| l.to_string()));
     push("loss", flags.loss.map(|l| l.to_string()));
+    push("l", flags.l.clone());
+    push("shouts", flags.shouts.map(|s| s.to_string()));
+    push("crash", flags.crash.map(|c| c.to_string()));
     // The table goes to stdout and progress to stderr, both straight through.
     cmd!(
         sh,

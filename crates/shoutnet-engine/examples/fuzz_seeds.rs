@@ -17,7 +17,8 @@ use rand_chacha::rand_core::SeedableRng;
 use shoutnet_crypto::Keypair;
 use shoutnet_engine::channel::{ChannelIdentity, SecureChannel};
 use shoutnet_engine::fuzzing::{
-    FLUSH, Mode, NO_HANDSHAKE, OUTBOUND, REPLY, engine_key, peer_hello, peer_key, witness_hello,
+    FLUSH, Mode, NO_HANDSHAKE, OUTBOUND, REPLY, WITNESS_ORIGIN, engine_key, peer_hello, peer_key,
+    witness_hello,
 };
 use shoutnet_wire::{
     Ack, AckResult, Broadcast, Custom, FindNode, FindValue, Message, Method, Nack, NackCode,
@@ -198,6 +199,58 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         step(&mut reserved, n << 4, &[0x91, 1]);
     }
     add("messages-reserved-batched", Mode::Messages as u8, reserved);
+
+    // Broadcasts (§8.5, §9.7): the peer keeps the connection, then SHOUTs
+    // from it and relayed from the witness (forwarded to the witness's
+    // connection if the engine keeps it), a replay, an unsigned one, a
+    // SPEAK; then the peer stops keeping it and SHOUTs off the kept graph.
+    let kept = |setting| {
+        Payload::SetConnectionOpt(SetConnectionOpt {
+            request_id: 30 + setting,
+            option: SetConnectionOpt::KEPT,
+            setting,
+        })
+    };
+    let shout_op = Opcode::Shout.value() << 4;
+    let mut broadcasts = Vec::new();
+    step(
+        &mut broadcasts,
+        Opcode::SetConnectionOpt.value() << 4,
+        &content(&kept(1)),
+    );
+    step(&mut broadcasts, shout_op, &content(&shout(true)));
+    step(
+        &mut broadcasts,
+        shout_op | WITNESS_ORIGIN,
+        &content(&shout(true)),
+    );
+    step(&mut broadcasts, shout_op | FLUSH, &content(&shout(true)));
+    step(&mut broadcasts, shout_op | REPLY, &content(&shout(true)));
+    step(
+        &mut broadcasts,
+        Opcode::Speak.value() << 4,
+        &content(&shout(false)),
+    );
+    step(
+        &mut broadcasts,
+        Opcode::SetConnectionOpt.value() << 4,
+        &content(&kept(0)),
+    );
+    step(
+        &mut broadcasts,
+        shout_op | WITNESS_ORIGIN,
+        &content(&shout(true)),
+    );
+    add(
+        "messages-broadcasts",
+        Mode::Messages as u8,
+        broadcasts.clone(),
+    );
+    add(
+        "messages-broadcasts-outbound",
+        Mode::Messages as u8 | OUTBOUND,
+        broadcasts,
+    );
 
     // Lookup (§8.7): answers to the engine's `FIND_NODE`, via `REPLY`.
     let nodes = |seeds: std::ops::Range<u8>| {

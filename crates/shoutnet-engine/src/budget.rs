@@ -1,112 +1,12 @@
-//! Budgets (docs/PROTOCOL.md §11): token buckets that bound what a peer
-//! can make this node do per second — requests served per class, refusals
-//! sent, bytes decompressed, handshakes accepted.
-//!
-//! Pure: each bucket refills from the `now` it is given, never from a
-//! clock.
+//! Budgets (docs/PROTOCOL.md §11): what a peer can make this node do per
+//! second — requests served per class, broadcasts, refusals sent, bytes
+//! decompressed — in token buckets (`shoutnet_flood::TokenBucket`, which
+//! refill from the `now` they are given, never from a clock).
 
 use std::time::Instant;
 
-/// One token, in the bucket's fixed-point unit (a millionth of a token),
-/// so refills of a fraction of a token are not lost.
-const UNIT: u64 = 1_000_000;
-
-/// A rate: `per_second` tokens a second, at most `burst` saved up.
-///
-/// ```
-/// use shoutnet_engine::Rate;
-/// let r = Rate::new(20, 100);
-/// assert_eq!((r.per_second(), r.burst()), (20, 100));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rate {
-    per_second: u64,
-    burst: u64,
-}
-
-impl Rate {
-    /// `per_second` tokens a second, up to `burst` at once (at least 1).
-    pub const fn new(per_second: u64, burst: u64) -> Self {
-        let burst = if burst == 0 { 1 } else { burst };
-        Self { per_second, burst }
-    }
-
-    /// Tokens added per second.
-    pub fn per_second(&self) -> u64 {
-        self.per_second
-    }
-
-    /// The most tokens saved up.
-    pub fn burst(&self) -> u64 {
-        self.burst
-    }
-}
-
-/// A token bucket, full when made.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Bucket {
-    rate: Rate,
-    /// Tokens held, in millionths.
-    level: u64,
-    /// When `level` was last brought up to date.
-    at: Instant,
-}
-
-impl Bucket {
-    pub(crate) fn new(rate: Rate, now: Instant) -> Self {
-        Self {
-            rate,
-            level: rate.burst.saturating_mul(UNIT),
-            at: now,
-        }
-    }
-
-    fn refill(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.at);
-        if elapsed.is_zero() {
-            return;
-        }
-        self.at = now;
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        // micros · per_second tokens·µs/s = that many millionths of a token.
-        let added = micros.saturating_mul(self.rate.per_second);
-        self.level = self
-            .level
-            .saturating_add(added)
-            .min(self.rate.burst.saturating_mul(UNIT));
-    }
-
-    /// Takes `n` tokens if the bucket holds them at `now`.
-    pub(crate) fn take(&mut self, n: u64, now: Instant) -> bool {
-        self.refill(now);
-        let cost = n.saturating_mul(UNIT);
-        if self.level >= cost {
-            self.level -= cost;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// The whole tokens held at `now`.
-    pub(crate) fn available(&mut self, now: Instant) -> u64 {
-        self.refill(now);
-        self.level / UNIT
-    }
-
-    /// How long until `n` tokens are held, from `now` (zero if they are).
-    #[cfg(test)]
-    pub(crate) fn wait_for(&mut self, n: u64, now: Instant) -> std::time::Duration {
-        use std::time::Duration;
-        self.refill(now);
-        let missing = n.saturating_mul(UNIT).saturating_sub(self.level);
-        match self.rate.per_second {
-            0 if missing > 0 => Duration::MAX,
-            0 => Duration::ZERO,
-            rate => Duration::from_micros(missing.div_ceil(rate)),
-        }
-    }
-}
+pub use shoutnet_flood::Rate;
+pub(crate) use shoutnet_flood::TokenBucket as Bucket;
 
 /// The rates of the requests one connection may make, by class, and of
 /// the refusals it may cause before it is closed (docs/PROTOCOL.md §11).
@@ -135,6 +35,14 @@ pub struct RequestRates {
     /// budget): 10 a second, bursts of 50. Past it the connection is
     /// closed, so refusals cannot be an amplifier either.
     pub refusals: Rate,
+    /// New `SHOUT`s (not seen before) the connection may bring, before any
+    /// is verified: 100 a second, bursts of 1,000. A kept connection
+    /// carries every broadcast of the network, so this bounds the
+    /// network's broadcast rate through it, and the signature checks a peer
+    /// can make this node do.
+    pub shouts: Rate,
+    /// `SPEAK`s from the peer: 10 a second, bursts of 50.
+    pub speaks: Rate,
     /// Bytes of compressed transmissions the connection may decompress:
     /// 8 MiB a second, bursts of 64 MiB (one `max_decompressed`). With the
     /// default methods (`none` and `snappy`, at most 9.2 ns per output
@@ -150,6 +58,8 @@ impl Default for RequestRates {
             lookup: Rate::new(20, 100),
             option: Rate::new(1, 8),
             refusals: Rate::new(10, 50),
+            shouts: Rate::new(100, 1_000),
+            speaks: Rate::new(10, 50),
             decompressed_bytes: Rate::new(8 << 20, 64 << 20),
         }
     }
@@ -164,6 +74,10 @@ pub(crate) enum Class {
     Lookup,
     /// `SET_CONNECTION_OPT`.
     Option,
+    /// A new `SHOUT`.
+    Shout,
+    /// A `SPEAK`.
+    Speak,
 }
 
 impl Class {
@@ -173,6 +87,8 @@ impl Class {
             Self::Ping => "PING",
             Self::Lookup => "FIND_NODE/FIND_VALUE",
             Self::Option => "SET_CONNECTION_OPT",
+            Self::Shout => "SHOUT",
+            Self::Speak => "SPEAK",
         }
     }
 }
@@ -183,6 +99,8 @@ pub(crate) struct Budgets {
     ping: Bucket,
     lookup: Bucket,
     option: Bucket,
+    shout: Bucket,
+    speak: Bucket,
     refusals: Bucket,
 }
 
@@ -192,6 +110,8 @@ impl Budgets {
             ping: Bucket::new(rates.ping, now),
             lookup: Bucket::new(rates.lookup, now),
             option: Bucket::new(rates.option, now),
+            shout: Bucket::new(rates.shouts, now),
+            speak: Bucket::new(rates.speaks, now),
             refusals: Bucket::new(rates.refusals, now),
         }
     }
@@ -203,6 +123,8 @@ impl Budgets {
             Class::Ping => &mut self.ping,
             Class::Lookup => &mut self.lookup,
             Class::Option => &mut self.option,
+            Class::Shout => &mut self.shout,
+            Class::Speak => &mut self.speak,
         };
         bucket.take(1, now)
     }
@@ -220,31 +142,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_bucket_allows_its_burst_then_its_rate() {
-        #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
-        let t0 = Instant::now();
-        let ms = Duration::from_millis;
-        let mut b = Bucket::new(Rate::new(10, 3), t0);
-        // (time, tokens asked, granted)
-        let steps = [
-            (0, 1, true),
-            (0, 1, true),
-            (0, 1, true),
-            (0, 1, false),  // burst spent
-            (50, 1, false), // half a token
-            (100, 1, true), // 10/s: one per 100 ms
-            (100, 1, false),
-            (10_000, 5, false), // never more than the burst
-            (10_000, 3, true),
-        ];
-        for (at, n, granted) in steps {
-            assert_eq!(b.take(n, t0 + ms(at)), granted, "{n} at {at} ms");
-        }
-        assert_eq!(b.wait_for(1, t0 + ms(10_000)), ms(100));
-        assert_eq!(b.available(t0 + ms(10_300)), 3);
-    }
-
-    #[test]
     fn each_class_has_its_own_budget() {
         #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
         let t0 = Instant::now();
@@ -253,6 +150,8 @@ mod tests {
             lookup: Rate::new(1, 2),
             option: Rate::new(1, 1),
             refusals: Rate::new(1, 1),
+            shouts: Rate::new(1, 1),
+            speaks: Rate::new(1, 1),
             decompressed_bytes: Rate::new(1, 1),
         };
         let mut b = Budgets::new(&rates, t0);
@@ -262,19 +161,5 @@ mod tests {
         assert!(b.allow(Class::Option, t0));
         assert!(b.allow_refusal(t0) && !b.allow_refusal(t0));
         assert!(b.allow(Class::Lookup, t0 + Duration::from_secs(1)));
-    }
-
-    #[test]
-    fn time_going_backwards_or_zero_rates_do_not_break_it() {
-        #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
-        let t0 = Instant::now();
-        let mut b = Bucket::new(Rate::new(0, 2), t0 + Duration::from_secs(5));
-        assert!(b.take(2, t0));
-        assert!(
-            !b.take(1, t0 + Duration::from_secs(3600)),
-            "no refill at rate 0"
-        );
-        assert_eq!(b.wait_for(1, t0), Duration::MAX);
-        assert_eq!(Rate::new(1, 0).burst(), 1, "a burst of at least one");
     }
 }

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use shoutnet_crypto::Keypair;
+use shoutnet_flood::FloodConfig;
 use shoutnet_kad::KadConfig;
 use shoutnet_wire::{Limits, Method, MethodSet};
 
@@ -60,6 +61,7 @@ pub struct EngineConfig {
     pub(crate) max_outbox_bytes: usize,
     pub(crate) decrypt_rate: Rate,
     pub(crate) local_network: bool,
+    pub(crate) flood: FloodConfig,
 }
 
 impl EngineConfig {
@@ -182,6 +184,7 @@ impl EngineConfig {
             max_outbox_bytes: Self::DEFAULT_MAX_OUTBOX_BYTES,
             decrypt_rate: Self::DEFAULT_DECRYPT_RATE,
             local_network: false,
+            flood: FloodConfig::default(),
         }
     }
 
@@ -369,6 +372,13 @@ impl EngineConfig {
     /// it on.
     pub fn set_local_network(&mut self, local: bool) -> &mut Self {
         self.local_network = local;
+        self
+    }
+
+    /// The seen-cache and per-origin budgets of broadcasts (see
+    /// [`FloodConfig`]).
+    pub fn set_flood(&mut self, flood: FloodConfig) -> &mut Self {
+        self.flood = flood;
         self
     }
 

@@ -83,6 +83,10 @@ pub(crate) struct Connection {
     decompress: Bucket,
     /// Set once the handshake completed.
     pub(crate) peer: Option<Peer>,
+    /// Whether the peer said it keeps this connection (docs/PROTOCOL.md
+    /// §9.7); changed only through the pool, which indexes kept
+    /// connections.
+    pub(crate) kept_by_peer: bool,
     /// When bytes last arrived, or when it was opened.
     last_received: Instant,
     /// When bytes last arrived or were queued, or when it was opened.
@@ -122,6 +126,7 @@ impl Connection {
             budgets: Budgets::new(rates, now),
             decompress,
             peer: None,
+            kept_by_peer: false,
             last_received: now,
             last_active: now,
             keepalive_pending: false,

@@ -17,10 +17,11 @@ use std::time::Instant;
 use bytes::Bytes;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-use shoutnet_crypto::{Address, PublicKey, decrypt_message, verify_message};
+use shoutnet_crypto::{Address, PublicKey, decrypt_message, sign_message, verify_message};
 use shoutnet_kad::{InsertOutcome, KadConfig, LookupStats, RoutingTable};
 use shoutnet_wire::{
-    Ack, AckResult, FindNode, Message, Nack, NackCode, NodeInfo, Opcode, Payload, Ping, Profile,
+    Ack, AckResult, Broadcast, FindNode, Message, Nack, NackCode, NodeInfo, Opcode, Payload, Ping,
+    Profile, SetConnectionOpt, Value,
 };
 
 use crate::addrs::dialable;
@@ -32,7 +33,7 @@ use crate::connection::{Connection, IdleStep, KeepaliveStep, Role};
 use crate::event::{
     Action, Admission, CloseReason, Command, CommandId, ConnectionId, Direction, Event, Transmit,
 };
-use crate::handshake::{Judge, OwnHello, Peer};
+use crate::handshake::{Judge, OwnHello, Peer, VerifiedBindings};
 use crate::lookups::{Finished, Lookups, Owner, Step as LookupStep};
 use crate::outputs::{Outputs, Stats};
 use crate::pool::{AdmissionLimits, Pool, Reach};
@@ -40,6 +41,7 @@ use crate::refusal;
 use crate::requests::{Failure, Pending, Purpose, Requests};
 use crate::routing::{Contact, Routing};
 use crate::timers::{LookupId, Timer, Timers};
+use shoutnet_flood::{Admit, Flood, MessageId, Verified};
 
 /// The reason of the `NACK UNSUPPORTED_OPCODE` answering requests this node
 /// does not serve yet (`WHISPER`, `STORE`, `CUSTOM`).
@@ -56,6 +58,10 @@ fn request_class(payload: &Payload) -> Option<(Class, u64)> {
         _ => None,
     }
 }
+
+/// The opcode byte of a `SHOUT` header (`opcode << 4`), which its message id
+/// covers.
+const SHOUT_BYTE: u8 = 4 << 4;
 
 /// Where a connection to a peer stands, as the engine sees it after acting
 /// on the pool's [`Reach`].
@@ -146,6 +152,10 @@ pub struct NodeEngine {
     decryptions: Bucket,
     /// This node's side of every secure channel.
     identity: ChannelIdentity,
+    /// Broadcasts: the seen-cache and the per-origin budgets.
+    flood: Flood,
+    /// Channel bindings verified lately.
+    bindings: VerifiedBindings,
 }
 
 impl NodeEngine {
@@ -175,6 +185,8 @@ impl NodeEngine {
             .unwrap_or_else(|_| ChannelIdentity::new(profile, static_secret, Bytes::new()));
         Self {
             identity,
+            flood: Flood::new(&config.flood),
+            bindings: VerifiedBindings::new(VerifiedBindings::CAPACITY),
             rng,
             requests: Requests::new(config.table_capacity),
             pool: Pool::new(
@@ -246,6 +258,18 @@ impl NodeEngine {
         )
     }
 
+    /// The peers this node's broadcasts go to: those over a connection
+    /// either side keeps (docs/PROTOCOL.md §9.7), in address order.
+    pub fn kept_peers(&self) -> impl Iterator<Item = &Address> {
+        self.pool.kept_peers()
+    }
+
+    /// Broadcast ids the seen-cache holds: at most its configured bound
+    /// ([`FloodConfig::seen_max`](shoutnet_flood::FloodConfig::seen_max)).
+    pub fn seen_broadcasts(&self) -> usize {
+        self.flood.seen_len()
+    }
+
     /// Lookups running (commands, bootstraps and refreshes).
     pub fn lookup_count(&self) -> usize {
         self.lookups.len()
@@ -311,10 +335,13 @@ impl NodeEngine {
             remote,
             local_network: self.config.local_network,
         };
-        let checked = judge.read(&peer).and_then(|hello| {
-            let key = self.known_key(&hello.key);
-            judge.check(&peer, hello, key)
-        });
+        let checked = match judge.read(&peer) {
+            Ok(hello) => {
+                let key = self.known_key(&hello.key);
+                judge.check(&peer, hello, key, &mut self.bindings)
+            }
+            Err(reason) => Err(reason),
+        };
         match checked {
             Ok(peer) => self.established(conn, peer, now),
             Err(reason) => {
@@ -407,6 +434,8 @@ impl NodeEngine {
                 self.start_lookup(Owner::Command(id), target, now);
             }
             Command::Bootstrap { seeds } => self.start_bootstrap(id, seeds, now),
+            Command::Shout { data } => self.shout(id, data, now),
+            Command::Speak { data } => self.speak(data),
         }
         id
     }
@@ -474,6 +503,10 @@ impl NodeEngine {
             Timer::TablePing => self.routing.handle_timeout(now, &mut self.timers),
             Timer::Refresh => self.refresh_due(now),
             Timer::Maintain => self.maintain_kept(now),
+            Timer::SeenExpiry => {
+                self.flood.expire(now);
+                self.arm_seen_expiry();
+            }
         }
     }
 
@@ -519,6 +552,10 @@ impl NodeEngine {
                 refusal::nack(msg.opcode, request_id, code, reason),
                 now,
             );
+            return;
+        }
+        if msg.opcode == Opcode::Shout {
+            self.on_shout(conn, msg, &peer_address, now);
             return;
         }
         if msg.opcode.is_reserved() {
@@ -576,7 +613,7 @@ impl NodeEngine {
             Ok(payload) => payload,
             Err(refused) => {
                 match msg.opcode {
-                    Opcode::Shout | Opcode::Speak => self.out.stats.unsupported_dropped += 1,
+                    Opcode::Speak => self.out.stats.unsupported_dropped += 1,
                     Opcode::Ack | Opcode::Nack => {
                         self.malformed_reply(conn, refused.request_id, now)
                     }
@@ -644,6 +681,9 @@ impl NodeEngine {
                 let result = AckResult::Ping;
                 self.send(conn, &Payload::Ack(Ack { request_id, result }));
             }
+            Payload::SetConnectionOpt(opt) if opt.option == SetConnectionOpt::KEPT => {
+                self.on_kept_option(conn, opt, now);
+            }
             Payload::SetConnectionOpt(opt) => {
                 let decodes = self.config.decode_methods;
                 let answer = self.pool.get_mut(conn).map(|c| c.set_option(&opt, decodes));
@@ -675,7 +715,19 @@ impl NodeEngine {
                 Some(id) => self.not_supported(conn, Opcode::Custom, Some(id), now),
                 None => self.out.stats.unsupported_dropped += 1,
             },
-            Payload::Shout(_) | Payload::Speak(_) => self.out.stats.unsupported_dropped += 1,
+            Payload::Speak(_) if !self.within_budget(conn, Class::Speak, now) => {
+                self.out.stats.rate_limited += 1;
+                let reason = "over this connection's SPEAK budget";
+                let nack = refusal::nack(Opcode::Speak, None, NackCode::RateLimited, reason);
+                self.refuse(conn, nack, now);
+            }
+            Payload::Speak(speak) => {
+                self.out.stats.speaks_delivered += 1;
+                let (peer, data) = (*peer_address, speak.data);
+                self.out.push_event(Event::Speak { conn, peer, data });
+            }
+            // SHOUT never reaches here (`on_shout`).
+            Payload::Shout(_) => self.out.stats.shouts_malformed += 1,
             Payload::Ack(ack) => self.on_ack(conn, ack, now),
             Payload::Nack(nack) => self.on_nack(conn, &nack, now),
         }
@@ -748,6 +800,9 @@ impl NodeEngine {
             self.timers
                 .set(Timer::Idle(conn), now + self.config.transient_idle);
         }
+        if role == Role::Kept {
+            self.announce_kept(conn, now);
+        }
         self.seen(peer, now);
         // Someone else answered at the address some peers were expected at.
         for other in expected.into_iter().filter(|e| *e != peer.address) {
@@ -793,6 +848,7 @@ impl NodeEngine {
             (Purpose::FindNode { lookup, peer }, AckResult::Nodes { nodes, .. }) => {
                 self.on_nodes(lookup, peer, nodes, now);
             }
+            (Purpose::Announcement, AckResult::SetConnectionOpt { .. }) => {}
             (_, _) => {
                 // The opcode matched but the result shape did not (an ACK
                 // of FIND_NODE always carries nodes, so this cannot happen
@@ -840,6 +896,8 @@ impl NodeEngine {
         now: Instant,
     ) {
         match pending.purpose {
+            // The peer did not take note; nothing depends on it.
+            Purpose::Announcement => {}
             Purpose::Keepalive => match failure {
                 Failure::TimedOut => {
                     // A failed ping: the peer is dead to the routing table too.
@@ -1096,11 +1154,18 @@ impl NodeEngine {
     /// again when a kept connection or dial is lost, or the table gains an
     /// entry ([`want_kept`](Self::want_kept)).
     fn maintain_kept(&mut self, now: Instant) {
-        let dials = self
+        let candidates: Vec<_> = self.routing.dialable_entries().collect();
+        if let Some(conn) = self.pool.make_way_for_anchor(&candidates, &self.local) {
+            self.close(conn, CloseReason::MadeWayForAnchor, now);
+        }
+        let top_up = self
             .pool
-            .top_up_kept(self.routing.dialable_entries(), &mut self.rng);
-        for addr in dials {
+            .top_up_kept(candidates.into_iter(), &self.local, &mut self.rng);
+        for addr in top_up.dials {
             self.dial(addr, now);
+        }
+        for conn in top_up.promoted {
+            self.announce_kept(conn, now);
         }
     }
 
@@ -1111,7 +1176,7 @@ impl NodeEngine {
     /// routing table gains an entry, so an idle node with nothing to dial
     /// sets no timer.
     fn want_kept(&mut self, now: Instant) {
-        if !self.upkeep || !self.pool.wants_kept() {
+        if !self.upkeep || !self.pool.wants_kept(&self.local) {
             return;
         }
         let at = now + self.config.maintenance_interval;
@@ -1317,7 +1382,9 @@ impl NodeEngine {
                 closest: finished.closest,
                 stats: finished.stats,
             }),
-            Owner::Bootstrap(request) => self.bootstrap_step(request, finished.stats, now),
+            Owner::Bootstrap(request) => {
+                self.bootstrap_step(request, finished.stats, now);
+            }
             Owner::Refresh => {}
         }
     }
@@ -1518,26 +1585,225 @@ impl NodeEngine {
         self.start_upkeep(now, now);
     }
 
+    // ----- Broadcast (docs/PROTOCOL.md §8.5, §9.7) -----
+
+    /// A `SHOUT` on `conn` from the peer at `peer`: checked, verified once,
+    /// delivered once and forwarded verbatim to every kept connection but
+    /// its peer's.
+    fn on_shout(&mut self, conn: ConnectionId, msg: &Message, peer: &Address, now: Instant) {
+        if msg.signature.is_none() || msg.encrypted {
+            self.out.stats.shouts_malformed += 1;
+            let reason = "a SHOUT is signed by its origin and not encrypted";
+            let nack = refusal::nack(Opcode::Shout, None, NackCode::Malformed, reason);
+            self.refuse(conn, nack, now);
+            return;
+        }
+        if !self.pool.is_kept(conn) {
+            // The seed's bound counts kept connections only, and a peer
+            // announces a kept connection before it floods on it (§9.7).
+            self.out.stats.shouts_off_kept += 1;
+            let reason = "SHOUT on a connection neither side keeps";
+            let nack = refusal::nack(Opcode::Shout, None, NackCode::Malformed, reason);
+            self.refuse(conn, nack, now);
+            return;
+        }
+        let id = MessageId::of(&msg.from, SHOUT_BYTE, &msg.content);
+        if self.flood.admit(&id) == Admit::Duplicate {
+            self.out.stats.shout_duplicates += 1;
+            return;
+        }
+        if !self.within_budget(conn, Class::Shout, now) {
+            self.out.stats.rate_limited += 1;
+            let reason = "over this connection's SHOUT budget";
+            let nack = refusal::nack(Opcode::Shout, None, NackCode::RateLimited, reason);
+            self.refuse(conn, nack, now);
+            return;
+        }
+        let verified = self
+            .known_key(&msg.from)
+            .ok()
+            .filter(|origin| verify_message(origin, msg).is_ok());
+        let Some(origin) = verified else {
+            // Every relay verifies before it forwards: the peer forged or
+            // altered it.
+            self.out.stats.shouts_forged += 1;
+            let reason = "origin signature does not verify";
+            let nack = refusal::nack(Opcode::Shout, None, NackCode::BadSignature, reason);
+            self.refuse(conn, nack, now);
+            return;
+        };
+        match self.flood.verified(id, origin.routing_address().0, now) {
+            Verified::Duplicate => self.out.stats.shout_duplicates += 1,
+            Verified::OverOriginBudget => self.out.stats.shouts_over_origin_budget += 1,
+            Verified::Deliver => {
+                self.arm_seen_expiry();
+                let data = match msg.read(self.profile, &self.config.limits.value) {
+                    Ok(Payload::Shout(shout)) => shout.data,
+                    // A SHOUT's content reads as a SHOUT or not at all.
+                    Ok(_) => return,
+                    // Its id is remembered, so its copies are dropped
+                    // unread; it goes no further.
+                    Err(refused) => {
+                        self.out.stats.shouts_malformed += 1;
+                        if let Some(nack) = refusal::malformed(msg, &refused) {
+                            self.refuse(conn, nack, now);
+                        }
+                        return;
+                    }
+                };
+                let targets = Flood::forward_to(Some(peer), self.pool.kept_links());
+                for &target in &targets {
+                    self.send_message(target, msg.clone());
+                    self.out.stats.shouts_sent += 1;
+                }
+                self.out.stats.shouts_delivered += 1;
+                self.out.push_event(Event::Shout {
+                    conn,
+                    origin: msg.from.clone(),
+                    message: id,
+                    forwarded: targets.len(),
+                    data,
+                });
+            }
+        }
+    }
+
+    /// Starts [`Command::Shout`]: a signed `SHOUT` of `data` to every kept
+    /// connection.
+    fn shout(&mut self, id: CommandId, data: Value, now: Instant) {
+        let payload = Payload::Shout(Broadcast {
+            nonce: self.rng.next_u64(),
+            data,
+        });
+        let signed = Message::from_payload(
+            self.profile,
+            self.key.clone(),
+            self.broadcast_key(),
+            &payload,
+        )
+        .map_err(|_| ())
+        .and_then(|mut msg| {
+            sign_message(&self.config.keypair, &mut self.rng, &mut msg).map_err(|_| ())?;
+            Ok(msg)
+        });
+        let Ok(msg) = signed else {
+            self.out.stats.encode_errors += 1;
+            return;
+        };
+        let message = MessageId::of(&msg.from, SHOUT_BYTE, &msg.content);
+        self.flood.originate(message, now);
+        self.arm_seen_expiry();
+        let targets = Flood::forward_to(None, self.pool.kept_links());
+        for &target in &targets {
+            self.send_message(target, msg.clone());
+            self.out.stats.shouts_sent += 1;
+        }
+        let sent = targets.len();
+        self.out.push_event(Event::Shouted { id, message, sent });
+    }
+
+    /// Starts [`Command::Speak`]: a `SPEAK` of `data`, to the broadcast
+    /// key, on one connection to every direct peer.
+    fn speak(&mut self, data: Value) {
+        let payload = Payload::Speak(Broadcast {
+            nonce: self.rng.next_u64(),
+            data,
+        });
+        let Ok(msg) = Message::from_payload(
+            self.profile,
+            self.key.clone(),
+            self.broadcast_key(),
+            &payload,
+        ) else {
+            self.out.stats.encode_errors += 1;
+            return;
+        };
+        for conn in self.pool.direct_peers() {
+            self.send_message(conn, msg.clone());
+        }
+    }
+
+    /// The all-zero key field `SHOUT` and `SPEAK` are addressed to.
+    fn broadcast_key(&self) -> Bytes {
+        Bytes::from(vec![0; self.profile.key_len()])
+    }
+
+    /// The peer of `conn` says whether it keeps the connection (option 2 of
+    /// `SET_CONNECTION_OPT`, §9.7).
+    fn on_kept_option(&mut self, conn: ConnectionId, opt: SetConnectionOpt, now: Instant) {
+        if opt.setting > 1 {
+            let nack = Nack {
+                acked: Opcode::SetConnectionOpt,
+                request_id: Some(opt.request_id),
+                code: NackCode::UnsupportedOption,
+                reason: "kept is 0 or 1".into(),
+                detail: Some(Value::Array(vec![
+                    Value::from(opt.option),
+                    Value::from(opt.setting),
+                ])),
+            };
+            self.refuse(conn, nack, now);
+            return;
+        }
+        self.pool.set_kept_by_peer(conn, opt.setting == 1);
+        let result = AckResult::SetConnectionOpt {
+            option: opt.option,
+            setting: opt.setting,
+        };
+        let request_id = opt.request_id;
+        self.send(conn, &Payload::Ack(Ack { request_id, result }));
+    }
+
+    /// Tells the peer of `conn` that this node keeps the connection.
+    fn announce_kept(&mut self, conn: ConnectionId, now: Instant) {
+        let request_id = self.requests.next_id();
+        let pending = Pending {
+            opcode: Opcode::SetConnectionOpt,
+            purpose: Purpose::Announcement,
+        };
+        if !self.send_request(conn, request_id, pending, now) {
+            return;
+        }
+        let opt = SetConnectionOpt {
+            request_id,
+            option: SetConnectionOpt::KEPT,
+            setting: 1,
+        };
+        self.send(conn, &Payload::SetConnectionOpt(opt));
+    }
+
+    /// Arms the seen-cache's expiry timer at its oldest id's deadline.
+    fn arm_seen_expiry(&mut self) {
+        let next = self.flood.next_expiry();
+        self.timers.set_or_cancel(Timer::SeenExpiry, next);
+    }
+
     // ----- Sending -----
 
-    /// Queues `payload` for `conn`, to the peer's key once known (K zero
-    /// bytes before its hello, docs/PROTOCOL.md §9.1).
+    /// Queues `payload` for `conn`, to the peer's key.
     fn send(&mut self, conn: ConnectionId, payload: &Payload) {
-        let Some(c) = self.pool.get_mut(conn) else {
+        let Some(c) = self.pool.get(conn) else {
             return;
         };
         let to = c.to_key(self.profile);
         match Message::from_payload(self.profile, self.key.clone(), to, payload) {
-            Ok(msg) => {
-                let len = msg.encoded_len(self.profile);
-                if c.queue(msg, len, self.config.max_outbox_bytes, self.last_now) {
-                    self.out.mark_dirty(conn);
-                    self.out.stats.messages_sent += 1;
-                } else {
-                    self.out.stats.dropped_messages += 1;
-                }
-            }
+            Ok(msg) => self.send_message(conn, msg),
             Err(_) => self.out.stats.encode_errors += 1,
+        }
+    }
+
+    /// Queues `msg` as it is (a forwarded broadcast keeps its origin's
+    /// header and signature) for `conn`, within its outbox bound.
+    fn send_message(&mut self, conn: ConnectionId, msg: Message) {
+        let Some(c) = self.pool.get_mut(conn) else {
+            return;
+        };
+        let len = msg.encoded_len(self.profile);
+        if c.queue(msg, len, self.config.max_outbox_bytes, self.last_now) {
+            self.out.mark_dirty(conn);
+            self.out.stats.messages_sent += 1;
+        } else {
+            self.out.stats.dropped_messages += 1;
         }
     }
 

@@ -5,9 +5,10 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use shoutnet_crypto::Address;
+use shoutnet_flood::MessageId;
 use shoutnet_kad::LookupStats;
 use shoutnet_wire::HelloError;
-use shoutnet_wire::{DecodeError, Opcode};
+use shoutnet_wire::{DecodeError, Opcode, Value};
 
 /// A connection, numbered by the driver. The engine never invents one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -58,6 +59,19 @@ pub enum Command {
     Bootstrap {
         /// Addresses of nodes to start from.
         seeds: Vec<SocketAddr>,
+    },
+    /// Broadcast `data` to the whole network (`SHOUT`, docs/PROTOCOL.md
+    /// §8.5, §9.7): signed by this node, flooded over kept connections,
+    /// delivered once to every node. [`Event::Shouted`] names its id.
+    Shout {
+        /// What to broadcast.
+        data: Value,
+    },
+    /// Send `data` to every direct peer (`SPEAK`): one connection per
+    /// peer, never forwarded.
+    Speak {
+        /// What to send.
+        data: Value,
     },
 }
 
@@ -151,6 +165,10 @@ pub enum CloseReason {
     /// (§11).
     #[error("too many refusals")]
     TooManyRefusals,
+    /// A kept connection closed so that a node holding ℓ of them, none to
+    /// a lower address, can open one to its anchor (§9.4).
+    #[error("closed to make way for a kept connection to an anchor")]
+    MadeWayForAnchor,
     /// An inbound connection refused on arrival (§11).
     #[error("inbound connection refused: {0}")]
     Admission(Admission),
@@ -207,6 +225,38 @@ pub enum Event {
         closest: Vec<Address>,
         /// The lookup's counters.
         stats: LookupStats,
+    },
+    /// A [`Command::Shout`] left on this node's kept connections.
+    Shouted {
+        /// The command's id.
+        id: CommandId,
+        /// The broadcast's message id, the one every node delivers it with.
+        message: MessageId,
+        /// The connections it went out on.
+        sent: usize,
+    },
+    /// A broadcast from anywhere in the network, delivered once.
+    Shout {
+        /// The connection it arrived on first.
+        conn: ConnectionId,
+        /// Its origin's key field (its signature verified).
+        origin: Bytes,
+        /// Its message id.
+        message: MessageId,
+        /// The kept connections it was forwarded on.
+        forwarded: usize,
+        /// What it carries. Binaries in it share the received transmission's
+        /// buffer.
+        data: Value,
+    },
+    /// A `SPEAK` from a direct peer.
+    Speak {
+        /// The connection it arrived on.
+        conn: ConnectionId,
+        /// The peer's routing address.
+        peer: Address,
+        /// What it carries.
+        data: Value,
     },
     /// A [`Command::Bootstrap`] ended.
     BootstrapFinished {

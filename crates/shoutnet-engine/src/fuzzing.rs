@@ -9,14 +9,17 @@
 //! oracles, each a panic naming what broke:
 //!
 //! - every [`Transmit`] decodes as a transmission with default [`Limits`],
-//!   and each of its messages is plain, unsigned, from this node's key and
-//!   carries a payload that decodes to its opcode's schema;
+//!   and each of its messages carries a payload that decodes to its
+//!   opcode's schema and is plain, unsigned and from this node's key, but
+//!   for a forwarded `SHOUT`: to the broadcast key, its origin's signature
+//!   valid;
 //! - no transmission follows the [`Action::Close`] of its connection, no
 //!   connection is closed twice, and outputs name only opened connections;
 //! - no drain yields more than [`QUEUE_CAPACITY`] actions or events (or
 //!   transmissions, plus one per connection), no transmission's body is
 //!   larger than the outbox bound [`OUTBOX_BYTES`], and
 //!   `Stats::encode_errors` stays 0;
+//! - a `SHOUT` is delivered at most once, from an origin that signed it;
 //! - time moves on: `handle_timeout` is never due more than a few times in a
 //!   row at the same instant;
 //! - the witness is never refused, closed or disconnected, and at the end
@@ -50,7 +53,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use shoutnet_crypto::{Address, Keypair};
+use shoutnet_crypto::{Address, Keypair, PublicKey, sign_message, verify_message_ref};
 use shoutnet_wire::{
     Ack, AckResult, BatchEncoder, Limits, Message, Method, MethodSet, NodesFor, Opcode, Payload,
     Ping, Profile, ValueLimits, decode_transmission,
@@ -60,7 +63,9 @@ use crate::channel::{
     ChannelEvent, ChannelIdentity, MAX_NOISE_MESSAGE, SecureChannel, SecuredPeer,
 };
 use crate::handshake::OwnHello;
-use crate::{Action, Command, ConnectionId, Direction, EngineConfig, Event, NodeEngine, Transmit};
+use crate::{
+    Action, Command, ConnectionId, Direction, EngineConfig, Event, MessageId, NodeEngine, Transmit,
+};
 
 /// What follows byte 0 of an input, after the handshake (unless
 /// [`NO_HANDSHAKE`] is set).
@@ -74,7 +79,10 @@ pub enum Mode {
     Timed = 1,
     /// Steps `[op, len (u16, big-endian), content]`, each wrapped in a
     /// message header from the peer's key to this node's (see [`FLUSH`] and
-    /// [`REPLY`]; the high nibble of `op` is the opcode).
+    /// [`REPLY`]; the high nibble of `op` is the opcode). `SHOUT` and
+    /// `SPEAK` go to the broadcast key, and a `SHOUT` is signed by its
+    /// origin: the peer, or the witness with [`WITNESS_ORIGIN`]; with
+    /// [`REPLY`] it is left unsigned.
     Messages = 2,
     /// As `Messages`, after a `Command::FindNode` lookup has sent its
     /// `FIND_NODE`s; at the end a minute of virtual time passes.
@@ -97,6 +105,9 @@ pub const FLUSH: u8 = 0x01;
 /// the last request this node sent the peer, followed by `(op >> 2) & 3`
 /// more elements, which the step's bytes provide.
 pub const REPLY: u8 = 0x02;
+/// Message-step flag for a `SHOUT`: its origin is the witness, who signs
+/// it (a broadcast the peer relays).
+pub const WITNESS_ORIGIN: u8 = 0x04;
 /// Virtual time per unit of a [`Mode::Timed`] delay.
 pub const TICK: Duration = Duration::from_millis(250);
 /// The engine's queue capacity: small enough that inputs overflow it.
@@ -112,6 +123,11 @@ const LOOKUP_TARGET: Address = Address([0x5a; 32]);
 const MAX_FIRINGS: usize = 1000;
 const MAX_REPEATS: usize = 8;
 const MAX_ROUNDS: usize = 100;
+
+/// The all-zero key field broadcasts are addressed to.
+fn broadcast_key() -> Bytes {
+    Bytes::from(vec![0; PROFILE.key_len()])
+}
 
 /// The fixed key pairs: this node, the fuzzed connection's peer, the witness.
 struct Keys {
@@ -212,6 +228,8 @@ struct Harness {
     witness: Bytes,
     connected: BTreeSet<ConnectionId>,
     closed: BTreeSet<ConnectionId>,
+    /// The broadcasts delivered so far.
+    delivered: BTreeSet<MessageId>,
     /// The last request this node sent on the fuzzed connection.
     last_request: Option<(Opcode, u64)>,
     /// Request ids of the keepalive `ACK`s this node sent the witness.
@@ -236,6 +254,7 @@ impl Harness {
             witness: keys.witness.public().to_bytes(),
             connected: BTreeSet::new(),
             closed: BTreeSet::new(),
+            delivered: BTreeSet::new(),
             last_request: None,
             witness_acks: Vec::new(),
         }
@@ -283,7 +302,24 @@ impl Harness {
                 (_, last) => reply_prefix(last.unwrap_or((Opcode::Ping, 0)), *op, content),
             };
             let opcode = Opcode::from_nibble(op >> 4);
-            let msg = Message::new(from.clone(), to.clone(), opcode, content);
+            let msg = match opcode {
+                Opcode::Shout | Opcode::Speak => {
+                    let mut msg = Message::new(from.clone(), broadcast_key(), opcode, content);
+                    if opcode == Opcode::Shout && op & REPLY == 0 {
+                        let origin = match op & WITNESS_ORIGIN {
+                            0 => &keys().peer,
+                            _ => &keys().witness,
+                        };
+                        msg.from = origin.public().to_bytes();
+                        // Ed25519 signing draws nothing from the RNG.
+                        let mut rng = ChaCha20Rng::from_seed([0; 32]);
+                        sign_message(origin, &mut rng, &mut msg)
+                            .expect("the origin's own key signs");
+                    }
+                    msg
+                }
+                _ => Message::new(from.clone(), to.clone(), opcode, content),
+            };
             batch.push(&msg).expect("right key lengths, short body");
             if op & FLUSH != 0 {
                 let full = std::mem::replace(&mut batch, BatchEncoder::with_capacity(PROFILE, 0));
@@ -360,9 +396,21 @@ impl Harness {
         let engine = engine_key();
         for msg in tx.iter() {
             let name = msg.opcode().name();
-            assert_eq!(msg.from(), &engine[..], "{name} not from this node's key");
-            let plain = !msg.encrypted() && msg.signature().is_none();
-            assert!(plain, "{name} encrypted or signed");
+            if msg.opcode() == Opcode::Shout {
+                assert_eq!(
+                    msg.to(),
+                    &broadcast_key()[..],
+                    "a SHOUT not to the broadcast key"
+                );
+                let origin = PublicKey::from_key_field(PROFILE, msg.from())
+                    .unwrap_or_else(|e| panic!("a SHOUT from an invalid key: {e}"));
+                verify_message_ref(&origin, msg)
+                    .unwrap_or_else(|e| panic!("a SHOUT sent on unverified: {e}"));
+            } else {
+                assert_eq!(msg.from(), &engine[..], "{name} not from this node's key");
+                let plain = !msg.encrypted() && msg.signature().is_none();
+                assert!(plain, "{name} encrypted or signed");
+            }
             let payload = msg
                 .payload(&ValueLimits::default())
                 .unwrap_or_else(|e| panic!("the engine sent a malformed {name}: {e}"));
@@ -415,6 +463,18 @@ impl Harness {
                 assert_ne!(conn, WITNESS, "the witness was disconnected");
                 let dropped = self.engine.stats().dropped_outputs > 0;
                 assert!(self.closed.contains(&conn) || dropped, "no Close");
+            }
+            Event::Shout {
+                conn,
+                origin,
+                message,
+                ..
+            } => {
+                assert_eq!(conn, FUZZED, "a SHOUT delivered from the witness");
+                let known = [keys().peer.public(), keys().witness.public()];
+                let from = known.iter().any(|k| k.key_field() == &origin[..]);
+                assert!(from, "a SHOUT delivered from an origin nobody signed as");
+                assert!(self.delivered.insert(message), "a SHOUT delivered twice");
             }
             _ => {}
         }

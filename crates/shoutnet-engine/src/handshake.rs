@@ -10,6 +10,7 @@
 //! own hello, whose binding is signed once, when the node starts: no peer
 //! can make the node do private-key work for a handshake.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
@@ -95,25 +96,82 @@ impl Judge<'_> {
     }
 
     /// Checks `hello` from the channel that proved `peer.remote_static`,
-    /// whose key resolved to `key`, and returns the authenticated peer.
+    /// whose key resolved to `key`, and returns the authenticated peer. A
+    /// binding found in `verified` is not verified again; one that verifies
+    /// is added to it.
     pub(crate) fn check(
         &self,
         peer: &SecuredPeer,
         hello: Hello,
         key: Result<PublicKey, shoutnet_crypto::Error>,
+        verified: &mut VerifiedBindings,
     ) -> Result<Peer, CloseReason> {
         let public = key.map_err(|_| CloseReason::InvalidKey)?;
         if public.key_field() == self.local_key {
             return Err(CloseReason::SelfConnection);
         }
-        verify_binding(&public, &peer.remote_static, &hello.binding)
-            .map_err(|_| CloseReason::UnboundKey)?;
+        if !verified.contains(&public, &peer.remote_static, &hello.binding) {
+            verify_binding(&public, &peer.remote_static, &hello.binding)
+                .map_err(|_| CloseReason::UnboundKey)?;
+            verified.insert(&public, peer.remote_static, hello.binding.clone());
+        }
         Ok(Peer {
             address: public.routing_address(),
             listen: believable(&hello.listen, &self.remote, self.local_network),
             public,
             max_transmission: usize::try_from(hello.max_transmission).unwrap_or(usize::MAX),
         })
+    }
+}
+
+/// The channel bindings this node verified lately, so that a peer who
+/// connects again costs a comparison instead of a signature check (most
+/// connections of a lookup-heavy node go to peers it met before). Only the
+/// exact key, static key and binding bytes that verified are remembered,
+/// so a hit proves what a verification would; the oldest entry goes first
+/// past the capacity.
+#[derive(Debug)]
+pub(crate) struct VerifiedBindings {
+    entries: VecDeque<(Bytes, [u8; 32], Bytes)>,
+    capacity: usize,
+}
+
+impl VerifiedBindings {
+    /// The engine's capacity: 64 peers, about 10 KB with ed25519 keys.
+    pub(crate) const CAPACITY: usize = 64;
+
+    /// Remembers at most `capacity` bindings.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            entries: VecDeque::with_capacity(capacity.min(64)),
+            capacity,
+        }
+    }
+
+    /// Whether `key` bound `remote_static` with exactly `binding`, verified.
+    pub(crate) fn contains(
+        &self,
+        key: &PublicKey,
+        remote_static: &[u8; 32],
+        binding: &[u8],
+    ) -> bool {
+        self.entries
+            .iter()
+            .any(|(k, s, b)| k[..] == *key.key_field() && s == remote_static && b[..] == *binding)
+    }
+
+    /// Remembers a binding that verified.
+    pub(crate) fn insert(&mut self, key: &PublicKey, remote_static: [u8; 32], binding: Bytes) {
+        if self.capacity == 0 {
+            return;
+        }
+        // A peer's newer binding replaces its older one.
+        self.entries.retain(|(k, _, _)| k[..] != *key.key_field());
+        if self.entries.len() >= self.capacity {
+            self.entries.pop_front();
+        }
+        let field = Bytes::copy_from_slice(key.key_field());
+        self.entries.push_back((field, remote_static, binding));
     }
 }
 
@@ -161,9 +219,17 @@ mod tests {
     }
 
     fn judged(j: &Judge<'_>, peer: &SecuredPeer) -> Result<Peer, CloseReason> {
+        judged_with(j, peer, &mut VerifiedBindings::new(8))
+    }
+
+    fn judged_with(
+        j: &Judge<'_>,
+        peer: &SecuredPeer,
+        verified: &mut VerifiedBindings,
+    ) -> Result<Peer, CloseReason> {
         let hello = j.read(peer)?;
         let key = PublicKey::from_key_field(PROFILE, &hello.key);
-        j.check(peer, hello, key)
+        j.check(peer, hello, key, verified)
     }
 
     #[test]
@@ -176,7 +242,18 @@ mod tests {
         ];
         let (vid, mid) = (identity(&v, 20, &at), identity(&m, 30, &[]));
         let x_judges = judge(&x, &limits, "10.0.0.2:51000");
-        let peer = judged(&x_judges, &secured(&vid)).unwrap();
+        // X remembers V's verified binding; nothing below gets past it.
+        let mut verified = VerifiedBindings::new(8);
+        let peer = judged_with(&x_judges, &secured(&vid), &mut verified).unwrap();
+        assert!(
+            verified.contains(
+                v.public(),
+                vid.static_public(),
+                &Hello::decode(vid.hello(), PROFILE, &limits)
+                    .unwrap()
+                    .binding
+            )
+        );
         assert_eq!(peer.public, *v.public());
         assert_eq!(
             peer.listen,
@@ -190,7 +267,7 @@ mod tests {
             hello: vid.hello().clone(),
         };
         assert_eq!(
-            judged(&x_judges, &relayed).unwrap_err(),
+            judged_with(&x_judges, &relayed, &mut verified).unwrap_err(),
             CloseReason::UnboundKey
         );
         // Nor can M bind V's key to its own static key without V's key.
@@ -201,9 +278,11 @@ mod tests {
             hello: forged.encode().unwrap(),
         };
         assert_eq!(
-            judged(&x_judges, &forged).unwrap_err(),
+            judged_with(&x_judges, &forged, &mut verified).unwrap_err(),
             CloseReason::UnboundKey
         );
+        // V again: from memory.
+        assert!(judged_with(&x_judges, &secured(&vid), &mut verified).is_ok());
     }
 
     #[test]

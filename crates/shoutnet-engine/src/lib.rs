@@ -41,4 +41,5 @@ pub use event::{
 pub use outputs::Stats;
 pub use routing::Contact;
 pub use shoutnet_crypto::Address;
+pub use shoutnet_flood::{FloodConfig, MessageId};
 pub use shoutnet_kad::LookupStats;

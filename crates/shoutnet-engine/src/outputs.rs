@@ -9,19 +9,56 @@ use std::collections::{BTreeSet, VecDeque};
 
 use crate::event::{Action, ConnectionId, Event, Transmit};
 
-/// Counters of what the engine sent, dropped, refused or gave up; never
-/// reset.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Stats {
+/// Declares [`Stats`] and its [`Stats::add`] from one list of fields, so
+/// that a new counter is summed as soon as it exists.
+macro_rules! counters {
+    ($($(#[$doc:meta])* pub $field:ident: u64,)*) => {
+        /// Counters of what the engine sent, dropped, refused or gave up;
+        /// never reset.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub struct Stats {
+            $($(#[$doc])* pub $field: u64,)*
+        }
+
+        impl Stats {
+            /// Adds `other`'s counts to these (to sum the counters of many
+            /// nodes).
+            pub fn add(&mut self, other: &Self) {
+                $(self.$field += other.$field;)*
+            }
+        }
+    };
+}
+
+counters! {
     /// `ACK`/`NACK`s naming no outstanding request, or the wrong opcode.
     pub unsolicited: u64,
     /// `ACK`/`NACK`s whose payload did not decode (never answered; the
     /// request they answer, if it can be read, fails at once).
     pub malformed_replies: u64,
-    /// `SHOUT`/`SPEAK` and `CUSTOM` without request id: not supported yet,
-    /// so dropped.
+    /// `CUSTOM` without request id: not supported yet, so dropped.
     pub unsupported_dropped: u64,
+    /// Broadcasts delivered (each once).
+    pub shouts_delivered: u64,
+    /// Copies of broadcasts already delivered, dropped unverified.
+    pub shout_duplicates: u64,
+    /// Broadcast messages this node sent: its own and forwarded copies.
+    pub shouts_sent: u64,
+    /// Broadcasts refused (`MALFORMED`) for being unsigned or encrypted, or
+    /// dropped for a payload that does not decode.
+    pub shouts_malformed: u64,
+    /// Broadcasts whose origin key or signature did not verify (forged or
+    /// altered), refused (`BAD_SIGNATURE`).
+    pub shouts_forged: u64,
+    /// Broadcasts that arrived on a connection neither side keeps, refused
+    /// (`MALFORMED`).
+    pub shouts_off_kept: u64,
+    /// Verified broadcasts dropped because their origin was over its
+    /// budget.
+    pub shouts_over_origin_budget: u64,
+    /// `SPEAK`s delivered.
+    pub speaks_delivered: u64,
     /// Node infos from `FIND_NODE` answers that a lookup went to contact and
     /// found unusable: an invalid key, or only unusable addresses.
     pub invalid_nodes: u64,
@@ -72,32 +109,6 @@ pub struct Stats {
     /// named an invalid key or this node's own, or was not bound to the
     /// channel.
     pub refused_handshakes: u64,
-}
-
-impl Stats {
-    /// Adds `other`'s counts to these (to sum the counters of many nodes).
-    pub fn add(&mut self, other: &Self) {
-        self.unsolicited += other.unsolicited;
-        self.malformed_replies += other.malformed_replies;
-        self.unsupported_dropped += other.unsupported_dropped;
-        self.invalid_nodes += other.invalid_nodes;
-        self.framing_errors += other.framing_errors;
-        self.dropped_messages += other.dropped_messages;
-        self.dropped_outputs += other.dropped_outputs;
-        self.dropped_requests += other.dropped_requests;
-        self.encode_errors += other.encode_errors;
-        self.lookup_unreachable += other.lookup_unreachable;
-        self.dial_failures += other.dial_failures;
-        self.retries += other.retries;
-        self.idle_closed += other.idle_closed;
-        self.messages_sent += other.messages_sent;
-        self.refused_inbound += other.refused_inbound;
-        self.rate_limited += other.rate_limited;
-        self.refusals_over_budget += other.refusals_over_budget;
-        self.outbox_full += other.outbox_full;
-        self.decrypt_failures += other.decrypt_failures;
-        self.refused_handshakes += other.refused_handshakes;
-    }
 }
 
 /// The bounded output queues, the set of connections with messages waiting

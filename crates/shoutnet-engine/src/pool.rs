@@ -107,6 +107,9 @@ pub(crate) struct Pool {
     inbound_by_ip: BTreeMap<IpAddr, usize>,
     /// Connections whose handshake has not completed.
     handshaking: usize,
+    /// Established connections that either side keeps (docs/PROTOCOL.md
+    /// §9.7), by peer: the ones broadcasts travel.
+    kept_peers: BTreeMap<Address, BTreeSet<ConnectionId>>,
 }
 
 impl Pool {
@@ -121,6 +124,7 @@ impl Pool {
             inbound: 0,
             inbound_by_ip: BTreeMap::new(),
             handshaking: 0,
+            kept_peers: BTreeMap::new(),
             conns: BTreeMap::new(),
             connected: BTreeMap::new(),
             pending: BTreeMap::new(),
@@ -188,9 +192,11 @@ impl Pool {
         }
     }
 
-    /// Whether fewer than ℓ kept connections are open or being opened.
-    pub(crate) fn wants_kept(&self) -> bool {
-        self.kept < self.max_kept
+    /// Whether a top-up has work: fewer than ℓ kept connections are open
+    /// or being opened, or none links this node (at `local`) to a lower
+    /// peer ([`top_up_kept`](Self::top_up_kept)).
+    pub(crate) fn wants_kept(&self, local: &Address) -> bool {
+        self.kept < self.max_kept || !self.is_anchored(local)
     }
 
     fn counter(&mut self, role: Role) -> Option<&mut usize> {
@@ -290,6 +296,60 @@ impl Pool {
     pub(crate) fn established(&mut self, conn: ConnectionId, peer: Address) {
         self.handshaking = self.handshaking.saturating_sub(1);
         self.connected.entry(peer).or_default().push(conn);
+        self.update_kept(conn);
+    }
+
+    /// The peer of `conn` says it keeps the connection (`true`) or not.
+    pub(crate) fn set_kept_by_peer(&mut self, conn: ConnectionId, kept: bool) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.kept_by_peer = kept;
+        }
+        self.update_kept(conn);
+    }
+
+    /// Files `conn` under its peer in the kept index, or takes it out, as
+    /// its role and its peer's say.
+    fn update_kept(&mut self, conn: ConnectionId) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let Some(peer) = c.peer.as_ref().map(|p| p.address) else {
+            return;
+        };
+        if c.role == Role::Kept || c.kept_by_peer {
+            self.kept_peers.entry(peer).or_default().insert(conn);
+        } else {
+            unfile(&mut self.kept_peers, &peer, conn);
+        }
+    }
+
+    /// Every peer with a connection either side keeps, and the one of
+    /// them broadcasts use: the links of the kept graph.
+    pub(crate) fn kept_links(&self) -> impl Iterator<Item = (Address, ConnectionId)> + '_ {
+        self.kept_peers
+            .iter()
+            .filter_map(|(peer, conns)| Some((*peer, *conns.first()?)))
+    }
+
+    /// The peers broadcasts reach: those with a connection either side
+    /// keeps.
+    pub(crate) fn kept_peers(&self) -> impl Iterator<Item = &Address> {
+        self.kept_peers.keys()
+    }
+
+    /// One established connection to every peer: where `SPEAK` goes.
+    pub(crate) fn direct_peers(&self) -> Vec<ConnectionId> {
+        self.connected
+            .values()
+            .filter_map(|conns| conns.last().copied())
+            .collect()
+    }
+
+    /// Whether `conn` is one either side keeps.
+    pub(crate) fn is_kept(&self, conn: ConnectionId) -> bool {
+        self.conns
+            .get(&conn)
+            .is_some_and(|c| c.role == Role::Kept || c.kept_by_peer)
     }
 
     /// Removes `conn`: it is no longer counted, nor connected to its peer.
@@ -314,13 +374,14 @@ impl Pool {
             self.outbound.remove(&addr);
             self.sub(c.role);
         }
-        if let Some(peer) = &c.peer
-            && let Some(conns) = self.connected.get_mut(&peer.address)
-        {
-            conns.retain(|x| *x != conn);
-            if conns.is_empty() {
-                self.connected.remove(&peer.address);
+        if let Some(peer) = &c.peer {
+            if let Some(conns) = self.connected.get_mut(&peer.address) {
+                conns.retain(|x| *x != conn);
+                if conns.is_empty() {
+                    self.connected.remove(&peer.address);
+                }
             }
+            unfile(&mut self.kept_peers, &peer.address, conn);
         }
         Some(c)
     }
@@ -446,12 +507,22 @@ impl Pool {
     /// entries with work waiting or reached over a kept or inbound
     /// connection are skipped, a transient connection of ours is promoted
     /// to kept, and the rest are dialled as kept. Returns the dials the
-    /// engine must ask the driver for.
+    /// engine must ask the driver for, and the connections promoted (whose
+    /// peers the engine tells).
+    ///
+    /// The anchor rule (docs/PROTOCOL.md §9.4): unless the node already
+    /// holds, or is opening, a kept connection to a peer whose address is
+    /// below `local`'s (numerically, as bytes), the first pick is drawn
+    /// from the candidates below it. Every node but the lowest then has a
+    /// kept edge to a lower one, so the kept connections form one
+    /// connected graph, even at ℓ = 1, and heal the same way when an
+    /// anchor is lost.
     pub(crate) fn top_up_kept(
         &mut self,
         candidates: impl Iterator<Item = (Address, SocketAddr)>,
+        local: &Address,
         rng: &mut impl RngCore,
-    ) -> Vec<SocketAddr> {
+    ) -> TopUp {
         let mut candidates: Vec<(Address, SocketAddr)> = candidates
             .filter(|(a, _)| !self.waiting.contains_key(a))
             .filter(|(a, _)| {
@@ -465,23 +536,74 @@ impl Pool {
                     .all(|c| c.role == Role::Transient)
             })
             .collect();
-        let mut dials = Vec::new();
+        let mut top_up = TopUp::default();
+        let mut anchoring = !self.is_anchored(local);
         while self.kept < self.max_kept && !candidates.is_empty() {
-            // The draw is below the length, so the index is in range.
-            let n = candidates.len() as u64;
-            let pick = usize::try_from(rng.next_u64() % n).unwrap_or(0);
+            let below = candidates.iter().filter(|(a, _)| a < local).count();
+            let pick = if anchoring && below > 0 {
+                // The draw is below the count, so the index is in range.
+                let nth = usize::try_from(rng.next_u64() % below as u64).unwrap_or(0);
+                candidates
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (a, _))| a < local)
+                    .nth(nth)
+                    .map_or(0, |(i, _)| i)
+            } else {
+                let n = candidates.len() as u64;
+                usize::try_from(rng.next_u64() % n).unwrap_or(0)
+            };
             let (peer, addr) = candidates.swap_remove(pick);
+            anchoring &= peer >= *local;
             if let Some(conn) = self.own_transient(&peer) {
                 self.promote(conn);
+                top_up.promoted.push(conn);
                 continue;
             }
             if self.is_pending(&addr) || self.is_connected(&peer) {
                 continue;
             }
             self.dial(addr, Role::Kept, Some(peer));
-            dials.push(addr);
+            top_up.dials.push(addr);
         }
-        dials
+        top_up
+    }
+
+    /// A node holding ℓ kept connections but none below it (at `local`)
+    /// closes one of its own to make way for an anchor, if `candidates`
+    /// has one: this names it. A peer that loses its anchor this way
+    /// re-anchors with a free slot, so nothing cascades further.
+    pub(crate) fn make_way_for_anchor(
+        &self,
+        candidates: &[(Address, SocketAddr)],
+        local: &Address,
+    ) -> Option<ConnectionId> {
+        if self.kept < self.max_kept
+            || self.is_anchored(local)
+            || !candidates.iter().any(|(a, _)| a < local)
+        {
+            return None;
+        }
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.role == Role::Kept && c.peer.is_some())
+            .map(|(id, _)| *id)
+            .last()
+    }
+
+    /// Whether a kept connection, established or under way, links this node
+    /// (at `local`) to a peer whose address is below its own.
+    fn is_anchored(&self, local: &Address) -> bool {
+        let below = |peer: &Address| peer < local;
+        self.kept_peers.keys().next().is_some_and(below)
+            || self
+                .pending
+                .values()
+                .any(|d| d.role == Role::Kept && d.targets.iter().any(below))
+            || self
+                .conns
+                .values()
+                .any(|c| c.role == Role::Kept && c.peer.is_none() && c.expected.iter().any(below))
     }
 
     /// An established transient connection this node dialled to `peer`.
@@ -507,6 +629,7 @@ impl Pool {
             self.sub(Role::Transient);
             self.add(Role::Kept);
         }
+        self.update_kept(conn);
     }
 
     /// Recounts the roles from scratch, for tests to compare with the
@@ -527,6 +650,29 @@ impl Pool {
             }
         }
         counts
+    }
+}
+
+/// What a top-up of the kept connections did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct TopUp {
+    /// Addresses to dial as kept.
+    pub(crate) dials: Vec<SocketAddr>,
+    /// Transient connections of ours now kept.
+    pub(crate) promoted: Vec<ConnectionId>,
+}
+
+/// Takes `conn` out of `peer`'s entry of `index`.
+fn unfile(
+    index: &mut BTreeMap<Address, BTreeSet<ConnectionId>>,
+    peer: &Address,
+    conn: ConnectionId,
+) {
+    if let Some(conns) = index.get_mut(peer) {
+        conns.remove(&conn);
+        if conns.is_empty() {
+            index.remove(peer);
+        }
     }
 }
 
@@ -563,6 +709,11 @@ mod tests {
 
     fn address(i: u8) -> Address {
         Address([i; 32])
+    }
+
+    /// Where a broadcast from `from`'s peer goes.
+    fn targets(pool: &Pool, from: Option<&Address>) -> Vec<ConnectionId> {
+        shoutnet_flood::Flood::forward_to(from, pool.kept_links())
     }
 
     fn sock(i: u16) -> SocketAddr {
@@ -737,12 +888,99 @@ mod tests {
         establish(&mut pool, 5, address(5));
         assert_eq!(counts(&pool), (1, 1));
         let mut rng = ChaCha20Rng::from_seed([0; 32]);
-        let dials = pool.top_up_kept(
+        assert!(targets(&pool, None).is_empty(), "no kept connection yet");
+        let top_up = pool.top_up_kept(
             [(address(5), sock(5)), (address(6), sock(6))].into_iter(),
+            &address(0),
             &mut rng,
         );
-        assert_eq!(dials, [sock(6)]);
+        assert_eq!(
+            top_up,
+            TopUp {
+                dials: vec![sock(6)],
+                promoted: vec![ConnectionId(5)]
+            }
+        );
         assert_eq!(pool.get(ConnectionId(5)).unwrap().role, Role::Kept);
         assert_eq!(counts(&pool), (3, 0));
+        assert_eq!(
+            targets(&pool, None),
+            [ConnectionId(5)],
+            "the promoted one carries broadcasts"
+        );
+        assert!(
+            targets(&pool, Some(&address(5))).is_empty(),
+            "not back to its peer"
+        );
+        // An inbound connection its peer keeps carries them too, until the
+        // peer says otherwise or it closes.
+        open(&mut pool, 7, None, now);
+        establish(&mut pool, 7, address(7));
+        assert_eq!(pool.direct_peers().len(), 2);
+        pool.set_kept_by_peer(ConnectionId(7), true);
+        assert!(pool.is_kept(ConnectionId(7)));
+        assert_eq!(targets(&pool, None).len(), 2);
+        pool.set_kept_by_peer(ConnectionId(7), false);
+        assert_eq!(targets(&pool, None), [ConnectionId(5)]);
+        pool.set_kept_by_peer(ConnectionId(7), true);
+        pool.remove(ConnectionId(7));
+        assert_eq!(targets(&pool, None), [ConnectionId(5)]);
+    }
+
+    #[test]
+    fn the_first_kept_connection_goes_below_the_node_and_is_replaced_there() {
+        #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
+        let now = Instant::now();
+        let local = address(5);
+        let candidates = || (1..=9).map(|i| (address(i), sock(u16::from(i))));
+        for seed in 0..32 {
+            let mut rng = ChaCha20Rng::from_seed([seed; 32]);
+            let mut pool = Pool::new(2, 2, 8, LIMITS);
+            let top_up = pool.top_up_kept(candidates(), &local, &mut rng);
+            assert_eq!(top_up.dials.len(), 2);
+            let below = top_up.dials.iter().filter(|a| a.port() < 4005).count();
+            assert!(below >= 1, "seed {seed}: {:?}", top_up.dials);
+            // The anchor's dial fails: the next top-up anchors again, below.
+            let anchor = *top_up.dials.iter().find(|a| a.port() < 4005).unwrap();
+            let other = *top_up.dials.iter().find(|a| **a != anchor).unwrap();
+            pool.dial_failed(anchor);
+            if other.port() < 4005 {
+                continue; // Still anchored by the other dial.
+            }
+            let again = pool.top_up_kept(candidates(), &local, &mut rng);
+            assert_eq!(again.dials.len(), 1);
+            assert!(again.dials[0].port() < 4005, "seed {seed}: {again:?}");
+        }
+        // A node with nothing below it (the lowest) draws at random, and
+        // an established kept connection below anchors a node.
+        let mut rng = ChaCha20Rng::from_seed([0; 32]);
+        let mut pool = Pool::new(1, 2, 8, LIMITS);
+        assert_eq!(
+            pool.top_up_kept(candidates(), &address(0), &mut rng)
+                .dials
+                .len(),
+            1
+        );
+        let mut pool = Pool::new(3, 2, 8, LIMITS);
+        open(&mut pool, 1, None, now);
+        establish(&mut pool, 1, address(2));
+        pool.set_kept_by_peer(ConnectionId(1), true);
+        assert!(pool.is_anchored(&local));
+        assert!(!pool.is_anchored(&address(1)));
+        // Full with no kept connection below: one of its own makes way, if
+        // a candidate below exists.
+        let mut pool = Pool::new(1, 2, 8, LIMITS);
+        pool.dial(sock(7), Role::Kept, Some(address(7)));
+        open(&mut pool, 7, Some(sock(7)), now);
+        establish(&mut pool, 7, address(7));
+        let above: Vec<_> = candidates().filter(|(a, _)| *a > local).collect();
+        assert_eq!(pool.make_way_for_anchor(&above, &local), None);
+        assert!(pool.wants_kept(&local), "not anchored");
+        let all: Vec<_> = candidates().collect();
+        assert_eq!(
+            pool.make_way_for_anchor(&all, &local),
+            Some(ConnectionId(7))
+        );
+        assert!(!pool.wants_kept(&address(9)), "anchored and full");
     }
 }

@@ -21,6 +21,9 @@ pub(crate) enum Purpose {
         /// The pinged entry.
         address: Address,
     },
+    /// A notice to the peer (`SET_CONNECTION_OPT` kept): its answer changes
+    /// nothing.
+    Announcement,
     /// A `FIND_NODE` of a lookup.
     FindNode {
         /// The lookup.

@@ -38,6 +38,8 @@ pub(crate) enum Timer {
     Refresh,
     /// The kept (ℓ) connections are topped up.
     Maintain,
+    /// The oldest broadcast id is due to leave the seen-cache.
+    SeenExpiry,
 }
 
 /// Deadlines by time and by timer.

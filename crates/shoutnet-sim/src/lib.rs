@@ -23,6 +23,6 @@ pub use config::{
 };
 pub use error::{Error, Livelock};
 pub use sim::{
-    LoggedAction, LoggedEvent, LoggedMessage, MAX_NODES, PORT, Rewrite, Sim, SimStats, addr,
-    node_keypair, node_of,
+    Broadcast, LoggedAction, LoggedEvent, LoggedMessage, MAX_NODES, PORT, Rewrite, Sim, SimStats,
+    addr, node_keypair, node_of,
 };

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use shoutnet_crypto::{Keypair, Profile};
 use shoutnet_engine::channel::{ChannelEvent, ChannelIdentity, SecureChannel, SecuredPeer};
 use shoutnet_engine::{
-    Action, Command, CommandId, ConnectionId, Direction, EngineConfig, Event, NodeEngine,
+    Action, Command, CommandId, ConnectionId, Direction, EngineConfig, Event, MessageId, NodeEngine,
 };
 use shoutnet_wire::{
     Limits, Message, MethodSet, Opcode, Payload, decode_transmission, encode_transmission,
@@ -78,6 +78,23 @@ pub struct LoggedEvent {
     pub node: usize,
     /// The event.
     pub event: Event,
+}
+
+/// A broadcast sent (`from` is `None`: the node is its origin, from
+/// `Event::Shouted`) or delivered (`Event::Shout`, `from` the node it came
+/// from).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Broadcast {
+    /// Time since the simulation's epoch.
+    pub at: Duration,
+    /// The node that sent or delivered it.
+    pub node: usize,
+    /// The broadcast.
+    pub message: MessageId,
+    /// The node it came from, for a delivery.
+    pub from: Option<usize>,
+    /// The copies the node sent on.
+    pub sent: usize,
 }
 
 /// One message delivered over a link, decoded (recorded only with
@@ -288,6 +305,7 @@ pub struct Sim {
     in_flight: usize,
     log: Vec<LoggedEvent>,
     finished: Vec<LoggedEvent>,
+    broadcasts: Vec<Broadcast>,
     messages: Vec<LoggedMessage>,
     actions: Vec<LoggedAction>,
     hasher: Sha256,
@@ -345,6 +363,7 @@ impl Sim {
             in_flight: 0,
             log: Vec::new(),
             finished: Vec::new(),
+            broadcasts: Vec::new(),
             messages: Vec::new(),
             actions: Vec::new(),
             hasher: Sha256::new(),
@@ -485,6 +504,12 @@ impl Sim {
     /// [`SimConfig::keep_log`] is set.
     pub fn take_finished(&mut self) -> Vec<LoggedEvent> {
         std::mem::take(&mut self.finished)
+    }
+
+    /// Takes the broadcasts sent and delivered since the last call, in
+    /// order: collected whether or not [`SimConfig::keep_log`] is set.
+    pub fn take_broadcasts(&mut self) -> Vec<Broadcast> {
+        std::mem::take(&mut self.broadcasts)
     }
 
     /// Node `i`'s events, in order.
@@ -1233,6 +1258,32 @@ impl Sim {
     }
 
     fn record(&mut self, node: usize, event: Event) {
+        let at = self.now - self.epoch;
+        match &event {
+            Event::Shout {
+                conn,
+                message,
+                forwarded,
+                ..
+            } => {
+                let from = self.link(*conn).map(|l| l.peer_node);
+                self.broadcasts.push(Broadcast {
+                    at,
+                    node,
+                    message: *message,
+                    from,
+                    sent: *forwarded,
+                });
+            }
+            Event::Shouted { message, sent, .. } => self.broadcasts.push(Broadcast {
+                at,
+                node,
+                message: *message,
+                from: None,
+                sent: *sent,
+            }),
+            _ => {}
+        }
         let finished = match event {
             Event::LookupFinished { .. } => {
                 self.stats.lookups_finished += 1;
@@ -1244,9 +1295,22 @@ impl Sim {
             }
             _ => false,
         };
-        let at = self.now - self.epoch;
         self.scratch.clear();
-        let _ = write!(self.scratch, "{event:?}");
+        match &event {
+            // The message id covers origin and content: the data need not
+            // be printed (a broadcast's Debug form is most of its cost).
+            Event::Shout {
+                conn,
+                message,
+                forwarded,
+                ..
+            } => {
+                let _ = write!(self.scratch, "Shout {conn:?} {message:?} {forwarded}");
+            }
+            _ => {
+                let _ = write!(self.scratch, "{event:?}");
+            }
+        }
         self.hasher.update(at.as_nanos().to_le_bytes());
         self.hasher.update((node as u64).to_le_bytes());
         self.hasher

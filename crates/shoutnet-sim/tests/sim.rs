@@ -1,6 +1,8 @@
 //! Deterministic simulation tests: determinism, bootstrap, lookups with and
 //! without loss, crashes, restarts and partitions.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use shoutnet_crypto::{Address, Keypair};
@@ -75,9 +77,9 @@ fn bootstrap_fills_every_routing_table() {
 
 fn small_lookup(n: usize, seed: u64, loss: f64) -> lookup::LookupReport {
     let mut params = LookupParams::new(n, seed, 20);
-    params.k = 5;
-    params.loss = loss;
-    params.batch = 10;
+    params.network.k = 5;
+    params.network.loss = loss;
+    params.network.batch = 10;
     lookup::run(&params, epoch(), &mut |_| {}).unwrap()
 }
 
@@ -106,7 +108,7 @@ fn lookups_without_faults_find_the_true_k_closest() {
 #[test]
 fn three_hundred_nodes_find_the_true_twenty_closest() {
     let mut params = LookupParams::new(300, 21, 60);
-    params.batch = 30;
+    params.network.batch = 30;
     let report = lookup::run(&params, epoch(), &mut |_| {}).unwrap();
     assert_eq!(report.empty_tables, 0);
     assert_eq!(report.bootstrap.nodes, 299, "every node bootstrapped");
@@ -130,10 +132,10 @@ fn lookups_with_ten_percent_loss_still_find_the_true_k_closest() {
 #[test]
 fn transmissions_dropped_for_good_never_hang_a_lookup() {
     let mut params = LookupParams::new(60, 9, 20);
-    params.k = 5;
-    params.loss = 0.1;
-    params.loss_model = LossModel::Drop;
-    params.batch = 10;
+    params.network.k = 5;
+    params.network.loss = 0.1;
+    params.network.loss_model = LossModel::Drop;
+    params.network.batch = 10;
     let report = lookup::run(&params, epoch(), &mut |_| {}).unwrap();
     assert!(report.stats.lost > 0);
     // Dropped requests, answers and handshake messages cost peers, never
@@ -304,22 +306,12 @@ fn dials_to_a_crashed_process_are_refused_at_once() {
 
 /// The `rsa2048` fixture keys for the simulator (test-only, see
 /// fixtures/keys/README.md).
-fn rsa_fixture_keys() -> Vec<Keypair> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/keys/sim");
-    (1..=8)
-        .map(|i| {
-            let pem = std::fs::read_to_string(dir.join(format!("rsa2048-{i}.pem"))).unwrap();
-            Keypair::from_pkcs8_pem(&pem).unwrap()
-        })
-        .collect()
-}
-
 #[test]
 fn the_rsa2048_profile_runs_the_same_engine() {
     let mut params = LookupParams::new(8, 18, 6);
-    params.k = 3;
-    params.seeds = 2;
-    params.keys = Some(rsa_fixture_keys());
+    params.network.k = 3;
+    params.network.seeds = 2;
+    params.network.keys = Some(support::rsa_fixture_keys());
     let report = lookup::run(&params, epoch(), &mut |_| {}).unwrap();
     assert_eq!(report.bootstrap.nodes, 7);
     assert_eq!(report.unfinished, 0);
@@ -352,8 +344,8 @@ fn lookups_from_empty_routing_tables_end_at_once() {
     // Nothing gets through: no bootstrap reaches a seed, every table stays
     // empty, and every lookup ends inside its own command.
     let mut params = LookupParams::new(5, 19, 10);
-    params.loss = 1.0;
-    params.loss_model = LossModel::Drop;
+    params.network.loss = 1.0;
+    params.network.loss_model = LossModel::Drop;
     let report = lookup::run(&params, epoch(), &mut |_| {}).unwrap();
     assert_eq!(report.empty_tables, 5);
     assert_eq!(report.bootstrap.table_entries, 0);

@@ -10,67 +10,28 @@ use rand_core::RngCore;
 use shoutnet_crypto::Address;
 use shoutnet_engine::{Command, CommandId, Event};
 
-use shoutnet_crypto::Keypair;
+use super::join::{BootstrapSummary, Joined, NetworkParams, join};
+use super::{ScenarioError, percentile};
+use crate::SimStats;
 
-use crate::{ChannelMode, Error, Latency, Livelock, LossModel, Sim, SimConfig, SimStats, addr};
-
-/// Parameters of a lookup run.
+/// Parameters of a lookup run: the network, then the lookups.
 #[derive(Clone, Debug)]
 pub struct LookupParams {
-    /// Nodes.
-    pub n: usize,
-    /// Master seed.
-    pub seed: u64,
+    /// The network and how it joins.
+    pub network: NetworkParams,
     /// Lookups to run after the bootstrap.
     pub lookups: usize,
-    /// Seed nodes (nodes `0..seeds`) every other node bootstraps through.
-    pub seeds: usize,
-    /// Kademlia k.
-    pub k: usize,
-    /// Loss rate.
-    pub loss: f64,
-    /// What a loss does.
-    pub loss_model: LossModel,
-    /// The nodes' keys (see [`SimConfig::set_keys`]); `None` derives
-    /// ed25519 keys from the seed.
-    pub keys: Option<Vec<Keypair>>,
-    /// Link latency.
-    pub latency: Latency,
     /// Lookups started together.
     pub concurrency: usize,
-    /// Nodes that start their bootstrap together.
-    pub batch: usize,
-    /// Virtual time between bootstrap batches.
-    pub batch_interval: Duration,
-    /// The engines' bootstrap refresh threshold.
-    pub refresh_below: usize,
-    /// The secure channel connections run.
-    pub channel: ChannelMode,
 }
 
 impl LookupParams {
-    /// `n` nodes, `lookups` lookups: 3 seeds, k = 20, no loss, links of
-    /// 10–100 ms, 32 lookups at a time, bootstrap batches of 50 every
-    /// 100 ms.
+    /// `n` nodes ([`NetworkParams::new`]), `lookups` lookups, 32 at a time.
     pub fn new(n: usize, seed: u64, lookups: usize) -> Self {
         Self {
-            n,
-            seed,
+            network: NetworkParams::new(n, seed),
             lookups,
-            seeds: 3,
-            k: shoutnet_kad::KadConfig::DEFAULT_K,
-            loss: 0.0,
-            loss_model: LossModel::Retransmit,
-            keys: None,
-            latency: Latency::Uniform {
-                min: Duration::from_millis(10),
-                max: Duration::from_millis(100),
-            },
             concurrency: 32,
-            batch: 50,
-            batch_interval: Duration::from_millis(100),
-            refresh_below: shoutnet_engine::EngineConfig::DEFAULT_BOOTSTRAP_REFRESH_BELOW,
-            channel: ChannelMode::default(),
         }
     }
 }
@@ -92,19 +53,6 @@ pub struct LookupSample {
     pub closest: Vec<Address>,
     /// Its target.
     pub target: Address,
-}
-
-/// The `Event::BootstrapFinished` reports of a run, summed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BootstrapSummary {
-    /// Bootstraps that finished.
-    pub nodes: u64,
-    /// Lookups they ran (self-lookups and bucket refreshes).
-    pub lookups: u64,
-    /// Requests those lookups sent.
-    pub requests: u64,
-    /// Routing-table entries when each finished.
-    pub table_entries: u64,
 }
 
 /// The outcome of a run.
@@ -138,98 +86,22 @@ pub struct LookupReport {
     pub trace_hash: [u8; 32],
 }
 
-/// Why a run failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ScenarioError {
-    /// The simulator could not be built.
-    #[error(transparent)]
-    Sim(#[from] Error),
-    /// A phase never finished.
-    #[error(transparent)]
-    Livelock(#[from] Livelock),
-}
-
 /// Runs the scenario from `epoch`, reporting progress lines to `progress`.
 pub fn run(
     params: &LookupParams,
     epoch: Instant,
     progress: &mut dyn FnMut(&str),
 ) -> Result<LookupReport, ScenarioError> {
-    let mut config = SimConfig::new(params.n, params.seed);
-    config
-        .set_k(params.k)
-        .set_loss(params.loss)
-        .set_loss_model(params.loss_model)
-        .set_keys(params.keys.clone())
-        .set_latency(params.latency)
-        .set_keep_log(false)
-        .set_refresh_below(params.refresh_below)
-        .set_channel(params.channel);
-    // Every node joins through the first few, a flash crowd of hundreds of
-    // handshakes a second: those seed nodes are configured for it, as a
-    // network's seeds would be. The other nodes keep the engine's
-    // admission limits.
-    let seeds = params.seeds.max(1);
-    config.set_configure(std::sync::Arc::new(move |i, engine| {
-        if i < seeds {
-            engine
-                .set_max_inbound(usize::MAX)
-                .set_max_handshaking(usize::MAX)
-                .set_handshake_rate(shoutnet_engine::Rate::new(1_000_000, 1_000_000));
-        }
-    }));
-    let max_steps = config.max_steps();
-    let mut sim = Sim::new(config, epoch)?;
-    let n = params.n;
-
-    // Bootstrap in batches, every node through the seed nodes below it.
-    let batch = params.batch.max(1);
-    let mut started = 0u64;
-    let mut next_report = 1;
-    for (b, chunk) in (1..n).collect::<Vec<_>>().chunks(batch).enumerate() {
-        let at = epoch + params.batch_interval * u32::try_from(b).unwrap_or(u32::MAX);
-        sim.run_until(at);
-        for &i in chunk {
-            let seed_addrs = (0..seeds.min(i)).map(addr).collect();
-            sim.command(i, Command::Bootstrap { seeds: seed_addrs });
-            started += 1;
-        }
-        if next_report <= 10 && started * 10 >= (n as u64 - 1) * next_report {
-            next_report = started * 10 / (n as u64 - 1) + 1;
-            progress(&format!(
-                "bootstrap: {started}/{} started at {:?} virtual, {} finished",
-                n - 1,
-                sim.elapsed(),
-                sim.stats().bootstraps_finished
-            ));
-        }
-    }
-    sim.run_while(max_steps, |s| s.stats().bootstraps_finished < started)?;
-    let mut bootstrap = BootstrapSummary::default();
-    for e in sim.take_finished() {
-        if let Event::BootstrapFinished {
-            lookups,
-            stats,
-            table_len,
-            ..
-        } = e.event
-        {
-            bootstrap.nodes += 1;
-            bootstrap.lookups += lookups as u64;
-            bootstrap.requests += stats.requests;
-            bootstrap.table_entries += table_len as u64;
-        }
-    }
-    let bootstrap_time = sim.elapsed();
-    let bootstrap_transmissions = sim.stats().transmissions;
-    let bootstrap_dials = sim.stats().dials;
-    let empty_tables = (0..n)
-        .filter(|&i| sim.node(i).routing_table().is_empty())
-        .count();
-    progress(&format!(
-        "bootstrap done at {bootstrap_time:?} virtual; {empty_tables} empty routing tables"
-    ));
+    let Joined {
+        mut sim,
+        max_steps,
+        bootstrap,
+        bootstrap_time,
+        bootstrap_transmissions,
+        bootstrap_dials,
+        empty_tables,
+    } = join(&params.network, epoch, progress)?;
+    let n = params.network.n;
 
     // The k closest among all nodes, sorted by distance, to check against.
     let addresses: Vec<Address> = (0..n).map(|i| sim.node(i).local_address()).collect();
@@ -267,7 +139,7 @@ pub fn run(
                 unfinished += 1;
                 continue;
             };
-            let truth = brute_force(&addresses, node, &target, params.k);
+            let truth = brute_force(&addresses, node, &target, params.network.k);
             samples.push(LookupSample {
                 node,
                 success: *closest == truth,
@@ -319,15 +191,6 @@ pub fn brute_force(all: &[Address], searcher: usize, target: &Address, k: usize)
     others
 }
 
-/// The nearest-rank `q` quantile of sorted `values` (`None` if empty).
-pub fn percentile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
-}
-
 impl LookupReport {
     /// Share of finished-or-not lookups that found the true k closest, in
     /// percent.
@@ -354,7 +217,7 @@ impl LookupReport {
             format!("{}/{}/{}", q(p50), q(p99), q(max))
         };
         let ms = |d: Option<Duration>| d.map(|d| format!("{:.0}", d.as_secs_f64() * 1000.0));
-        let n = self.params.n;
+        let n = self.params.network.n;
         format!(
             "| n | lookups | success % | hops p50/p99/max | requests p50/p99/max | log2(n) | latency p50/p99 (ms) | messages/node | tx/node | bootstrap tx/node | virtual time (s) | wall (s) | peak RSS (MiB) |\n\
              |---|---|---|---|---|---|---|---|---|---|---|---|---|\n\

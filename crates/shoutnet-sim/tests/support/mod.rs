@@ -143,6 +143,17 @@ pub fn lookup_result(sim: &Sim, node: usize, id: CommandId) -> Option<Vec<Addres
     })
 }
 
+/// The eight rsa2048 keys of `fixtures/keys/sim`.
+pub fn rsa_fixture_keys() -> Vec<shoutnet_crypto::Keypair> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/keys/sim");
+    (1..=8)
+        .map(|i| {
+            let pem = std::fs::read_to_string(dir.join(format!("rsa2048-{i}.pem"))).unwrap();
+            shoutnet_crypto::Keypair::from_pkcs8_pem(&pem).unwrap()
+        })
+        .collect()
+}
+
 /// The `k` addresses other than `searcher`'s closest to `target`.
 pub fn brute_force(sim: &Sim, searcher: usize, target: &Address, k: usize) -> Vec<Address> {
     let all: Vec<Address> = (0..sim.len())

@@ -35,9 +35,10 @@ impl Ping {
 pub struct SetConnectionOpt {
     /// The request id.
     pub request_id: u64,
-    /// 0 = compression the sender will use, 1 = preferred compression.
+    /// 0 = compression the sender will use, 1 = preferred compression,
+    /// 2 = kept.
     pub option: u64,
-    /// A compression id.
+    /// A compression id (options 0, 1), or 0/1 (option 2).
     pub setting: u64,
 }
 
@@ -46,6 +47,10 @@ impl SetConnectionOpt {
     pub const COMPRESSION: u64 = 0;
     /// Option 1: the compression method the sender prefers to receive.
     pub const PREFERRED_COMPRESSION: u64 = 1;
+    /// Option 2: whether the sender keeps this connection as one of its ℓ
+    /// kept connections (setting 1) or not (setting 0); `SHOUT`s travel only
+    /// over connections one side keeps (docs/PROTOCOL.md §9.7).
+    pub const KEPT: u64 = 2;
 
     pub(crate) fn from_value(value: Value) -> Result<Self, PayloadError> {
         let mut f = Fields::new(Opcode::SetConnectionOpt, value, 3..=3, "3")?;
