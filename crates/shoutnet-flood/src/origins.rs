@@ -47,10 +47,11 @@ impl OriginBudgets {
     /// Whether one more broadcast from `origin` is within its budget at
     /// `now` (and spends it).
     pub fn allow(&mut self, origin: [u8; 32], now: Instant) -> bool {
-        if !self.buckets.contains_key(&origin) && self.buckets.len() >= self.max {
-            if let Some((_, oldest)) = self.by_use.pop_first() {
-                self.buckets.remove(&oldest);
-            }
+        if !self.buckets.contains_key(&origin)
+            && self.buckets.len() >= self.max
+            && let Some((_, oldest)) = self.by_use.pop_first()
+        {
+            self.buckets.remove(&oldest);
         }
         let (bucket, last) = self
             .buckets

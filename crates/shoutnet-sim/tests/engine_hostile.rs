@@ -15,10 +15,10 @@ use shoutnet_crypto::encrypt_message;
 use shoutnet_engine::{Admission, CloseReason, Event, Rate, RequestRates};
 use shoutnet_sim::{Sim, addr, node_keypair};
 use shoutnet_wire::{
-    Custom, FindNode, Hello, Limits, Message, Method, NackCode, Opcode, Payload, Profile,
-    SetConnectionOpt, Value, ValueLimits, encode_transmission,
+    Custom, FindNode, Hello, Limits, Message, Method, NackCode, Payload, Profile, SetConnectionOpt,
+    Value, ValueLimits, encode_transmission,
 };
-use support::{closes, connected, encode, message, network, run_for, sent, settle};
+use support::{closes, connected, encode, message, network, run_for, settle};
 
 /// Nodes 0 and 1 connected, after `configure` of every engine.
 fn pair(
@@ -72,7 +72,7 @@ fn a_request_flood_is_answered_up_to_its_budget_then_closed() {
         sim.inject(1, at_1, &flood);
         settle(&mut sim);
         let rates = RequestRates::default();
-        let answered = sent(&sim, 1, 0, Opcode::Ack).len() as u64;
+        let answered = support::answers(&sim, 1, 0).len() as u64;
         let refused: Vec<NackCode> = support::nack_codes(&sim, 1, 0);
         assert!(
             answered <= rates.lookup.burst() + 1,
@@ -139,7 +139,7 @@ fn outboxes_are_split_at_the_peers_transmission_limit() {
             .all(|&(n, _, r)| !(n == 1 && matches!(r, CloseReason::Framing(_))))
     );
     assert_eq!(
-        sent(&sim, 0, 1, Opcode::Ack).len(),
+        support::answers(&sim, 0, 1).len(),
         30,
         "every answer arrived"
     );
@@ -313,7 +313,7 @@ fn encrypted_requests_are_decrypted_within_a_budget_or_refused() {
     );
     settle(&mut sim);
     assert_eq!(
-        sent(&sim, 1, 0, Opcode::Ack).len(),
+        support::answers(&sim, 1, 0).len(),
         1,
         "the first one decrypts and is answered"
     );
@@ -397,7 +397,7 @@ fn signatures_are_checked_before_any_decryption() {
     settle(&mut sim);
     assert_eq!(support::nack_codes(&sim, 1, 0), [NackCode::BadSignature]);
     assert_eq!(
-        sent(&sim, 1, 0, Opcode::Ack).len(),
+        support::answers(&sim, 1, 0).len(),
         1,
         "the good one was decrypted and answered"
     );

@@ -5,7 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use shoutnet_crypto::{Address, Keypair};
+use shoutnet_crypto::Address;
 use shoutnet_engine::{Command, Event};
 use shoutnet_sim::scenario::lookup::{self, LookupParams};
 use shoutnet_sim::{Latency, LossModel, Sim, SimConfig, addr};
@@ -319,7 +319,7 @@ fn the_rsa2048_profile_runs_the_same_engine() {
     // rsa2048 headers are 546 bytes against 70: the same run moves far
     // more bytes than with ed25519.
     let mut ed = params.clone();
-    ed.keys = None;
+    ed.network.keys = None;
     let ed = lookup::run(&ed, epoch(), &mut |_| {}).unwrap();
     assert!(
         report.stats.bytes > 3 * ed.stats.bytes,
@@ -332,7 +332,7 @@ fn the_rsa2048_profile_runs_the_same_engine() {
 #[test]
 fn given_keys_must_cover_every_node() {
     let mut cfg = config(9, 1);
-    cfg.set_keys(Some(rsa_fixture_keys()));
+    cfg.set_keys(Some(support::rsa_fixture_keys()));
     assert_eq!(
         Sim::new(cfg, epoch()).err(),
         Some(shoutnet_sim::Error::Keys { given: 8, n: 9 })

@@ -5,7 +5,7 @@
 //! its origin to count hops, and every copy sent is counted against the
 //! seed's bound of (2ℓ − 1)·n + 1 transmissions per broadcast.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
@@ -221,7 +221,7 @@ fn trace(sim: &Sim, log: Vec<Broadcast>, sent: &[(usize, Instant, usize)]) -> Ve
     // command: commands run at once, so they come in order.
     let mut origins = sent.iter().enumerate();
     let mut samples: Vec<ShoutSample> = Vec::with_capacity(sent.len());
-    let mut index: HashMap<MessageId, usize> = HashMap::with_capacity(sent.len());
+    let mut index: BTreeMap<MessageId, usize> = BTreeMap::new();
     // Per broadcast, per node: hops + 1 once delivered (0: not yet).
     let mut hop_of: Vec<Vec<u32>> = Vec::with_capacity(sent.len());
     for b in log {

@@ -12,7 +12,10 @@ use shoutnet_crypto::Address;
 use shoutnet_engine::{Action, CloseReason, Command, CommandId, ConnectionId, EngineConfig, Event};
 use shoutnet_sim::scenario::lookup;
 use shoutnet_sim::{ChannelMode, Latency, Sim, SimConfig, addr, node_keypair};
-use shoutnet_wire::{Message, Method, NackCode, Opcode, Payload, Profile, encode_transmission};
+use shoutnet_wire::{
+    Ack, AckResult, Message, Method, NackCode, Opcode, Payload, Profile, SetConnectionOpt,
+    encode_transmission,
+};
 
 /// How long [`settle`] runs: past the handshake and request timeouts
 /// (10 s), short of the 30 s keepalive.
@@ -88,6 +91,21 @@ pub fn sent(sim: &Sim, from: usize, to: usize, opcode: Opcode) -> Vec<Option<Pay
         .iter()
         .filter(|m| m.from == from && m.to == to && m.opcode == opcode)
         .map(|m| m.payload.clone())
+        .collect()
+}
+
+/// The `ACK`s node `from` sent node `to`, leaving out those of the
+/// kept-connection signal (`SET_CONNECTION_OPT` option 2), which a node
+/// answers whenever its peer keeps the connection (docs/PROTOCOL.md §8.4).
+pub fn answers(sim: &Sim, from: usize, to: usize) -> Vec<Option<Payload>> {
+    sent(sim, from, to, Opcode::Ack)
+        .into_iter()
+        .filter(|p| {
+            !matches!(p, Some(Payload::Ack(Ack {
+                result: AckResult::SetConnectionOpt { option, .. },
+                ..
+            })) if *option == SetConnectionOpt::KEPT)
+        })
         .collect()
 }
 
