@@ -667,12 +667,15 @@ class Schema:
             self.dht_key(p[2], "key")
             self.address_of(p[1], p[2], "address")
         elif op == STORE:
-            p = self.array(v, "payload", 4)
+            p = self.array(v, "payload", 4, 6)
             self.uint(p[0], "request_id")
             self.binary(p[1], "address", 32)
             self.dht_key(p[2], "key")
             self.address_of(p[1], p[2], "address")
             self.dht_value(3, "value")
+            for i, name in enumerate(("version", "ttl"), start=4):
+                if len(p) > i:
+                    self.uint(p[i], name)
         elif op == CUSTOM:
             p = self.array(v, "payload", 3)
             self.uint_or_nil(p[0], "request_id")

@@ -252,6 +252,60 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         broadcasts,
     );
 
+    // WHISPER, the DHT and CUSTOM (§8.6–§8.8, §9.8, §9.9): a direct
+    // whisper, one sealed for the witness that the engine relays, a STORE
+    // and a FIND_VALUE that finds it, a conflicting STORE, a CUSTOM with
+    // and without an id.
+    let whisper_op = Opcode::Whisper.value() << 4;
+    let stored = |request_id, version| {
+        Payload::Store(Store {
+            request_id,
+            address: sha256_of(b"key"),
+            key: Bytes::from_static(b"key"),
+            value: Value::from("value"),
+            version: Some(version),
+            ttl: Some(3600),
+        })
+    };
+    let found = Payload::FindValue(FindValue {
+        request_id: 42,
+        address: sha256_of(b"key"),
+        key: Bytes::from_static(b"key"),
+    });
+    let mut services = Vec::new();
+    step(&mut services, whisper_op, &content(&whisper()));
+    step(
+        &mut services,
+        whisper_op | WITNESS_ORIGIN,
+        &content(&whisper()),
+    );
+    step(
+        &mut services,
+        Opcode::Store.value() << 4,
+        &content(&stored(40, 2)),
+    );
+    step(
+        &mut services,
+        Opcode::FindValue.value() << 4,
+        &content(&found),
+    );
+    step(
+        &mut services,
+        Opcode::Store.value() << 4,
+        &content(&stored(41, 1)),
+    );
+    step(
+        &mut services,
+        Opcode::Custom.value() << 4,
+        &content(&custom(Some(43))),
+    );
+    step(
+        &mut services,
+        Opcode::Custom.value() << 4,
+        &content(&custom(None)),
+    );
+    add("messages-services", Mode::Messages as u8, services);
+
     // Lookup (§8.7): answers to the engine's `FIND_NODE`, via `REPLY`.
     let nodes = |seeds: std::ops::Range<u8>| {
         let infos = seeds
@@ -335,6 +389,11 @@ fn step(out: &mut Vec<u8>, op: u8, content: &[u8]) {
     out.extend_from_slice(content);
 }
 
+fn sha256_of(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
 fn one() -> Bytes {
     Bytes::from_static(&[0x91, 1])
 }
@@ -388,6 +447,8 @@ fn store() -> Payload {
         address: [0x55; 32],
         key: Bytes::from_static(b"key"),
         value: Value::from("value"),
+        version: None,
+        ttl: None,
     })
 }
 

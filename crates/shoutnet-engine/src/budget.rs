@@ -43,6 +43,16 @@ pub struct RequestRates {
     pub shouts: Rate,
     /// `SPEAK`s from the peer: 10 a second, bursts of 50.
     pub speaks: Rate,
+    /// `STORE`s: 10 a second, bursts of 100. A publisher stores each record
+    /// once per node and republishes it hourly at most; the per-peer
+    /// storage quota bounds what the stores hold, this what they cost.
+    pub stores: Rate,
+    /// `CUSTOM` requests: 20 a second, bursts of 100; the application's
+    /// handlers decide what each costs, and the pending-answer bound
+    /// (docs/PROTOCOL.md §11) what they hold.
+    pub customs: Rate,
+    /// `WHISPER`s, to this node or to relay: 20 a second, bursts of 100.
+    pub whispers: Rate,
     /// Bytes of compressed transmissions the connection may decompress:
     /// 8 MiB a second, bursts of 64 MiB (one `max_decompressed`). With the
     /// default methods (`none` and `snappy`, at most 9.2 ns per output
@@ -60,6 +70,9 @@ impl Default for RequestRates {
             refusals: Rate::new(10, 50),
             shouts: Rate::new(100, 1_000),
             speaks: Rate::new(10, 50),
+            stores: Rate::new(10, 100),
+            customs: Rate::new(20, 100),
+            whispers: Rate::new(20, 100),
             decompressed_bytes: Rate::new(8 << 20, 64 << 20),
         }
     }
@@ -78,6 +91,12 @@ pub(crate) enum Class {
     Shout,
     /// A `SPEAK`.
     Speak,
+    /// `STORE`.
+    Store,
+    /// `CUSTOM`.
+    Custom,
+    /// `WHISPER`.
+    Whisper,
 }
 
 impl Class {
@@ -89,6 +108,9 @@ impl Class {
             Self::Option => "SET_CONNECTION_OPT",
             Self::Shout => "SHOUT",
             Self::Speak => "SPEAK",
+            Self::Store => "STORE",
+            Self::Custom => "CUSTOM",
+            Self::Whisper => "WHISPER",
         }
     }
 }
@@ -101,6 +123,9 @@ pub(crate) struct Budgets {
     option: Bucket,
     shout: Bucket,
     speak: Bucket,
+    store: Bucket,
+    custom: Bucket,
+    whisper: Bucket,
     refusals: Bucket,
 }
 
@@ -112,6 +137,9 @@ impl Budgets {
             option: Bucket::new(rates.option, now),
             shout: Bucket::new(rates.shouts, now),
             speak: Bucket::new(rates.speaks, now),
+            store: Bucket::new(rates.stores, now),
+            custom: Bucket::new(rates.customs, now),
+            whisper: Bucket::new(rates.whispers, now),
             refusals: Bucket::new(rates.refusals, now),
         }
     }
@@ -125,6 +153,9 @@ impl Budgets {
             Class::Option => &mut self.option,
             Class::Shout => &mut self.shout,
             Class::Speak => &mut self.speak,
+            Class::Store => &mut self.store,
+            Class::Custom => &mut self.custom,
+            Class::Whisper => &mut self.whisper,
         };
         bucket.take(1, now)
     }
@@ -152,6 +183,9 @@ mod tests {
             refusals: Rate::new(1, 1),
             shouts: Rate::new(1, 1),
             speaks: Rate::new(1, 1),
+            stores: Rate::new(1, 1),
+            customs: Rate::new(1, 1),
+            whispers: Rate::new(1, 1),
             decompressed_bytes: Rate::new(1, 1),
         };
         let mut b = Budgets::new(&rates, t0);

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use shoutnet_crypto::Keypair;
+use shoutnet_dht::Limits as StoreLimits;
 use shoutnet_flood::FloodConfig;
 use shoutnet_kad::KadConfig;
 use shoutnet_wire::{Limits, Method, MethodSet};
@@ -62,6 +63,15 @@ pub struct EngineConfig {
     pub(crate) decrypt_rate: Rate,
     pub(crate) local_network: bool,
     pub(crate) flood: FloodConfig,
+    pub(crate) unix_time: u64,
+    pub(crate) store: StoreLimits,
+    pub(crate) max_pending_custom: usize,
+    pub(crate) custom_reply_timeout: Duration,
+    pub(crate) encrypt_whispers: bool,
+    pub(crate) whisper_timeout: Duration,
+    pub(crate) max_whispers: usize,
+    pub(crate) max_whisper_routes: usize,
+    pub(crate) max_whisper_routes_per_connection: usize,
 }
 
 impl EngineConfig {
@@ -154,6 +164,21 @@ impl EngineConfig {
     /// concerns), so at most about 15% of a core under `rsa2048`, whoever
     /// asks. Past it, `NACK RATE_LIMITED`.
     pub const DEFAULT_DECRYPT_RATE: Rate = Rate::new(100, 100);
+    /// `CUSTOM` requests waiting for the application's answer at once;
+    /// past it a request is refused `RATE_LIMITED` (docs/PROTOCOL.md §11).
+    pub const DEFAULT_MAX_PENDING_CUSTOM: usize = 256;
+    /// How long the application has to answer a `CUSTOM` request before
+    /// the engine answers `NACK INTERNAL` for it.
+    pub const DEFAULT_CUSTOM_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+    /// How long a `WHISPER` waits for its `ACK` before it fails: long
+    /// enough for a lookup, a dial and a few relayed hops.
+    pub const DEFAULT_WHISPER_TIMEOUT: Duration = Duration::from_secs(30);
+    /// This node's whispers waiting for answers at once.
+    pub const DEFAULT_MAX_WHISPERS: usize = 1024;
+    /// Return routes of whispers this node relays, kept at once.
+    pub const DEFAULT_MAX_WHISPER_ROUTES: usize = 4096;
+    /// Return routes of whispers that came on one connection.
+    pub const DEFAULT_MAX_WHISPER_ROUTES_PER_CONNECTION: usize = 256;
 
     /// The defaults for `keypair`, whose profile is the network's, with the
     /// engine's only RNG (nonces, signatures) seeded from `rng_seed`.
@@ -185,6 +210,15 @@ impl EngineConfig {
             decrypt_rate: Self::DEFAULT_DECRYPT_RATE,
             local_network: false,
             flood: FloodConfig::default(),
+            unix_time: 0,
+            store: StoreLimits::new(),
+            max_pending_custom: Self::DEFAULT_MAX_PENDING_CUSTOM,
+            custom_reply_timeout: Self::DEFAULT_CUSTOM_REPLY_TIMEOUT,
+            encrypt_whispers: true,
+            whisper_timeout: Self::DEFAULT_WHISPER_TIMEOUT,
+            max_whispers: Self::DEFAULT_MAX_WHISPERS,
+            max_whisper_routes: Self::DEFAULT_MAX_WHISPER_ROUTES,
+            max_whisper_routes_per_connection: Self::DEFAULT_MAX_WHISPER_ROUTES_PER_CONNECTION,
         }
     }
 
@@ -382,6 +416,66 @@ impl EngineConfig {
         self
     }
 
+    /// The Unix time, in seconds, at the `now` the engine is created with:
+    /// the engine reads no clock, and DHT metadata (`stored_at`,
+    /// docs/PROTOCOL.md §8) is in Unix seconds. The runtime sets it from
+    /// the system clock; 0 (the default) dates records from 1970.
+    pub fn set_unix_time(&mut self, seconds: u64) -> &mut Self {
+        self.unix_time = seconds;
+        self
+    }
+
+    /// What the node stores for others: key and value sizes, TTL bounds,
+    /// global caps and per-peer quotas (see [`StoreLimits`]).
+    pub fn set_store_limits(&mut self, limits: StoreLimits) -> &mut Self {
+        self.store = limits;
+        self
+    }
+
+    /// The store's limits.
+    pub fn store_limits(&self) -> &StoreLimits {
+        &self.store
+    }
+
+    /// `CUSTOM` requests waiting for the application's answer at once.
+    pub fn set_max_pending_custom(&mut self, max: usize) -> &mut Self {
+        self.max_pending_custom = max;
+        self
+    }
+
+    /// How long the application has to answer a `CUSTOM` request.
+    pub fn set_custom_reply_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.custom_reply_timeout = timeout;
+        self
+    }
+
+    /// Whether whispers are encrypted end to end unless the command says
+    /// otherwise (on by default).
+    pub fn set_encrypt_whispers(&mut self, encrypt: bool) -> &mut Self {
+        self.encrypt_whispers = encrypt;
+        self
+    }
+
+    /// How long a `WHISPER` waits for its answer.
+    pub fn set_whisper_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.whisper_timeout = timeout;
+        self
+    }
+
+    /// Whispers waiting for answers at once; past it a command fails.
+    pub fn set_max_whispers(&mut self, max: usize) -> &mut Self {
+        self.max_whispers = max;
+        self
+    }
+
+    /// Return routes of relayed whispers, in all and per connection; past
+    /// them a whisper to relay is refused `RATE_LIMITED`.
+    pub fn set_max_whisper_routes(&mut self, total: usize, per_connection: usize) -> &mut Self {
+        self.max_whisper_routes = total;
+        self.max_whisper_routes_per_connection = per_connection;
+        self
+    }
+
     /// The configuration with every duration capped at
     /// [`MAX_DURATION`](Self::MAX_DURATION) and ℓ brought into its allowed
     /// range.
@@ -396,6 +490,8 @@ impl EngineConfig {
             &mut self.keepalive,
             &mut self.transient_idle,
             &mut self.maintenance_interval,
+            &mut self.custom_reply_timeout,
+            &mut self.whisper_timeout,
         ] {
             *d = (*d).min(Self::MAX_DURATION);
         }

@@ -17,11 +17,13 @@ use std::time::Instant;
 use bytes::Bytes;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
-use shoutnet_crypto::{Address, PublicKey, decrypt_message, sign_message, verify_message};
+use shoutnet_crypto::{
+    Address, PublicKey, decrypt_message, encrypt_message, sign_message, verify_message,
+};
 use shoutnet_kad::{InsertOutcome, KadConfig, LookupStats, RoutingTable};
 use shoutnet_wire::{
-    Ack, AckResult, Broadcast, FindNode, Message, Nack, NackCode, NodeInfo, Opcode, Payload, Ping,
-    Profile, SetConnectionOpt, Value,
+    Ack, AckResult, Broadcast, Custom, FindNode, FindValue, Message, Metadata, Nack, NackCode,
+    NodeInfo, Opcode, Payload, Ping, Profile, SetConnectionOpt, Store, Value, Whisper,
 };
 
 use crate::addrs::dialable;
@@ -30,22 +32,24 @@ use crate::budget::{Bucket, Class};
 use crate::channel::{ChannelIdentity, SecuredPeer};
 use crate::config::EngineConfig;
 use crate::connection::{Connection, IdleStep, KeepaliveStep, Role};
+use crate::custom::{Arrival, Customs};
 use crate::event::{
-    Action, Admission, CloseReason, Command, CommandId, ConnectionId, Direction, Event, Transmit,
+    Action, Admission, CloseReason, Command, CommandError, CommandId, ConnectionId, CustomRefusal,
+    Delivered, Direction, Event, Found, ReplyHandle, RequestError, Transmit, WhisperError,
+    WhisperRoute,
 };
 use crate::handshake::{Judge, OwnHello, Peer, VerifiedBindings};
-use crate::lookups::{Finished, Lookups, Owner, Step as LookupStep};
+use crate::lookups::{Finished, Lookups, Owner, PutId, Step as LookupStep};
 use crate::outputs::{Outputs, Stats};
 use crate::pool::{AdmissionLimits, Pool, Reach};
+use crate::puts::{Outcome as StoreOutcome, Puts};
+use crate::records::{Records, StoreAnswer};
 use crate::refusal;
-use crate::requests::{Failure, Pending, Purpose, Requests};
+use crate::requests::{Failure, Pending, Purpose, Queued, Requests};
 use crate::routing::{Contact, Routing};
 use crate::timers::{LookupId, Timer, Timers};
+use crate::whispers::{Digest, Prepared, Whispers, digest_of};
 use shoutnet_flood::{Admit, Flood, MessageId, Verified};
-
-/// The reason of the `NACK UNSUPPORTED_OPCODE` answering requests this node
-/// does not serve yet (`WHISPER`, `STORE`, `CUSTOM`).
-const NOT_SUPPORTED_YET: &str = "not supported by this node yet";
 
 /// The budget class and request id of a request `payload`, if it is one
 /// with a budget.
@@ -55,8 +59,29 @@ fn request_class(payload: &Payload) -> Option<(Class, u64)> {
         Payload::FindNode(f) => Some((Class::Lookup, f.request_id)),
         Payload::FindValue(f) => Some((Class::Lookup, f.request_id)),
         Payload::SetConnectionOpt(o) => Some((Class::Option, o.request_id)),
+        Payload::Store(s) => Some((Class::Store, s.request_id)),
+        Payload::Custom(c) => c.request_id.map(|id| (Class::Custom, id)),
         _ => None,
     }
+}
+
+/// The request id a command's request carries.
+fn request_id_of(payload: &Payload) -> Option<u64> {
+    match payload {
+        Payload::Store(s) => Some(s.request_id),
+        Payload::Custom(c) => c.request_id,
+        Payload::FindNode(f) => Some(f.request_id),
+        Payload::FindValue(f) => Some(f.request_id),
+        _ => None,
+    }
+}
+
+/// The digest a `NACK WHISPER` names in its detail (§9.9).
+fn whisper_digest(nack: &Nack) -> Option<Digest> {
+    nack.detail
+        .as_ref()
+        .and_then(Value::as_bin)
+        .and_then(|b| <[u8; 32]>::try_from(b.as_ref()).ok())
 }
 
 /// The opcode byte of a `SHOUT` header (`opcode << 4`), which its message id
@@ -156,6 +181,14 @@ pub struct NodeEngine {
     flood: Flood,
     /// Channel bindings verified lately.
     bindings: VerifiedBindings,
+    /// DHT records: what it stores for others, what it published.
+    records: Records,
+    /// DHT puts underway.
+    puts: Puts,
+    /// `CUSTOM` handlers and requests waiting for the application.
+    customs: Customs,
+    /// Whispers sent and waiting, and return routes of relayed ones.
+    whispers: Whispers,
 }
 
 impl NodeEngine {
@@ -187,6 +220,15 @@ impl NodeEngine {
             identity,
             flood: Flood::new(&config.flood),
             bindings: VerifiedBindings::new(VerifiedBindings::CAPACITY),
+            records: Records::new(config.store.clone(), config.unix_time, now),
+            puts: Puts::default(),
+            customs: Customs::new(config.max_pending_custom, config.custom_reply_timeout),
+            whispers: Whispers::new(
+                config.whisper_timeout,
+                config.max_whispers,
+                config.max_whisper_routes,
+                config.max_whisper_routes_per_connection,
+            ),
             rng,
             requests: Requests::new(config.table_capacity),
             pool: Pool::new(
@@ -262,6 +304,23 @@ impl NodeEngine {
     /// either side keeps (docs/PROTOCOL.md §9.7), in address order.
     pub fn kept_peers(&self) -> impl Iterator<Item = &Address> {
         self.pool.kept_peers()
+    }
+
+    /// DHT records this node holds, for others and its own, expired ones
+    /// not yet dropped included.
+    pub fn stored_records(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Return routes of whispers this node relays, waiting for their
+    /// answers: at most [`EngineConfig::set_max_whisper_routes`].
+    pub fn whisper_routes(&self) -> usize {
+        self.whispers.routes()
+    }
+
+    /// `CUSTOM` requests waiting for the application's answer.
+    pub fn pending_custom(&self) -> usize {
+        self.customs.waiting()
     }
 
     /// Broadcast ids the seen-cache holds: at most its configured bound
@@ -436,6 +495,35 @@ impl NodeEngine {
             Command::Bootstrap { seeds } => self.start_bootstrap(id, seeds, now),
             Command::Shout { data } => self.shout(id, data, now),
             Command::Speak { data } => self.speak(data),
+            Command::Put {
+                key,
+                value,
+                version,
+                ttl,
+            } => self.put(id, key, &value, version, ttl, now),
+            Command::Get { key } => self.get(id, key, now),
+            Command::RegisterCustom { name } => {
+                if Customs::valid_name(&name) {
+                    self.customs.register(name);
+                } else {
+                    let error = CommandError::BadName { len: name.len() };
+                    self.out.push_event(Event::CommandFailed { id, error });
+                }
+            }
+            Command::UnregisterCustom { name } => self.customs.unregister(&name),
+            Command::Custom {
+                peer,
+                name,
+                data,
+                reply,
+            } => self.custom(id, peer, name, data, reply, now),
+            Command::ReplyCustom { reply, answer } => self.reply_custom(id, reply, answer),
+            Command::Whisper {
+                to,
+                data,
+                encrypt,
+                route,
+            } => self.whisper(id, to, data, encrypt, route, now),
         }
         id
     }
@@ -507,6 +595,35 @@ impl NodeEngine {
                 self.flood.expire(now);
                 self.arm_seen_expiry();
             }
+            Timer::RecordExpiry => {
+                let next = self.records.expire(now);
+                self.timers.set_or_cancel(Timer::RecordExpiry, next);
+            }
+            Timer::Republish => self.republish(now),
+            Timer::Whisper => {
+                for late in self.whispers.overdue(now) {
+                    self.out.push_event(Event::WhisperFinished {
+                        id: late.command,
+                        result: Err(WhisperError::TimedOut),
+                    });
+                }
+                self.whispers.expire_routes(now);
+                self.arm_whisper_timer();
+            }
+            Timer::CustomReply => {
+                for late in self.customs.overdue(now) {
+                    let reason = "the handler did not answer in time";
+                    let nack = refusal::nack(
+                        Opcode::Custom,
+                        Some(late.request_id),
+                        NackCode::Internal,
+                        reason,
+                    );
+                    self.send(late.conn, &Payload::Nack(nack));
+                }
+                let next = self.customs.next_deadline();
+                self.timers.set_or_cancel(Timer::CustomReply, next);
+            }
         }
     }
 
@@ -528,9 +645,21 @@ impl NodeEngine {
             self.close(conn, CloseReason::NotAuthenticated(msg.opcode), now);
             return;
         };
-        // §9.2: only forwarded traffic (SHOUT, recursive WHISPER) may carry
-        // another origin. Anything else is a peer misbehaving: NACK, close.
-        let forwarded = matches!(msg.opcode, Opcode::Shout | Opcode::Whisper);
+        // §9.2: only forwarded traffic (SHOUT, a routed WHISPER and its
+        // signed ACK/NACK) may carry another origin. Anything else is a
+        // peer misbehaving: NACK, close.
+        if msg.opcode == Opcode::Whisper {
+            let (peer_key, peer_address) = (peer.public.key_field().to_vec(), peer.address);
+            self.on_whisper(conn, msg, &peer_key, peer_address, now);
+            return;
+        }
+        let signed_reply =
+            matches!(msg.opcode, Opcode::Ack | Opcode::Nack) && msg.signature.is_some();
+        if signed_reply && (msg.from != peer.public.key_field() || msg.to != self.key) {
+            self.on_routed_reply(msg);
+            return;
+        }
+        let forwarded = msg.opcode == Opcode::Shout;
         if !forwarded && msg.from != peer.public.key_field() {
             let reason = "from-key is not the connection's peer";
             let request_id = refusal::request_id_of(msg, self.profile, &self.config.limits.value);
@@ -644,7 +773,6 @@ impl NodeEngine {
     fn addressed_to_us(&self, msg: &Message) -> bool {
         match msg.opcode {
             Opcode::Shout | Opcode::Speak => msg.to.iter().all(|b| *b == 0),
-            Opcode::Whisper => true,
             _ => msg.to == self.key,
         }
     }
@@ -702,19 +830,22 @@ impl NodeEngine {
             }
             Payload::FindValue(find) => {
                 self.seen_on(conn, now);
-                let answer =
-                    self.routing
-                        .answer(find.request_id, &find.address, peer_address, true);
-                self.send(conn, &answer);
+                self.serve_find_value(conn, find, peer_address, now);
             }
-            Payload::Whisper(w) => {
-                self.not_supported(conn, Opcode::Whisper, Some(w.request_id), now)
+            // WHISPER never reaches here (`on_whisper`).
+            Payload::Whisper(_) => self.out.stats.malformed_replies += 1,
+            Payload::Store(store) => {
+                self.seen_on(conn, now);
+                self.serve_store(conn, &store, now);
             }
-            Payload::Store(s) => self.not_supported(conn, Opcode::Store, Some(s.request_id), now),
-            Payload::Custom(c) => match c.request_id {
-                Some(id) => self.not_supported(conn, Opcode::Custom, Some(id), now),
-                None => self.out.stats.unsupported_dropped += 1,
-            },
+            Payload::Custom(custom) if custom.request_id.is_none() => {
+                if self.within_budget(conn, Class::Custom, now) {
+                    self.on_custom(conn, custom, peer_address, now);
+                } else {
+                    self.out.stats.rate_limited += 1;
+                }
+            }
+            Payload::Custom(custom) => self.on_custom(conn, custom, peer_address, now),
             Payload::Speak(_) if !self.within_budget(conn, Class::Speak, now) => {
                 self.out.stats.rate_limited += 1;
                 let reason = "over this connection's SPEAK budget";
@@ -731,21 +862,6 @@ impl NodeEngine {
             Payload::Ack(ack) => self.on_ack(conn, ack, now),
             Payload::Nack(nack) => self.on_nack(conn, &nack, now),
         }
-    }
-
-    fn not_supported(
-        &mut self,
-        conn: ConnectionId,
-        opcode: Opcode,
-        request_id: Option<u64>,
-        now: Instant,
-    ) {
-        let code = NackCode::UnsupportedOpcode;
-        self.refuse(
-            conn,
-            refusal::nack(opcode, request_id, code, NOT_SUPPORTED_YET),
-            now,
-        );
     }
 
     /// The plaintext form of `msg`, encrypted to this node (§5.4), within
@@ -833,6 +949,15 @@ impl NodeEngine {
     // ----- Requests and replies -----
 
     fn on_ack(&mut self, conn: ConnectionId, ack: Ack, now: Instant) {
+        if let AckResult::Whisper { digest } = ack.result {
+            // A direct answer: it must name the request and its digest.
+            if self.whispers.digest_of_request(ack.request_id) == Some(digest) {
+                self.whisper_resolved(&digest, Ok(()));
+            } else {
+                self.out.stats.unsolicited += 1;
+            }
+            return;
+        }
         let opcode = ack.result.acked_opcode();
         let Some(pending) = self.take_request(conn, ack.request_id, opcode) else {
             self.out.stats.unsolicited += 1;
@@ -848,7 +973,26 @@ impl NodeEngine {
             (Purpose::FindNode { lookup, peer }, AckResult::Nodes { nodes, .. }) => {
                 self.on_nodes(lookup, peer, nodes, now);
             }
-            (Purpose::Announcement, AckResult::SetConnectionOpt { .. }) => {}
+            (
+                Purpose::FindNode { lookup, peer },
+                AckResult::Value {
+                    key,
+                    value,
+                    metadata,
+                },
+            ) => self.on_value(lookup, peer, key, value, metadata, now),
+            (Purpose::Store { put }, AckResult::Stored { .. }) => {
+                self.store_settled(put, StoreOutcome::Stored);
+            }
+            (Purpose::Custom { command }, AckResult::Custom { data }) => {
+                self.out.push_event(Event::CustomAnswered {
+                    id: command,
+                    result: Ok(data),
+                });
+            }
+            // A notice (the kept signal, a re-replicated record): the
+            // answer changes nothing.
+            (Purpose::Announcement, _) => {}
             (_, _) => {
                 // The opcode matched but the result shape did not (an ACK
                 // of FIND_NODE always carries nodes, so this cannot happen
@@ -860,10 +1004,42 @@ impl NodeEngine {
     }
 
     fn on_nack(&mut self, conn: ConnectionId, nack: &Nack, now: Instant) {
+        if nack.acked == Opcode::Whisper {
+            let digest = whisper_digest(nack).or_else(|| {
+                nack.request_id
+                    .and_then(|id| self.whispers.digest_of_request(id))
+            });
+            match digest {
+                Some(digest) => self.whisper_resolved(&digest, Err(nack.code)),
+                None => self.out.stats.unsolicited += 1,
+            }
+            return;
+        }
         let pending = nack
             .request_id
             .and_then(|id| self.take_request(conn, id, nack.acked));
         match pending {
+            Some(Pending {
+                purpose: Purpose::Store { put },
+                ..
+            }) if nack.code == NackCode::Conflict => {
+                let current = nack.detail.clone().and_then(|detail| {
+                    Metadata::from_detail(Opcode::Store, detail, self.profile).ok()
+                });
+                let outcome = current.map_or(StoreOutcome::Failed, StoreOutcome::Conflict);
+                self.store_settled(put, outcome);
+                self.release_if_waited_for(conn, now);
+            }
+            Some(Pending {
+                purpose: Purpose::Custom { command },
+                ..
+            }) => {
+                self.out.push_event(Event::CustomAnswered {
+                    id: command,
+                    result: Err(RequestError::Refused(nack.code)),
+                });
+                self.release_if_waited_for(conn, now);
+            }
             Some(pending) => {
                 self.request_failed(conn, pending, Failure::Refused, now);
                 self.release_if_waited_for(conn, now);
@@ -913,7 +1089,7 @@ impl NodeEngine {
                     self.close(conn, CloseReason::KeepaliveTimedOut, now);
                 }
                 Failure::Refused => self.keepalive_answered(conn, now),
-                Failure::ConnectionLost => {}
+                Failure::ConnectionLost | Failure::Unreachable => {}
             },
             Purpose::Liveness { address } => {
                 self.routing
@@ -925,6 +1101,19 @@ impl NodeEngine {
                 }
                 self.routing.record_failure(&peer, now, &mut self.timers);
                 self.peer_failed(lookup, peer, now);
+            }
+            Purpose::Store { put } => self.store_settled(put, StoreOutcome::Failed),
+            Purpose::Custom { command } => {
+                let error = match failure {
+                    Failure::Refused => RequestError::Refused(NackCode::Unspecified),
+                    Failure::TimedOut => RequestError::TimedOut,
+                    Failure::ConnectionLost => RequestError::ConnectionLost,
+                    Failure::Unreachable => RequestError::Unreachable,
+                };
+                self.out.push_event(Event::CustomAnswered {
+                    id: command,
+                    result: Err(error),
+                });
             }
         }
     }
@@ -1080,6 +1269,9 @@ impl NodeEngine {
         for id in waiters.lookups {
             self.next_address_or_fail(id, peer, now);
         }
+        for queued in waiters.sends {
+            self.queued_failed(queued, now);
+        }
     }
 
     /// Lookup `id` could not reach `peer` at the address it tried: it tries
@@ -1115,6 +1307,9 @@ impl NodeEngine {
         }
         for id in waiters.lookups {
             self.send_find_node(conn, id, peer, now);
+        }
+        for queued in waiters.sends {
+            self.send_queued(conn, queued, now);
         }
     }
 
@@ -1220,6 +1415,8 @@ impl NodeEngine {
             self.timers.cancel(timer);
         }
         let peer = c.peer.as_ref().map(|p| p.address);
+        self.customs.closed(conn);
+        self.whispers.closed(conn);
         for (id, pending) in self.requests.remove_conn(conn) {
             self.timers.cancel(Timer::Request(conn, id));
             self.request_failed(conn, pending, Failure::ConnectionLost, now);
@@ -1245,11 +1442,46 @@ impl NodeEngine {
             Some(InsertOutcome::Pending { ping }) => self.check_liveness(ping, now),
             // A node that never bootstraps (a seed) starts its upkeep with
             // its first entry, giving a bootstrap the time to finish first.
-            Some(InsertOutcome::Inserted) if self.upkeep => self.want_kept(now),
+            Some(InsertOutcome::Inserted) if self.upkeep => {
+                self.want_kept(now);
+                self.replicate_to(peer.address, now);
+            }
             Some(InsertOutcome::Inserted) => {
                 self.start_upkeep(now + self.config.maintenance_interval, now);
+                self.replicate_to(peer.address, now);
             }
             _ => {}
+        }
+    }
+
+    /// A node new to the routing table gets the records it should now hold
+    /// (Kademlia's re-replication, docs/PROTOCOL.md §9.8).
+    fn replicate_to(&mut self, newcomer: Address, now: Instant) {
+        if self.records.len() == 0 {
+            return;
+        }
+        let routing = &self.routing;
+        let known = |address: &[u8; 32], n: usize| {
+            let target = Address(*address);
+            routing
+                .closest(&target, n + 1)
+                .into_iter()
+                .filter(|a| *a != newcomer)
+                .nth(n.checked_sub(1)?)
+                .map(|a| a.distance(&target).0)
+        };
+        let k = self.config.kad.bucket_size();
+        let stores = self
+            .records
+            .for_newcomer(self.local.0, newcomer.0, k, known, now);
+        for mut store in stores {
+            store.request_id = self.requests.next_id();
+            self.out.stats.records_replicated += 1;
+            // Nothing waits for the answer: a refusal leaves the
+            // publisher's republish to fill the gap.
+            let payload = Payload::Store(store);
+            let purpose = Some(Purpose::Announcement);
+            self.request_to(newcomer, Queued::Request { payload, purpose }, now);
         }
     }
 
@@ -1331,10 +1563,26 @@ impl NodeEngine {
 
     /// Starts a `FIND_NODE` lookup of `target` from the table's k closest.
     fn start_lookup(&mut self, owner: Owner, target: Address, now: Instant) {
+        self.start_lookup_of(owner, target, None, now);
+    }
+
+    /// Starts a lookup of `target` from the routing table: a `FIND_VALUE`
+    /// of `value_key` if given, else a `FIND_NODE`.
+    fn start_lookup_of(
+        &mut self,
+        owner: Owner,
+        target: Address,
+        value_key: Option<Bytes>,
+        now: Instant,
+    ) {
         let k = self.config.kad.bucket_size();
         let seeds = self.routing.closest(&target, k);
         let config = self.config.kad.clone();
-        self.launch_lookup(owner, target, seeds, &config, None, now);
+        let fill = self.routing.touch(&target, now).zip(None);
+        let id = self
+            .lookups
+            .start(owner, target, value_key, seeds, &config, fill, now);
+        self.drive_lookup(id, now);
     }
 
     /// Starts a lookup of `target` from `seeds` with `config`, and touches
@@ -1350,7 +1598,9 @@ impl NodeEngine {
         now: Instant,
     ) {
         let fill = self.routing.touch(&target, now).zip(fill);
-        let id = self.lookups.start(owner, target, seeds, config, fill, now);
+        let id = self
+            .lookups
+            .start(owner, target, None, seeds, config, fill, now);
         self.drive_lookup(id, now);
     }
 
@@ -1365,7 +1615,7 @@ impl NodeEngine {
                     return;
                 }
                 Some(LookupStep::Finished(finished)) => {
-                    self.lookup_finished(id, finished, now);
+                    self.lookup_finished(id, *finished, now);
                     return;
                 }
             }
@@ -1386,6 +1636,22 @@ impl NodeEngine {
                 self.bootstrap_step(request, finished.stats, now);
             }
             Owner::Refresh => {}
+            Owner::Put(put) => self.put_looked_up(put, finished, now),
+            Owner::Whisper(waiting) => self.whisper_looked_up(waiting, &finished, now),
+            Owner::Get(command) => {
+                let found = finished.found.map(|f| Found {
+                    value: f.value,
+                    metadata: f.metadata,
+                    from: f.from,
+                    replicas: f.replicas,
+                });
+                self.out.push_event(Event::GetFinished {
+                    id: command,
+                    key: finished.value_key.unwrap_or_default(),
+                    found,
+                    stats: finished.stats,
+                });
+            }
         }
     }
 
@@ -1471,19 +1737,30 @@ impl NodeEngine {
             return;
         };
         let request_id = self.requests.next_id();
+        let opcode = match self.lookups.value_key(id) {
+            Some(_) => Opcode::FindValue,
+            None => Opcode::FindNode,
+        };
         let pending = Pending {
-            opcode: Opcode::FindNode,
+            opcode,
             purpose: Purpose::FindNode { lookup: id, peer },
         };
         if !self.send_request(conn, request_id, pending, now) {
             self.peer_failed(id, peer, now);
             return;
         }
-        let find = FindNode {
-            request_id,
-            target: target.0,
+        let request = match self.lookups.value_key(id) {
+            Some(key) => Payload::FindValue(FindValue {
+                request_id,
+                address: target.0,
+                key,
+            }),
+            None => Payload::FindNode(FindNode {
+                request_id,
+                target: target.0,
+            }),
         };
-        self.send(conn, &Payload::FindNode(find));
+        self.send(conn, &request);
         if let Some(next) = self.lookups.on_sent(id, &peer, now) {
             self.timers.set_or_cancel(Timer::Lookup(id), next);
         }
@@ -1776,6 +2053,808 @@ impl NodeEngine {
     fn arm_seen_expiry(&mut self) {
         let next = self.flood.next_expiry();
         self.timers.set_or_cancel(Timer::SeenExpiry, next);
+    }
+
+    // ----- DHT (§8.7, §9.8) -----
+
+    /// Answers a `FIND_VALUE`: the value if this node holds it, else the
+    /// closest nodes it knows, like `FIND_NODE`.
+    fn serve_find_value(
+        &mut self,
+        conn: ConnectionId,
+        find: FindValue,
+        peer_address: &Address,
+        now: Instant,
+    ) {
+        match self.records.find(&find.address, &find.key, now) {
+            Err(()) => {
+                let reason = "address is not SHA-256 of the key";
+                let nack = refusal::nack(
+                    Opcode::FindValue,
+                    Some(find.request_id),
+                    NackCode::Malformed,
+                    reason,
+                );
+                self.refuse(conn, nack, now);
+            }
+            Ok(Some((value, metadata))) => {
+                let result = AckResult::Value {
+                    key: find.key,
+                    value,
+                    metadata,
+                };
+                let request_id = find.request_id;
+                self.send(conn, &Payload::Ack(Ack { request_id, result }));
+            }
+            Ok(None) => {
+                let answer =
+                    self.routing
+                        .answer(find.request_id, &find.address, peer_address, true);
+                self.send(conn, &answer);
+            }
+        }
+    }
+
+    /// Answers a `STORE` from the peer of `conn`, charged to its key.
+    fn serve_store(&mut self, conn: ConnectionId, store: &Store, now: Instant) {
+        let Some(from) = self
+            .pool
+            .get(conn)
+            .and_then(|c| c.peer.as_ref())
+            .map(|p| p.public.key_field())
+        else {
+            return;
+        };
+        match self.records.store(from, store, now) {
+            StoreAnswer::Stored(metadata) => {
+                self.out.stats.records_stored += 1;
+                let result = AckResult::Stored {
+                    key: store.key.clone(),
+                    metadata,
+                };
+                let request_id = store.request_id;
+                self.send(conn, &Payload::Ack(Ack { request_id, result }));
+                let next = self.records.next_expiry();
+                self.timers.set_or_cancel(Timer::RecordExpiry, next);
+            }
+            StoreAnswer::Refused {
+                code,
+                reason,
+                current,
+            } => {
+                self.out.stats.stores_refused += 1;
+                let mut nack = refusal::nack(Opcode::Store, Some(store.request_id), code, reason);
+                nack.detail = current.map(|m| m.to_value());
+                self.refuse(conn, nack, now);
+            }
+        }
+    }
+
+    /// Starts `Command::Put`: records the publication, then looks up the
+    /// k closest nodes to store it on.
+    fn put(
+        &mut self,
+        id: CommandId,
+        key: Bytes,
+        value: &Value,
+        version: Option<u64>,
+        ttl: Option<u64>,
+        now: Instant,
+    ) {
+        match self.records.publish(key, value, version, ttl, now) {
+            Ok(publication) => {
+                let put = self.puts.start(Some(id), publication);
+                self.arm_republish();
+                self.start_put_lookup(put, now);
+            }
+            Err(error) => self.out.push_event(Event::CommandFailed { id, error }),
+        }
+    }
+
+    fn start_put_lookup(&mut self, put: PutId, now: Instant) {
+        let Some(address) = self.puts.publication(put).map(|p| Address(*p.address())) else {
+            return;
+        };
+        self.start_lookup_of(Owner::Put(put), address, None, now);
+    }
+
+    /// Republishes every publication due.
+    fn republish(&mut self, now: Instant) {
+        for publication in self.records.due(now) {
+            let put = self.puts.start(None, publication);
+            self.start_put_lookup(put, now);
+        }
+        self.arm_republish();
+    }
+
+    fn arm_republish(&mut self) {
+        let next = self.records.next_due();
+        self.timers.set_or_cancel(Timer::Republish, next);
+    }
+
+    /// Put `put`'s lookup found `finished.closest`: this node keeps a copy
+    /// if it is among the k closest, and sends `STORE` to the others.
+    fn put_looked_up(&mut self, put: PutId, finished: Finished, now: Instant) {
+        let Some(publication) = self.puts.publication(put).cloned() else {
+            return;
+        };
+        let target = finished.target;
+        let k = self.config.kad.bucket_size();
+        let ours = target.distance(&self.local);
+        let here = finished.closest.len() < k
+            || finished
+                .closest
+                .last()
+                .is_some_and(|far| ours < target.distance(far));
+        if here {
+            let local_key = self.key.clone();
+            self.records.keep_own(&local_key, &publication, now);
+            let next = self.records.next_expiry();
+            self.timers.set_or_cancel(Timer::RecordExpiry, next);
+        }
+        self.puts.looked_up(put, finished.stats, here);
+        let mut closest = finished.closest;
+        closest.truncate(k.saturating_sub(usize::from(here)));
+        for peer in closest {
+            self.puts.sent(put);
+            let request_id = self.requests.next_id();
+            let payload = Payload::Store(Store {
+                request_id,
+                address: *publication.address(),
+                key: publication.key().clone(),
+                value: Value::decode(publication.value(), &self.config.limits.value)
+                    .unwrap_or(Value::Nil),
+                version: Some(publication.version()),
+                ttl: Some(publication.ttl()),
+            });
+            let purpose = Some(Purpose::Store { put });
+            self.request_to(peer, Queued::Request { payload, purpose }, now);
+        }
+        if let Some(done) = self.puts.finish_if_settled(put) {
+            self.put_done(done);
+        }
+    }
+
+    fn store_settled(&mut self, put: PutId, outcome: StoreOutcome) {
+        if let Some(done) = self.puts.settled(put, outcome) {
+            self.put_done(done);
+        }
+    }
+
+    fn put_done(&mut self, done: crate::puts::Done) {
+        if let Some(id) = done.command {
+            self.out.push_event(Event::PutFinished {
+                id,
+                report: done.report,
+            });
+        }
+    }
+
+    /// Starts `Command::Get`: the local store first, else a `FIND_VALUE`
+    /// lookup.
+    fn get(&mut self, id: CommandId, key: Bytes, now: Instant) {
+        let max = self.config.store.max_key();
+        if key.len() > max {
+            let error = CommandError::KeyTooLarge {
+                len: key.len(),
+                max,
+            };
+            self.out.push_event(Event::CommandFailed { id, error });
+            return;
+        }
+        let address = Address(shoutnet_dht::address_of(&key));
+        if let Ok(Some((value, metadata))) = self.records.find(&address.0, &key, now) {
+            let found = Found {
+                value,
+                metadata,
+                from: self.local,
+                replicas: 1,
+            };
+            self.out.push_event(Event::GetFinished {
+                id,
+                key,
+                found: Some(found),
+                stats: LookupStats::default(),
+            });
+            return;
+        }
+        self.start_lookup_of(Owner::Get(id), address, Some(key), now);
+    }
+
+    /// `peer` answered `FIND_VALUE` lookup `id` with a value: kept if it is
+    /// for the key asked, else the answer counts as a failure of the peer.
+    fn on_value(
+        &mut self,
+        id: LookupId,
+        peer: Address,
+        key: Bytes,
+        value: Value,
+        metadata: Metadata,
+        now: Instant,
+    ) {
+        if self.lookups.value_key(id).as_ref() != Some(&key) {
+            self.out.stats.malformed_replies += 1;
+            self.peer_failed(id, peer, now);
+            return;
+        }
+        if self.lookups.on_value(id, peer, value, metadata, now) {
+            self.drive_lookup(id, now);
+        }
+    }
+
+    // ----- CUSTOM (§8.8) -----
+
+    /// A `CUSTOM` from the peer: to the application if a handler has its
+    /// name, else `NACK NOT_FOUND` (or dropped, without a request id).
+    fn on_custom(
+        &mut self,
+        conn: ConnectionId,
+        custom: Custom,
+        peer_address: &Address,
+        now: Instant,
+    ) {
+        match self
+            .customs
+            .arrive(&custom.name, conn, custom.request_id, now)
+        {
+            Arrival::Deliver(reply) => {
+                self.out.stats.customs_delivered += 1;
+                self.out.push_event(Event::Custom {
+                    conn,
+                    peer: *peer_address,
+                    name: custom.name,
+                    data: custom.data,
+                    reply,
+                });
+                let next = self.customs.next_deadline();
+                self.timers.set_or_cancel(Timer::CustomReply, next);
+            }
+            Arrival::Unknown => {
+                self.out.stats.customs_unknown += 1;
+                if custom.request_id.is_some() {
+                    let reason = format!("no handler named {:?}", custom.name);
+                    let nack = refusal::nack(
+                        Opcode::Custom,
+                        custom.request_id,
+                        NackCode::NotFound,
+                        &reason,
+                    );
+                    self.refuse(conn, nack, now);
+                }
+            }
+            Arrival::Full => {
+                self.out.stats.rate_limited += 1;
+                let reason = "too many CUSTOM requests wait for answers";
+                let nack = refusal::nack(
+                    Opcode::Custom,
+                    custom.request_id,
+                    NackCode::RateLimited,
+                    reason,
+                );
+                self.refuse(conn, nack, now);
+            }
+        }
+    }
+
+    /// Starts `Command::Custom`.
+    fn custom(
+        &mut self,
+        id: CommandId,
+        peer: Address,
+        name: String,
+        data: Value,
+        reply: bool,
+        now: Instant,
+    ) {
+        if !Customs::valid_name(&name) {
+            let error = CommandError::BadName { len: name.len() };
+            self.out.push_event(Event::CommandFailed { id, error });
+            return;
+        }
+        let request_id = reply.then(|| self.requests.next_id());
+        let payload = Payload::Custom(Custom {
+            request_id,
+            name,
+            data,
+        });
+        let purpose = reply.then_some(Purpose::Custom { command: id });
+        self.request_to(peer, Queued::Request { payload, purpose }, now);
+    }
+
+    /// Answers the `CUSTOM` request `reply` for `Command::ReplyCustom`.
+    fn reply_custom(
+        &mut self,
+        id: CommandId,
+        reply: ReplyHandle,
+        answer: Result<Value, CustomRefusal>,
+    ) {
+        let Some(waiting) = self.customs.answer(reply) else {
+            let error = CommandError::UnknownReply;
+            self.out.push_event(Event::CommandFailed { id, error });
+            return;
+        };
+        let next = self.customs.next_deadline();
+        self.timers.set_or_cancel(Timer::CustomReply, next);
+        let request_id = waiting.request_id;
+        let payload = match answer {
+            Ok(data) => Payload::Ack(Ack {
+                request_id,
+                result: AckResult::Custom { data },
+            }),
+            Err(refusal) => {
+                let (code, reason) = match refusal {
+                    CustomRefusal::Malformed => (NackCode::Malformed, "refused by the handler"),
+                    CustomRefusal::RateLimited => (NackCode::RateLimited, "handler rate limit"),
+                    _ => (NackCode::Internal, "the handler failed"),
+                };
+                Payload::Nack(refusal::nack(
+                    Opcode::Custom,
+                    Some(request_id),
+                    code,
+                    reason,
+                ))
+            }
+        };
+        self.send(waiting.conn, &payload);
+    }
+
+    // ----- WHISPER (§8.6, §9.9) -----
+
+    /// Starts `Command::Whisper`.
+    fn whisper(
+        &mut self,
+        id: CommandId,
+        to: Bytes,
+        data: Value,
+        encrypt: Option<bool>,
+        route: WhisperRoute,
+        now: Instant,
+    ) {
+        let fail = |engine: &mut Self, error| {
+            engine.out.push_event(Event::WhisperFinished {
+                id,
+                result: Err(error),
+            });
+        };
+        let Ok(public) = self.known_key(&to) else {
+            return fail(self, WhisperError::InvalidKey);
+        };
+        let dest = public.routing_address();
+        if dest == self.local {
+            return fail(self, WhisperError::ToSelf);
+        }
+        if !self.whispers.has_room() {
+            return fail(self, WhisperError::TooMany);
+        }
+        let connected = self.pool.newest(&dest);
+        let route = match route {
+            WhisperRoute::Auto if connected.is_some() => WhisperRoute::Direct,
+            WhisperRoute::Auto if self.routing.dial_info(&dest).is_some() => {
+                WhisperRoute::Iterative
+            }
+            WhisperRoute::Auto if self.next_hop(&dest).is_some() => WhisperRoute::Recursive,
+            WhisperRoute::Auto => WhisperRoute::Iterative,
+            route => route,
+        };
+        let recursive = route == WhisperRoute::Recursive;
+        let encrypt = recursive || encrypt.unwrap_or(self.config.encrypt_whispers);
+        let request_id = self.requests.next_id();
+        let payload = Payload::Whisper(Whisper { request_id, data });
+        let Ok(mut message) = Message::from_payload(self.profile, self.key.clone(), to, &payload)
+        else {
+            return fail(self, WhisperError::Unencodable);
+        };
+        if encrypt && encrypt_message(&public, &mut self.rng, &mut message, recursive).is_err() {
+            return fail(self, WhisperError::Unencodable);
+        }
+        if recursive && sign_message(&self.config.keypair, &mut self.rng, &mut message).is_err() {
+            return fail(self, WhisperError::Unencodable);
+        }
+        let digest = digest_of(&message);
+        self.out.stats.whispers_sent += 1;
+        match (route, connected) {
+            (WhisperRoute::Recursive, _) => match self.next_hop(&dest) {
+                Some(hop) => {
+                    self.whispers.sent(id, route, request_id, digest, now);
+                    self.request_to(hop, Queued::Whisper { message, digest }, now);
+                }
+                None => return fail(self, WhisperError::Undeliverable),
+            },
+            (_, Some(conn)) => {
+                self.whispers.sent(id, route, request_id, digest, now);
+                self.send_message(conn, message);
+            }
+            (WhisperRoute::Direct, None) => return fail(self, WhisperError::Undeliverable),
+            (_, None) => {
+                self.whispers.sent(id, route, request_id, digest, now);
+                if self.routing.dial_info(&dest).is_some() {
+                    self.request_to(dest, Queued::Whisper { message, digest }, now);
+                } else {
+                    let waiting = self.whispers.prepare(Prepared { message, digest });
+                    self.start_lookup_of(Owner::Whisper(waiting), dest, None, now);
+                }
+            }
+        }
+        self.arm_whisper_timer();
+    }
+
+    /// The lookup of a waiting whisper's destination ended: send it if the
+    /// destination answered, else it is undeliverable.
+    fn whisper_looked_up(&mut self, waiting: u64, finished: &Finished, now: Instant) {
+        let Some(prepared) = self.whispers.take_prepared(waiting) else {
+            return;
+        };
+        let Prepared { message, digest } = prepared;
+        if finished.closest.first() == Some(&finished.target) {
+            self.request_to(finished.target, Queued::Whisper { message, digest }, now);
+        } else {
+            self.whisper_resolved(&digest, Err(NackCode::Undeliverable));
+        }
+    }
+
+    /// The common prefix length, in bits, of `a` and `b`.
+    fn common_prefix(a: &Address, b: &Address) -> u32 {
+        let distance = a.distance(b).0;
+        let mut bits = 0;
+        for byte in distance {
+            bits += byte.leading_zeros();
+            if byte != 0 {
+                break;
+            }
+        }
+        bits
+    }
+
+    /// Where a whisper to `dest` goes next from this node: `dest` itself if
+    /// connected, else the known node closest to it among those sharing a
+    /// longer prefix with it than this node does (so every hop adds at
+    /// least one bit, and a whisper takes at most 256 hops).
+    fn next_hop(&self, dest: &Address) -> Option<Address> {
+        if self.pool.newest(dest).is_some() {
+            return Some(*dest);
+        }
+        let own = Self::common_prefix(&self.local, dest);
+        let k = self.config.kad.bucket_size();
+        self.routing
+            .closest(dest, k)
+            .into_iter()
+            .find(|a| Self::common_prefix(a, dest) > own)
+    }
+
+    /// A `WHISPER` arrived on `conn` from the peer `peer_key`: for this
+    /// node, or to relay.
+    fn on_whisper(
+        &mut self,
+        conn: ConnectionId,
+        msg: &Message,
+        peer_key: &[u8],
+        peer_address: Address,
+        now: Instant,
+    ) {
+        if !self.within_budget(conn, Class::Whisper, now) {
+            self.out.stats.rate_limited += 1;
+            let reason = "over this connection's WHISPER budget";
+            let nack = refusal::nack(Opcode::Whisper, None, NackCode::RateLimited, reason);
+            self.refuse(conn, nack, now);
+            return;
+        }
+        let routed = msg.from != peer_key;
+        let relay = msg.to != self.key;
+        // A whisper through other nodes must be encrypted and signed by its
+        // origin (§8.6, §9.2); a direct one may be signed.
+        if (routed || relay) && !msg.encrypted {
+            let reason = "a WHISPER through other nodes must be encrypted";
+            let nack = refusal::nack(Opcode::Whisper, None, NackCode::Malformed, reason);
+            self.refuse(conn, nack, now);
+            return;
+        }
+        if routed || relay || msg.signature.is_some() {
+            let valid = self
+                .known_key(&msg.from)
+                .is_ok_and(|origin| verify_message(&origin, msg).is_ok());
+            if !valid {
+                self.out.stats.bad_signatures += 1;
+                let reason = "a routed WHISPER must be signed by its origin";
+                let nack = refusal::nack(Opcode::Whisper, None, NackCode::BadSignature, reason);
+                self.refuse(conn, nack, now);
+                return;
+            }
+        }
+        let digest = digest_of(msg);
+        if relay {
+            self.relay_whisper(conn, msg, digest, peer_address, now);
+        } else {
+            self.deliver_whisper(conn, msg, digest, routed, now);
+        }
+    }
+
+    /// A whisper for this node: delivered, and answered with its digest.
+    fn deliver_whisper(
+        &mut self,
+        conn: ConnectionId,
+        msg: &Message,
+        digest: Digest,
+        routed: bool,
+        now: Instant,
+    ) {
+        let opened;
+        let plain = if msg.encrypted {
+            match self.decrypt(msg, now) {
+                Ok(plain) => {
+                    opened = plain;
+                    &opened
+                }
+                Err(code) => {
+                    let nack = refusal::nack(Opcode::Whisper, None, code, "does not decrypt");
+                    self.refuse(conn, nack, now);
+                    return;
+                }
+            }
+        } else {
+            msg
+        };
+        let whisper = match plain.read(self.profile, &self.config.limits.value) {
+            Ok(Payload::Whisper(w)) => w,
+            Ok(_) => return,
+            Err(refused) => {
+                if let Some(nack) = refusal::malformed(plain, &refused) {
+                    self.refuse(conn, nack, now);
+                }
+                return;
+            }
+        };
+        self.out.stats.whispers_delivered += 1;
+        self.out.push_event(Event::Whisper {
+            conn,
+            from: msg.from.clone(),
+            data: whisper.data,
+            encrypted: msg.encrypted,
+            routed,
+        });
+        let ack = Payload::Ack(Ack {
+            request_id: whisper.request_id,
+            result: AckResult::Whisper { digest },
+        });
+        if routed {
+            self.send_signed(conn, msg.from.clone(), &ack);
+        } else {
+            self.send(conn, &ack);
+        }
+    }
+
+    /// A whisper for another node, which came from `peer`: forwarded to a
+    /// node sharing a longer prefix with its destination, its return route
+    /// kept; or refused back to its origin.
+    fn relay_whisper(
+        &mut self,
+        conn: ConnectionId,
+        msg: &Message,
+        digest: Digest,
+        peer: Address,
+        now: Instant,
+    ) {
+        let dest = Address::of_key_field(&msg.to);
+        let origin = Address::of_key_field(&msg.from);
+        let own = Self::common_prefix(&self.local, &dest);
+        if own <= Self::common_prefix(&peer, &dest) {
+            self.out.stats.whispers_undeliverable += 1;
+            let reason = "this node is no closer to the destination";
+            self.nack_back(
+                conn,
+                msg.from.clone(),
+                digest,
+                NackCode::Undeliverable,
+                reason,
+            );
+            return;
+        }
+        if self.whispers.add_route(origin, digest, conn, now).is_err() {
+            self.out.stats.rate_limited += 1;
+            let reason = "too many whispers in flight through this node";
+            self.nack_back(
+                conn,
+                msg.from.clone(),
+                digest,
+                NackCode::RateLimited,
+                reason,
+            );
+            return;
+        }
+        let Some(hop) = self.next_hop(&dest) else {
+            self.whisper_failed(&msg.from, &digest, "no node closer to the destination");
+            return;
+        };
+        self.out.stats.whispers_relayed += 1;
+        let message = msg.clone();
+        self.request_to(hop, Queued::Whisper { message, digest }, now);
+        self.arm_whisper_timer();
+    }
+
+    /// The whisper from `origin` with `digest` cannot go on: this node's
+    /// own fails, a relayed one is refused back along its route.
+    fn whisper_failed(&mut self, origin: &Bytes, digest: &Digest, reason: &str) {
+        if *origin == self.key {
+            self.whisper_resolved(digest, Err(NackCode::Undeliverable));
+            return;
+        }
+        self.out.stats.whispers_undeliverable += 1;
+        if let Some(back) = self
+            .whispers
+            .take_route(&Address::of_key_field(origin), digest)
+        {
+            self.nack_back(
+                back,
+                origin.clone(),
+                *digest,
+                NackCode::Undeliverable,
+                reason,
+            );
+        }
+    }
+
+    /// Sends `NACK WHISPER code` with the whisper's digest as detail to its
+    /// origin, signed, on `conn`.
+    fn nack_back(
+        &mut self,
+        conn: ConnectionId,
+        origin: Bytes,
+        digest: Digest,
+        code: NackCode,
+        reason: &str,
+    ) {
+        let mut nack = refusal::nack(Opcode::Whisper, None, code, reason);
+        nack.detail = Some(Value::bin(digest.to_vec()));
+        self.send_signed(conn, origin, &Payload::Nack(nack));
+    }
+
+    /// Sends `payload` to `to` (not the peer's key) on `conn`, signed.
+    fn send_signed(&mut self, conn: ConnectionId, to: Bytes, payload: &Payload) {
+        let Ok(mut msg) = Message::from_payload(self.profile, self.key.clone(), to, payload) else {
+            self.out.stats.encode_errors += 1;
+            return;
+        };
+        if sign_message(&self.config.keypair, &mut self.rng, &mut msg).is_err() {
+            self.out.stats.encode_errors += 1;
+            return;
+        }
+        self.send_message(conn, msg);
+    }
+
+    /// A signed `ACK`/`NACK` from another node than the peer: the answer
+    /// to a routed whisper, for this node or to send back along its route.
+    fn on_routed_reply(&mut self, msg: &Message) {
+        let valid = self
+            .known_key(&msg.from)
+            .is_ok_and(|from| verify_message(&from, msg).is_ok());
+        if !valid || msg.encrypted {
+            self.out.stats.bad_signatures += u64::from(!valid);
+            self.out.stats.malformed_replies += u64::from(valid);
+            return;
+        }
+        let outcome = match msg.read(self.profile, &self.config.limits.value) {
+            Ok(Payload::Ack(Ack {
+                result: AckResult::Whisper { digest },
+                ..
+            })) => Some((digest, Ok(()))),
+            Ok(Payload::Nack(nack)) if nack.acked == Opcode::Whisper => {
+                whisper_digest(&nack).map(|d| (d, Err(nack.code)))
+            }
+            _ => None,
+        };
+        let Some((digest, outcome)) = outcome else {
+            self.out.stats.unsolicited += 1;
+            return;
+        };
+        if msg.to == self.key {
+            self.whisper_resolved(&digest, outcome);
+            return;
+        }
+        match self
+            .whispers
+            .take_route(&Address::of_key_field(&msg.to), &digest)
+        {
+            Some(back) => self.send_message(back, msg.clone()),
+            None => self.out.stats.unsolicited += 1,
+        }
+    }
+
+    /// This node's whisper with `digest` got its answer.
+    fn whisper_resolved(&mut self, digest: &Digest, outcome: Result<(), NackCode>) {
+        let Some(sent) = self.whispers.resolve(digest) else {
+            self.out.stats.unsolicited += 1;
+            return;
+        };
+        let result = match outcome {
+            Ok(()) => Ok(Delivered {
+                route: sent.route,
+                digest: *digest,
+            }),
+            Err(NackCode::Undeliverable) => Err(WhisperError::Undeliverable),
+            Err(code) => Err(WhisperError::Refused(code)),
+        };
+        self.out.push_event(Event::WhisperFinished {
+            id: sent.command,
+            result,
+        });
+        self.arm_whisper_timer();
+    }
+
+    fn arm_whisper_timer(&mut self) {
+        let next = self.whispers.next_deadline();
+        self.timers.set_or_cancel(Timer::Whisper, next);
+    }
+
+    // ----- Requests for commands -----
+
+    /// Sends `queued` to `peer`: over its connection, or a transient one
+    /// to the address the routing table has for it once it is up. A peer
+    /// with neither fails the request as unreachable.
+    fn request_to(&mut self, peer: Address, queued: Queued, now: Instant) {
+        if let Some(conn) = self.pool.newest(&peer) {
+            self.send_queued(conn, queued, now);
+            return;
+        }
+        let reached = match self.routing.dial_info(&peer) {
+            Some((addr, _)) => self.connect(peer, addr, Role::Transient, now),
+            None => Reached::Unreachable,
+        };
+        match reached {
+            Reached::Connected(conn) => self.send_queued(conn, queued, now),
+            Reached::Underway => match self.pool.wait_for(peer) {
+                Some(waiters) => waiters.sends.push(queued),
+                None => self.queued_failed(queued, now),
+            },
+            Reached::Unreachable => self.queued_failed(queued, now),
+        }
+    }
+
+    /// Sends `queued` on `conn`, recording it as a request if it expects
+    /// an answer.
+    fn send_queued(&mut self, conn: ConnectionId, queued: Queued, now: Instant) {
+        match queued {
+            Queued::Request {
+                payload,
+                purpose: Some(purpose),
+            } => {
+                let Some(request_id) = request_id_of(&payload) else {
+                    return;
+                };
+                let pending = Pending {
+                    opcode: payload.opcode(),
+                    purpose,
+                };
+                if !self.send_request(conn, request_id, pending, now) {
+                    self.request_failed(conn, pending, Failure::Unreachable, now);
+                    return;
+                }
+                self.send(conn, &payload);
+            }
+            Queued::Request {
+                payload,
+                purpose: None,
+            } => self.send(conn, &payload),
+            Queued::Whisper { message, .. } => self.send_message(conn, message),
+        }
+    }
+
+    fn queued_failed(&mut self, queued: Queued, now: Instant) {
+        match queued {
+            Queued::Request {
+                payload,
+                purpose: Some(purpose),
+            } => {
+                let pending = Pending {
+                    opcode: payload.opcode(),
+                    purpose,
+                };
+                self.request_failed(ConnectionId(u64::MAX), pending, Failure::Unreachable, now);
+            }
+            Queued::Request { purpose: None, .. } => {}
+            Queued::Whisper { message, digest } => {
+                let reason = "the next hop could not be reached";
+                self.whisper_failed(&message.from, &digest, reason);
+            }
+        }
     }
 
     // ----- Sending -----

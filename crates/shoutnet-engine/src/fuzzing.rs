@@ -53,7 +53,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-use shoutnet_crypto::{Address, Keypair, PublicKey, sign_message, verify_message_ref};
+use shoutnet_crypto::{
+    Address, Keypair, PublicKey, seal_message, sign_message, verify_message_ref,
+};
 use shoutnet_wire::{
     Ack, AckResult, BatchEncoder, Limits, Message, Method, MethodSet, NodesFor, Opcode, Payload,
     Ping, Profile, ValueLimits, decode_transmission,
@@ -106,7 +108,9 @@ pub const FLUSH: u8 = 0x01;
 /// more elements, which the step's bytes provide.
 pub const REPLY: u8 = 0x02;
 /// Message-step flag for a `SHOUT`: its origin is the witness, who signs
-/// it (a broadcast the peer relays).
+/// it (a broadcast the peer relays). For a `WHISPER`: it goes to the
+/// witness's key, sealed (encrypted to the witness, signed by the peer), a
+/// whisper for this node to relay.
 pub const WITNESS_ORIGIN: u8 = 0x04;
 /// Virtual time per unit of a [`Mode::Timed`] delay.
 pub const TICK: Duration = Duration::from_millis(250);
@@ -318,6 +322,14 @@ impl Harness {
                     }
                     msg
                 }
+                Opcode::Whisper if op & WITNESS_ORIGIN != 0 && op & REPLY == 0 => {
+                    let witness = keys().witness.public();
+                    let mut msg = Message::new(from.clone(), witness.to_bytes(), opcode, content);
+                    let mut rng = ChaCha20Rng::from_seed([1; 32]);
+                    seal_message(&keys().peer, witness, &mut rng, &mut msg)
+                        .expect("the peer's own key seals");
+                    msg
+                }
                 _ => Message::new(from.clone(), to.clone(), opcode, content),
             };
             batch.push(&msg).expect("right key lengths, short body");
@@ -406,10 +418,26 @@ impl Harness {
                     .unwrap_or_else(|e| panic!("a SHOUT from an invalid key: {e}"));
                 verify_message_ref(&origin, msg)
                     .unwrap_or_else(|e| panic!("a SHOUT sent on unverified: {e}"));
+            } else if msg.opcode() == Opcode::Whisper && msg.from() != &engine[..] {
+                // A relayed whisper, verbatim: sealed by its origin.
+                assert!(msg.encrypted(), "a relayed WHISPER in the clear");
+                let origin = PublicKey::from_key_field(PROFILE, msg.from())
+                    .unwrap_or_else(|e| panic!("a WHISPER relayed from an invalid key: {e}"));
+                verify_message_ref(&origin, msg)
+                    .unwrap_or_else(|e| panic!("a WHISPER relayed unverified: {e}"));
+                continue;
             } else {
                 assert_eq!(msg.from(), &engine[..], "{name} not from this node's key");
-                let plain = !msg.encrypted() && msg.signature().is_none();
-                assert!(plain, "{name} encrypted or signed");
+                assert!(!msg.encrypted(), "{name} encrypted");
+                if msg.signature().is_some() {
+                    // Only the answers to routed whispers are signed.
+                    assert!(
+                        matches!(msg.opcode(), Opcode::Ack | Opcode::Nack),
+                        "{name} signed"
+                    );
+                    verify_message_ref(keys().engine.public(), msg)
+                        .unwrap_or_else(|e| panic!("a signed {name} does not verify: {e}"));
+                }
             }
             let payload = msg
                 .payload(&ValueLimits::default())

@@ -11,7 +11,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use shoutnet_crypto::Address;
 use shoutnet_kad::{KadConfig, Lookup, LookupAction, LookupKind, LookupStats};
-use shoutnet_wire::NodeInfo;
+use shoutnet_wire::{Metadata, NodeInfo, Value};
 
 use crate::addrs::usable;
 use crate::event::CommandId;
@@ -26,6 +26,27 @@ pub(crate) enum Owner {
     Bootstrap(CommandId),
     /// A refresh of an idle bucket.
     Refresh,
+    /// The lookup of a record's address before it is stored
+    /// (a [`Command::Put`](crate::Command::Put) or a republish).
+    Put(PutId),
+    /// A [`Command::Get`](crate::Command::Get): a `FIND_VALUE` lookup.
+    Get(CommandId),
+    /// The lookup of a whisper's destination (the key of the whisper
+    /// waiting for it).
+    Whisper(u64),
+}
+
+/// The id of one put the engine runs: a command's or a republish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct PutId(pub(crate) u64);
+
+/// A value a `FIND_VALUE` lookup found.
+#[derive(Clone, Debug)]
+pub(crate) struct FoundValue {
+    pub(crate) value: Value,
+    pub(crate) metadata: Metadata,
+    pub(crate) from: Address,
+    pub(crate) replicas: usize,
 }
 
 /// The most addresses a lookup keeps for one candidate: answers are
@@ -51,7 +72,7 @@ pub(crate) enum Step {
     /// Wait for answers; its earliest request deadline, if any.
     Waiting(Option<Instant>),
     /// It finished, and left the pool.
-    Finished(Finished),
+    Finished(Box<Finished>),
 }
 
 /// A lookup that ended.
@@ -62,6 +83,9 @@ pub(crate) struct Finished {
     /// Up to k closest peers that answered, nearest first.
     pub(crate) closest: Vec<Address>,
     pub(crate) stats: LookupStats,
+    /// For a `FIND_VALUE` lookup, its key and the value, if one was found.
+    pub(crate) value_key: Option<Bytes>,
+    pub(crate) found: Option<FoundValue>,
 }
 
 /// What an answer did to its lookup.
@@ -88,6 +112,9 @@ struct State {
     /// one being dialled does not reach them.
     contacting: BTreeMap<Address, Candidate>,
     fill: Option<(u8, usize)>,
+    /// The DHT key of a `FIND_VALUE` lookup.
+    value_key: Option<Bytes>,
+    found: Option<FoundValue>,
 }
 
 /// The running lookups of the node at `local`.
@@ -116,12 +143,16 @@ impl Lookups {
         self.running.len()
     }
 
-    /// Starts a lookup of `target` from `seeds` with `config`. With `fill`, it has done its job once the bucket named
-    /// holds that many entries (see [`Answered::fill`]).
+    /// Starts a lookup of `target` from `seeds` with `config`: a
+    /// `FIND_VALUE` of `value_key` if given, else a `FIND_NODE`. With
+    /// `fill`, it has done its job once the bucket named holds that many
+    /// entries (see [`Answered::fill`]).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn start(
         &mut self,
         owner: Owner,
         target: Address,
+        value_key: Option<Bytes>,
         seeds: Vec<Address>,
         config: &KadConfig,
         fill: Option<(u8, usize)>,
@@ -129,8 +160,11 @@ impl Lookups {
     ) -> LookupId {
         self.next_id += 1;
         let id = LookupId(self.next_id);
-        let lookup =
-            Lookup::new(target, LookupKind::FindNode, seeds, config, now).with_local(self.local);
+        let kind = match value_key {
+            Some(_) => LookupKind::FindValue,
+            None => LookupKind::FindNode,
+        };
+        let lookup = Lookup::new(target, kind, seeds, config, now).with_local(self.local);
         self.running.insert(
             id,
             State {
@@ -140,6 +174,8 @@ impl Lookups {
                 retried: BTreeSet::new(),
                 contacting: BTreeMap::new(),
                 fill,
+                value_key,
+                found: None,
             },
         );
         id
@@ -151,7 +187,7 @@ impl Lookups {
         Some(match state.lookup.next(now) {
             LookupAction::Send(peer) => Step::Send(peer),
             LookupAction::Waiting => Step::Waiting(state.lookup.next_timeout()),
-            LookupAction::Finished => Step::Finished(self.finish(id)?),
+            LookupAction::Finished => Step::Finished(Box::new(self.finish(id)?)),
         })
     }
 
@@ -163,12 +199,51 @@ impl Lookups {
             target: *state.lookup.target(),
             closest: state.lookup.result(),
             stats: state.lookup.stats(),
+            value_key: state.value_key,
+            found: state.found,
         })
     }
 
     /// The target of lookup `id`.
     pub(crate) fn target(&self, id: LookupId) -> Option<Address> {
         Some(*self.running.get(&id)?.lookup.target())
+    }
+
+    /// The DHT key lookup `id` asks for with `FIND_VALUE`, if it is one.
+    pub(crate) fn value_key(&self, id: LookupId) -> Option<Bytes> {
+        self.running.get(&id)?.value_key.clone()
+    }
+
+    /// `peer` answered `FIND_VALUE` lookup `id` with a value the engine
+    /// checked: the first one is kept, and the lookup ends. `false` if the
+    /// lookup is not running or not a `FIND_VALUE`.
+    pub(crate) fn on_value(
+        &mut self,
+        id: LookupId,
+        peer: Address,
+        value: Value,
+        metadata: Metadata,
+        now: Instant,
+    ) -> bool {
+        let Some(state) = self.running.get_mut(&id) else {
+            return false;
+        };
+        if state.value_key.is_none() {
+            return false;
+        }
+        match &mut state.found {
+            Some(found) => found.replicas += 1,
+            None => {
+                state.found = Some(FoundValue {
+                    value,
+                    metadata,
+                    from: peer,
+                    replicas: 1,
+                });
+            }
+        }
+        state.lookup.on_value(&peer, now);
+        true
     }
 
     /// Lookup `id` goes to contact candidate `peer`: its unchecked key and
@@ -316,7 +391,7 @@ mod tests {
         let mut config = KadConfig::default();
         config.set_k(2).set_alpha(1);
         let mut pool = Lookups::new(a(9), false);
-        let id = pool.start(Owner::Refresh, a(0), vec![a(1)], &config, None, now);
+        let id = pool.start(Owner::Refresh, a(0), None, vec![a(1)], &config, None, now);
         let Some(Step::Send(first)) = pool.next(id, now) else {
             panic!()
         };
@@ -353,7 +428,15 @@ mod tests {
         let mut pool = Lookups::new(a(9), true);
         let mut config = KadConfig::default();
         config.set_k(2).set_alpha(1);
-        let id = pool.start(Owner::Refresh, a(0), vec![a(1)], &config, Some((3, 1)), now);
+        let id = pool.start(
+            Owner::Refresh,
+            a(0),
+            None,
+            vec![a(1)],
+            &config,
+            Some((3, 1)),
+            now,
+        );
         assert_eq!(pool.len(), 1);
         let Some(Step::Send(first)) = pool.next(id, now) else {
             panic!()

@@ -37,7 +37,8 @@ counters! {
     /// `ACK`/`NACK`s whose payload did not decode (never answered; the
     /// request they answer, if it can be read, fails at once).
     pub malformed_replies: u64,
-    /// `CUSTOM` without request id: not supported yet, so dropped.
+    /// `SPEAK`s whose payload did not decode, dropped (nothing answers a
+    /// `SPEAK`).
     pub unsupported_dropped: u64,
     /// Broadcasts delivered (each once).
     pub shouts_delivered: u64,
@@ -59,6 +60,25 @@ counters! {
     pub shouts_over_origin_budget: u64,
     /// `SPEAK`s delivered.
     pub speaks_delivered: u64,
+    /// `STORE`s accepted (created, refreshed or replaced a record).
+    pub records_stored: u64,
+    /// `STORE`s refused: conflict, quota, size, address or TTL.
+    pub stores_refused: u64,
+    /// Records sent to nodes that joined among their k closest.
+    pub records_replicated: u64,
+    /// Whispers this node sent.
+    pub whispers_sent: u64,
+    /// Whispers delivered to this node.
+    pub whispers_delivered: u64,
+    /// Whispers this node forwarded towards their destination.
+    pub whispers_relayed: u64,
+    /// Whispers this node could not take closer, refused back to their
+    /// origin (`NACK UNDELIVERABLE`).
+    pub whispers_undeliverable: u64,
+    /// `CUSTOM` requests handed to the application.
+    pub customs_delivered: u64,
+    /// `CUSTOM` requests for names with no handler.
+    pub customs_unknown: u64,
     /// Node infos from `FIND_NODE` answers that a lookup went to contact and
     /// found unusable: an invalid key, or only unusable addresses.
     pub invalid_nodes: u64,

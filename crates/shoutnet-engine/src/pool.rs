@@ -16,6 +16,7 @@ use shoutnet_crypto::{Address, PublicKey};
 
 use crate::connection::{Connection, Role};
 use crate::event::{Admission, ConnectionId};
+use crate::requests::Queued;
 use crate::timers::LookupId;
 
 /// The most peers one dial may be expected to reach. Answers can name any
@@ -40,11 +41,13 @@ pub(crate) struct Waiters {
     pub(crate) liveness: bool,
     /// Its key, once checked, so that its hello need not be decoded again.
     pub(crate) public: Option<PublicKey>,
+    /// Requests of commands (`STORE`, `CUSTOM`) to send it.
+    pub(crate) sends: Vec<Queued>,
 }
 
 impl Waiters {
     fn is_empty(&self) -> bool {
-        self.lookups.is_empty() && !self.liveness
+        self.lookups.is_empty() && !self.liveness && self.sends.is_empty()
     }
 }
 

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 use shoutnet_crypto::Address;
-use shoutnet_wire::Opcode;
+use shoutnet_wire::{Message, Opcode, Payload};
 
-use crate::event::ConnectionId;
+use crate::event::{CommandId, ConnectionId};
+use crate::lookups::PutId;
 use crate::timers::LookupId;
 
 /// Why a request was sent: decides what its answer or failure does.
@@ -21,16 +22,40 @@ pub(crate) enum Purpose {
         /// The pinged entry.
         address: Address,
     },
-    /// A notice to the peer (`SET_CONNECTION_OPT` kept): its answer changes
-    /// nothing.
+    /// A notice to the peer (`SET_CONNECTION_OPT` kept, a re-replicated
+    /// `STORE`): its answer changes nothing.
     Announcement,
-    /// A `FIND_NODE` of a lookup.
+    /// A `FIND_NODE` or `FIND_VALUE` of a lookup.
     FindNode {
         /// The lookup.
         lookup: LookupId,
         /// The peer asked.
         peer: Address,
     },
+    /// A `STORE` of a put.
+    Store {
+        /// The put.
+        put: PutId,
+    },
+    /// A `CUSTOM` of a command.
+    Custom {
+        /// The command.
+        command: CommandId,
+    },
+}
+
+/// What waits for a connection to a peer.
+#[derive(Clone, Debug)]
+pub(crate) enum Queued {
+    /// A request of this node, with what its answer is for (`None`: it
+    /// expects none).
+    Request {
+        payload: Payload,
+        purpose: Option<Purpose>,
+    },
+    /// A `WHISPER`, this node's or one it relays, sent as it is; its
+    /// digest names it if it cannot be sent.
+    Whisper { message: Message, digest: [u8; 32] },
 }
 
 /// One outstanding request.
@@ -51,6 +76,8 @@ pub(crate) enum Failure {
     TimedOut,
     /// The connection closed before an answer came.
     ConnectionLost,
+    /// No connection could be had, or no room for the request.
+    Unreachable,
 }
 
 /// Outstanding requests, bounded by `capacity`.

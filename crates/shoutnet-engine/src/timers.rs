@@ -40,6 +40,14 @@ pub(crate) enum Timer {
     Maintain,
     /// The oldest broadcast id is due to leave the seen-cache.
     SeenExpiry,
+    /// The next stored DHT record expires.
+    RecordExpiry,
+    /// The next of this node's publications is due for its republish.
+    Republish,
+    /// The earliest `CUSTOM` request waiting for the application is late.
+    CustomReply,
+    /// The earliest whisper or relayed whisper's return route is due.
+    Whisper,
 }
 
 /// Deadlines by time and by timer.

@@ -267,7 +267,7 @@ fn a_stream_of_compression_bombs_is_closed_at_the_decompression_budget() {
     assert_eq!(close_of(&sim, at_1), Some(CloseReason::DecompressionBudget));
     assert_eq!(sim.node(1).stats().decompression_over_budget, 1);
     // Two 8 MiB bodies fit the 20 MiB burst; the third would not.
-    assert_eq!(sim.node(1).stats().unsupported_dropped, 2);
+    assert_eq!(sim.node(1).stats().customs_unknown, 2);
 }
 
 #[test]

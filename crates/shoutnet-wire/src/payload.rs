@@ -515,6 +515,8 @@ mod tests {
                 address: [0; 32],
                 key: Bytes::from_static(b"k"),
                 value: Value::map([("a", Value::from(1u8))]),
+                version: Some(2),
+                ttl: None,
             }),
         ];
         for payload in &payloads {

@@ -123,14 +123,26 @@ fn payload(profile: Profile) -> impl Strategy<Value = Payload> {
                 key,
             })
         }),
-        (id, any::<[u8; 32]>(), bytes(64), value()).prop_map(
-            |(request_id, address, key, value)| Payload::Store(Store {
-                request_id,
-                address,
-                key,
-                value
-            })
-        ),
+        (
+            id,
+            any::<[u8; 32]>(),
+            bytes(64),
+            value(),
+            proptest::option::of(any::<u64>()),
+            proptest::option::of(any::<u64>())
+        )
+            .prop_map(|(request_id, address, key, value, version, ttl)| {
+                // A ttl is only ever sent after a version.
+                let ttl = version.and(ttl);
+                Payload::Store(Store {
+                    request_id,
+                    address,
+                    key,
+                    value,
+                    version,
+                    ttl,
+                })
+            }),
         (id, value()).prop_map(|(request_id, data)| Payload::Whisper(Whisper { request_id, data })),
         (proptest::option::of(id), "[a-z_]{1,64}", value()).prop_map(|(request_id, name, data)| {
             Payload::Custom(Custom {

@@ -242,6 +242,8 @@ pub(super) fn batch(c: &Ctx<'_>) -> Result<Vec<Message>> {
                 address: sha256(DHT_KEY),
                 key: Bytes::from_static(DHT_KEY),
                 value: Ctx::stored_value(),
+                version: None,
+                ttl: None,
             }),
         )?,
         c.msg(

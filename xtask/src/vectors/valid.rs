@@ -213,6 +213,25 @@ pub(super) fn vectors(keys: &Keys) -> Result<Vec<Valid>> {
                     address,
                     key: Bytes::from_static(DHT_KEY),
                     value: Ctx::stored_value(),
+                    version: None,
+                    ttl: None,
+                }),
+            )?],
+        ),
+        plain(
+            "store_versioned",
+            "STORE [request_id, address, key, value, version, ttl]: version 7, one hour (§8.7)"
+                .into(),
+            vec![c.msg(
+                1,
+                2,
+                &Payload::Store(Store {
+                    request_id: 10,
+                    address,
+                    key: Bytes::from_static(DHT_KEY),
+                    value: Ctx::stored_value(),
+                    version: Some(7),
+                    ttl: Some(3600),
                 }),
             )?],
         ),

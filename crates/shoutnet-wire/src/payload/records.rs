@@ -98,6 +98,29 @@ const METADATA_KEYS: &str = "a map with exactly version, ttl, stored_at, publish
 const LOCK_KEYS: &str = "nil or a map with exactly holder, expires";
 
 impl Metadata {
+    /// Reads metadata from the `detail` of a `NACK LOCKED` or `CONFLICT`
+    /// (docs/PROTOCOL.md §8.3) of a network of `profile`.
+    ///
+    /// ```
+    /// use shoutnet_wire::{Metadata, Opcode, Profile};
+    /// let meta = Metadata {
+    ///     version: 3,
+    ///     ttl: 60,
+    ///     stored_at: 1,
+    ///     publisher: vec![7; 32].into(),
+    ///     lock: None,
+    /// };
+    /// let read = Metadata::from_detail(Opcode::Store, meta.to_value(), Profile::Ed25519);
+    /// assert_eq!(read.unwrap(), meta);
+    /// ```
+    pub fn from_detail(
+        opcode: Opcode,
+        detail: Value,
+        profile: Profile,
+    ) -> Result<Self, PayloadError> {
+        Self::from_value(opcode, detail, profile)
+    }
+
     pub(crate) fn from_value(
         opcode: Opcode,
         value: Value,

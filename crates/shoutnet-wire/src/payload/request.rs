@@ -174,7 +174,8 @@ impl FindValue {
     }
 }
 
-/// `STORE [request_id, address, key, value]`.
+/// `STORE [request_id, address, key, value, version?, ttl?]`
+/// (docs/PROTOCOL.md §8.7).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Store {
     /// The request id.
@@ -188,33 +189,59 @@ pub struct Store {
     /// that keeps them keeps the decompressed body alive, so a DHT that
     /// stores values long-term should copy them.
     pub value: Value,
+    /// The record's version; absent means 0. A receiver never replaces a
+    /// record of a higher version with it.
+    pub version: Option<u64>,
+    /// Seconds the record should live; absent means the receiver's
+    /// maximum. Only sent after a version (trailing elements), so a `ttl`
+    /// without a `version` is encoded with version 0.
+    pub ttl: Option<u64>,
 }
 
 impl Store {
     /// `head` is what the decoder noted about the content as received; the
     /// value's received length is element 3's.
     pub(crate) fn from_value(value: Value, head: Option<&Head>) -> Result<Self, PayloadError> {
-        let mut f = Fields::new(Opcode::Store, value, 4..=4, "4")?;
+        let mut f = Fields::new(Opcode::Store, value, 4..=6, "4 to 6")?;
         let request_id = f.uint("request_id")?;
         let address = f.bin32("address")?;
         let key = schema::owned(&f.bin("key", MAX_DHT_KEY)?);
         let value = f.any("value")?;
         schema::dht_value(Opcode::Store, &value, head, 3)?;
+        let version = if f.remaining() > 0 {
+            Some(f.uint("version")?)
+        } else {
+            None
+        };
+        let ttl = if f.remaining() > 0 {
+            Some(f.uint("ttl")?)
+        } else {
+            None
+        };
         Ok(Self {
             request_id,
             address,
             key,
             value,
+            version,
+            ttl,
         })
     }
 
     pub(crate) fn to_value(&self) -> Value {
-        Value::Array(vec![
+        let mut items = vec![
             Value::from(self.request_id),
             Value::bin(self.address.to_vec()),
             Value::Bin(self.key.clone()),
             self.value.clone(),
-        ])
+        ];
+        if self.version.is_some() || self.ttl.is_some() {
+            items.push(Value::from(self.version.unwrap_or(0)));
+        }
+        if let Some(ttl) = self.ttl {
+            items.push(Value::from(ttl));
+        }
+        Value::Array(items)
     }
 }
 

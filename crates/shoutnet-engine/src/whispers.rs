@@ -1,0 +1,292 @@
+//! WHISPER bookkeeping (docs/PROTOCOL.md §8.6, §9.9): the whispers this
+//! node sent and waits to hear about, each resolved exactly once (an
+//! `ACK` with the right digest, a `NACK`, or its deadline); the whispers
+//! waiting for a lookup of their destination; and the return routes of
+//! whispers it relays, so that their `ACK`/`NACK` goes back the way they
+//! came. Every table is bounded.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use shoutnet_crypto::Address;
+use shoutnet_wire::Message;
+
+use crate::event::{CommandId, ConnectionId, WhisperRoute};
+
+/// SHA-256 of a WHISPER's body as sent or received: its content (the
+/// ciphertext, if encrypted) and its signature, if signed.
+pub(crate) type Digest = [u8; 32];
+
+/// The digest of `msg`'s body.
+pub(crate) fn digest_of(msg: &Message) -> Digest {
+    use sha2::{Digest as _, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(&msg.content);
+    if let Some(signature) = &msg.signature {
+        hash.update(signature);
+    }
+    hash.finalize().into()
+}
+
+/// A whisper this node sent and waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Sent {
+    pub(crate) command: CommandId,
+    pub(crate) route: WhisperRoute,
+    pub(crate) request_id: u64,
+    deadline: Instant,
+}
+
+/// A whisper waiting for the lookup of its destination.
+#[derive(Clone, Debug)]
+pub(crate) struct Prepared {
+    pub(crate) message: Message,
+    pub(crate) digest: Digest,
+}
+
+/// Why a relayed whisper's return route was not kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RouteFull {
+    /// The node keeps its most routes.
+    Node,
+    /// The connection it came on has its most.
+    Connection,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Return {
+    conn: ConnectionId,
+    deadline: Instant,
+}
+
+/// The whispers of one node.
+#[derive(Debug)]
+pub(crate) struct Whispers {
+    timeout: Duration,
+    sent: BTreeMap<Digest, Sent>,
+    by_request: BTreeMap<u64, Digest>,
+    sent_deadlines: BTreeSet<(Instant, Digest)>,
+    prepared: BTreeMap<u64, Prepared>,
+    next_prepared: u64,
+    max_sent: usize,
+    routes: BTreeMap<(Address, Digest), Return>,
+    route_deadlines: BTreeSet<(Instant, Address, Digest)>,
+    routes_per_conn: BTreeMap<ConnectionId, usize>,
+    max_routes: usize,
+    max_routes_per_conn: usize,
+}
+
+impl Whispers {
+    pub(crate) fn new(
+        timeout: Duration,
+        max_sent: usize,
+        max_routes: usize,
+        max_routes_per_conn: usize,
+    ) -> Self {
+        Self {
+            timeout,
+            sent: BTreeMap::new(),
+            by_request: BTreeMap::new(),
+            sent_deadlines: BTreeSet::new(),
+            prepared: BTreeMap::new(),
+            next_prepared: 0,
+            max_sent,
+            routes: BTreeMap::new(),
+            route_deadlines: BTreeSet::new(),
+            routes_per_conn: BTreeMap::new(),
+            max_routes,
+            max_routes_per_conn,
+        }
+    }
+
+    /// Whether another whisper may be sent (or prepared) now.
+    pub(crate) fn has_room(&self) -> bool {
+        self.sent.len() + self.prepared.len() < self.max_sent
+    }
+
+    /// A whisper with `digest` left (or will leave) for command `command`.
+    pub(crate) fn sent(
+        &mut self,
+        command: CommandId,
+        route: WhisperRoute,
+        request_id: u64,
+        digest: Digest,
+        now: Instant,
+    ) {
+        let deadline = now + self.timeout;
+        self.sent.insert(
+            digest,
+            Sent {
+                command,
+                route,
+                request_id,
+                deadline,
+            },
+        );
+        self.by_request.insert(request_id, digest);
+        self.sent_deadlines.insert((deadline, digest));
+    }
+
+    /// The whisper whose body had `digest`, resolved now (once).
+    pub(crate) fn resolve(&mut self, digest: &Digest) -> Option<Sent> {
+        let sent = self.sent.remove(digest)?;
+        self.by_request.remove(&sent.request_id);
+        self.sent_deadlines.remove(&(sent.deadline, *digest));
+        Some(sent)
+    }
+
+    /// The digest of the whisper sent with `request_id`, if it waits.
+    pub(crate) fn digest_of_request(&self, request_id: u64) -> Option<Digest> {
+        self.by_request.get(&request_id).copied()
+    }
+
+    /// Whispers past their deadline, resolved now.
+    pub(crate) fn overdue(&mut self, now: Instant) -> Vec<Sent> {
+        let mut late = Vec::new();
+        while let Some(&(deadline, digest)) = self.sent_deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            late.extend(self.resolve(&digest));
+        }
+        late
+    }
+
+    /// Return routes past their deadline are forgotten.
+    pub(crate) fn expire_routes(&mut self, now: Instant) {
+        while let Some(&(deadline, origin, digest)) = self.route_deadlines.first() {
+            if deadline > now {
+                break;
+            }
+            self.take_route(&origin, &digest);
+        }
+    }
+
+    /// The earliest deadline, of a whisper or a return route.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let sent = self.sent_deadlines.first().map(|(at, _)| *at);
+        let route = self.route_deadlines.first().map(|(at, _, _)| *at);
+        match (sent, route) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A whisper waits for the lookup of its destination; its key for
+    /// the lookup's owner.
+    pub(crate) fn prepare(&mut self, prepared: Prepared) -> u64 {
+        self.next_prepared += 1;
+        self.prepared.insert(self.next_prepared, prepared);
+        self.next_prepared
+    }
+
+    /// The whisper that waited for lookup `id`.
+    pub(crate) fn take_prepared(&mut self, id: u64) -> Option<Prepared> {
+        self.prepared.remove(&id)
+    }
+
+    /// Remembers that the whisper from `origin` with `digest` came on
+    /// `conn`, so that its answer goes back there.
+    pub(crate) fn add_route(
+        &mut self,
+        origin: Address,
+        digest: Digest,
+        conn: ConnectionId,
+        now: Instant,
+    ) -> Result<(), RouteFull> {
+        if self.routes.contains_key(&(origin, digest)) {
+            // A copy of a whisper already relayed: keep the first route.
+            return Ok(());
+        }
+        if self.routes.len() >= self.max_routes {
+            return Err(RouteFull::Node);
+        }
+        let per_conn = self.routes_per_conn.entry(conn).or_default();
+        if *per_conn >= self.max_routes_per_conn {
+            return Err(RouteFull::Connection);
+        }
+        *per_conn += 1;
+        let deadline = now + self.timeout;
+        self.routes
+            .insert((origin, digest), Return { conn, deadline });
+        self.route_deadlines.insert((deadline, origin, digest));
+        Ok(())
+    }
+
+    /// Where the answer to the whisper from `origin` with `digest` goes,
+    /// once.
+    pub(crate) fn take_route(&mut self, origin: &Address, digest: &Digest) -> Option<ConnectionId> {
+        let route = self.routes.remove(&(*origin, *digest))?;
+        self.route_deadlines
+            .remove(&(route.deadline, *origin, *digest));
+        if let Some(n) = self.routes_per_conn.get_mut(&route.conn) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.routes_per_conn.remove(&route.conn);
+            }
+        }
+        Some(route.conn)
+    }
+
+    /// `conn` closed: the answers of whispers that came on it cannot go
+    /// back; their routes are forgotten.
+    pub(crate) fn closed(&mut self, conn: ConnectionId) {
+        if self.routes_per_conn.remove(&conn).is_none() {
+            return;
+        }
+        let gone: Vec<(Address, Digest, Instant)> = self
+            .routes
+            .iter()
+            .filter(|(_, r)| r.conn == conn)
+            .map(|((o, d), r)| (*o, *d, r.deadline))
+            .collect();
+        for (origin, digest, deadline) in gone {
+            self.routes.remove(&(origin, digest));
+            self.route_deadlines.remove(&(deadline, origin, digest));
+        }
+    }
+
+    /// Return routes kept.
+    pub(crate) fn routes(&self) -> usize {
+        self.routes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whispers_resolve_once_and_routes_are_bounded() {
+        #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
+        let t0 = Instant::now();
+        let mut w = Whispers::new(Duration::from_secs(30), 2, 2, 1);
+        let (a, b) = ([1; 32], [2; 32]);
+        w.sent(CommandId(1), WhisperRoute::Direct, 11, a, t0);
+        w.sent(CommandId(2), WhisperRoute::Recursive, 12, b, t0);
+        assert!(!w.has_room());
+        assert_eq!(w.digest_of_request(11), Some(a));
+        assert_eq!(w.resolve(&a).map(|s| s.command), Some(CommandId(1)));
+        assert_eq!(w.resolve(&a), None, "once");
+        assert_eq!(w.digest_of_request(11), None);
+        assert!(w.overdue(t0 + Duration::from_secs(29)).is_empty());
+        let late = w.overdue(t0 + Duration::from_secs(30));
+        assert_eq!(late.len(), 1);
+        assert_eq!(late[0].route, WhisperRoute::Recursive);
+
+        let origin = Address([9; 32]);
+        let (c1, c2) = (ConnectionId(1), ConnectionId(2));
+        assert_eq!(w.add_route(origin, a, c1, t0), Ok(()));
+        assert_eq!(w.add_route(origin, a, c2, t0), Ok(()), "a copy");
+        assert_eq!(w.add_route(origin, b, c1, t0), Err(RouteFull::Connection));
+        assert_eq!(w.add_route(origin, b, c2, t0), Ok(()));
+        assert_eq!(w.add_route(origin, [3; 32], c2, t0), Err(RouteFull::Node));
+        assert_eq!(w.take_route(&origin, &a), Some(c1));
+        assert_eq!(w.take_route(&origin, &a), None);
+        w.closed(c2);
+        assert_eq!(w.routes(), 0);
+        assert_eq!(w.add_route(origin, a, c1, t0), Ok(()));
+        w.expire_routes(t0 + Duration::from_secs(30));
+        assert_eq!(w.routes(), 0);
+    }
+}
