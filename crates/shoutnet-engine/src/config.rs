@@ -72,6 +72,8 @@ pub struct EngineConfig {
     pub(crate) max_whispers: usize,
     pub(crate) max_whisper_routes: usize,
     pub(crate) max_whisper_routes_per_connection: usize,
+    pub(crate) max_relayed: usize,
+    pub(crate) relay_rate: Rate,
 }
 
 impl EngineConfig {
@@ -179,6 +181,11 @@ impl EngineConfig {
     pub const DEFAULT_MAX_WHISPER_ROUTES: usize = 4096;
     /// Return routes of whispers that came on one connection.
     pub const DEFAULT_MAX_WHISPER_ROUTES_PER_CONNECTION: usize = 256;
+    /// Dial-out-only nodes a listening node relays for at once.
+    pub const DEFAULT_MAX_RELAYED: usize = 64;
+    /// Whispers relayed to one dial-out-only node: 20 a second, bursts of
+    /// 100; over it a whisper is refused `RATE_LIMITED` to its origin.
+    pub const DEFAULT_RELAY_RATE: Rate = Rate::new(20, 100);
 
     /// The defaults for `keypair`, whose profile is the network's, with the
     /// engine's only RNG (nonces, signatures) seeded from `rng_seed`.
@@ -219,6 +226,8 @@ impl EngineConfig {
             max_whispers: Self::DEFAULT_MAX_WHISPERS,
             max_whisper_routes: Self::DEFAULT_MAX_WHISPER_ROUTES,
             max_whisper_routes_per_connection: Self::DEFAULT_MAX_WHISPER_ROUTES_PER_CONNECTION,
+            max_relayed: Self::DEFAULT_MAX_RELAYED,
+            relay_rate: Self::DEFAULT_RELAY_RATE,
         }
     }
 
@@ -473,6 +482,14 @@ impl EngineConfig {
     pub fn set_max_whisper_routes(&mut self, total: usize, per_connection: usize) -> &mut Self {
         self.max_whisper_routes = total;
         self.max_whisper_routes_per_connection = per_connection;
+        self
+    }
+
+    /// Dial-out-only nodes this node relays for at once, and the rate of
+    /// whispers it relays to each (docs/PROTOCOL.md §9.10).
+    pub fn set_relaying(&mut self, max_relayed: usize, rate: Rate) -> &mut Self {
+        self.max_relayed = max_relayed;
+        self.relay_rate = rate;
         self
     }
 

@@ -45,6 +45,7 @@ use crate::pool::{AdmissionLimits, Pool, Reach};
 use crate::puts::{Outcome as StoreOutcome, Puts};
 use crate::records::{Records, StoreAnswer};
 use crate::refusal;
+use crate::relays::{OwnRelays, Relay, Relaying, parse_record};
 use crate::requests::{Failure, Pending, Purpose, Queued, Requests};
 use crate::routing::{Contact, Routing};
 use crate::timers::{LookupId, Timer, Timers};
@@ -189,6 +190,10 @@ pub struct NodeEngine {
     customs: Customs,
     /// Whispers sent and waiting, and return routes of relayed ones.
     whispers: Whispers,
+    /// The dial-out-only nodes this node relays for.
+    relaying: Relaying,
+    /// This node's relays, if it listens nowhere.
+    own_relays: OwnRelays,
 }
 
 impl NodeEngine {
@@ -223,6 +228,8 @@ impl NodeEngine {
             records: Records::new(config.store.clone(), config.unix_time, now),
             puts: Puts::default(),
             customs: Customs::new(config.max_pending_custom, config.custom_reply_timeout),
+            relaying: Relaying::new(config.max_relayed, config.relay_rate),
+            own_relays: OwnRelays::default(),
             whispers: Whispers::new(
                 config.whisper_timeout,
                 config.max_whispers,
@@ -316,6 +323,16 @@ impl NodeEngine {
     /// answers: at most [`EngineConfig::set_max_whisper_routes`].
     pub fn whisper_routes(&self) -> usize {
         self.whispers.routes()
+    }
+
+    /// Dial-out-only nodes this node relays for.
+    pub fn relayed_nodes(&self) -> usize {
+        self.relaying.len()
+    }
+
+    /// This node's relays, if it listens nowhere.
+    pub fn own_relays(&self) -> usize {
+        self.own_relays.len()
     }
 
     /// `CUSTOM` requests waiting for the application's answer.
@@ -809,6 +826,9 @@ impl NodeEngine {
                 let result = AckResult::Ping;
                 self.send(conn, &Payload::Ack(Ack { request_id, result }));
             }
+            Payload::SetConnectionOpt(opt) if opt.option == SetConnectionOpt::RELAY => {
+                self.on_relay_option(conn, opt, peer_address, now);
+            }
             Payload::SetConnectionOpt(opt) if opt.option == SetConnectionOpt::KEPT => {
                 self.on_kept_option(conn, opt, now);
             }
@@ -993,6 +1013,9 @@ impl NodeEngine {
             // A notice (the kept signal, a re-replicated record): the
             // answer changes nothing.
             (Purpose::Announcement, _) => {}
+            (Purpose::RelayRequest, AckResult::SetConnectionOpt { .. }) => {
+                self.relay_accepted(conn, now);
+            }
             (_, _) => {
                 // The opcode matched but the result shape did not (an ACK
                 // of FIND_NODE always carries nodes, so this cannot happen
@@ -1103,6 +1126,7 @@ impl NodeEngine {
                 self.peer_failed(lookup, peer, now);
             }
             Purpose::Store { put } => self.store_settled(put, StoreOutcome::Failed),
+            Purpose::RelayRequest => self.own_relays.refused(conn),
             Purpose::Custom { command } => {
                 let error = match failure {
                     Failure::Refused => RequestError::Refused(NackCode::Unspecified),
@@ -1417,6 +1441,10 @@ impl NodeEngine {
         let peer = c.peer.as_ref().map(|p| p.address);
         self.customs.closed(conn);
         self.whispers.closed(conn);
+        self.relaying.closed(conn);
+        if self.own_relays.closed(conn) {
+            self.publish_relays(now);
+        }
         for (id, pending) in self.requests.remove_conn(conn) {
             self.timers.cancel(Timer::Request(conn, id));
             self.request_failed(conn, pending, Failure::ConnectionLost, now);
@@ -2047,6 +2075,105 @@ impl NodeEngine {
             setting: 1,
         };
         self.send(conn, &Payload::SetConnectionOpt(opt));
+        if self.config.listen.is_empty() && self.own_relays.wants_more() {
+            self.ask_relay(conn, now);
+        }
+    }
+
+    // ----- Relays (§9.10) -----
+
+    /// This node listens nowhere: it asks the peer of kept connection
+    /// `conn` to relay whispers to it.
+    fn ask_relay(&mut self, conn: ConnectionId, now: Instant) {
+        let listens = self
+            .pool
+            .get(conn)
+            .and_then(|c| c.peer.as_ref())
+            .is_some_and(|p| !p.listen.is_empty());
+        if !listens {
+            return;
+        }
+        let request_id = self.requests.next_id();
+        let pending = Pending {
+            opcode: Opcode::SetConnectionOpt,
+            purpose: Purpose::RelayRequest,
+        };
+        if !self.send_request(conn, request_id, pending, now) {
+            return;
+        }
+        self.own_relays.asking(conn);
+        let opt = SetConnectionOpt {
+            request_id,
+            option: SetConnectionOpt::RELAY,
+            setting: 1,
+        };
+        self.send(conn, &Payload::SetConnectionOpt(opt));
+    }
+
+    /// The peer of `conn` relays for this node: the record naming its
+    /// relays is published again.
+    fn relay_accepted(&mut self, conn: ConnectionId, now: Instant) {
+        let Some(peer) = self.pool.get(conn).and_then(|c| c.peer.as_ref()) else {
+            return;
+        };
+        let relay = Relay {
+            key: Bytes::copy_from_slice(peer.public.key_field()),
+            listen: peer.listen.clone(),
+        };
+        self.own_relays.accepted(conn, relay);
+        self.publish_relays(now);
+    }
+
+    /// Publishes the DHT record under this node's own key naming its
+    /// relays (§9.10), a new version each time they change.
+    fn publish_relays(&mut self, now: Instant) {
+        let key = self.key.clone();
+        let record = self.own_relays.record();
+        if let Ok(publication) = self.records.publish(key, &record, None, None, now) {
+            let put = self.puts.start(None, publication);
+            self.arm_republish();
+            self.start_put_lookup(put, now);
+        }
+    }
+
+    /// The peer of `conn` asks this node to relay for it (setting 1) or
+    /// to stop (0). Only a listening node relays, for a bounded number of
+    /// peers, each over the connection it asked on.
+    fn on_relay_option(
+        &mut self,
+        conn: ConnectionId,
+        opt: SetConnectionOpt,
+        peer: &Address,
+        now: Instant,
+    ) {
+        let accepted = match opt.setting {
+            0 => {
+                self.relaying.remove(peer);
+                true
+            }
+            1 => !self.config.listen.is_empty() && self.relaying.add(*peer, conn, now),
+            _ => false,
+        };
+        if !accepted {
+            let nack = Nack {
+                acked: Opcode::SetConnectionOpt,
+                request_id: Some(opt.request_id),
+                code: NackCode::UnsupportedOption,
+                reason: "this node does not relay for more peers".into(),
+                detail: Some(Value::Array(vec![
+                    Value::from(opt.option),
+                    Value::from(opt.setting),
+                ])),
+            };
+            self.refuse(conn, nack, now);
+            return;
+        }
+        let result = AckResult::SetConnectionOpt {
+            option: opt.option,
+            setting: opt.setting,
+        };
+        let request_id = opt.request_id;
+        self.send(conn, &Payload::Ack(Ack { request_id, result }));
     }
 
     /// Arms the seen-cache's expiry timer at its oldest id's deadline.
@@ -2444,10 +2571,13 @@ impl NodeEngine {
         else {
             return fail(self, WhisperError::Unencodable);
         };
-        if encrypt && encrypt_message(&public, &mut self.rng, &mut message, recursive).is_err() {
+        let will_sign = route != WhisperRoute::Direct;
+        if encrypt && encrypt_message(&public, &mut self.rng, &mut message, will_sign).is_err() {
             return fail(self, WhisperError::Unencodable);
         }
-        if recursive && sign_message(&self.config.keypair, &mut self.rng, &mut message).is_err() {
+        // Anything but a direct whisper may pass through a relay (§9.9,
+        // §9.10), which forwards only what its origin signed.
+        if will_sign && sign_message(&self.config.keypair, &mut self.rng, &mut message).is_err() {
             return fail(self, WhisperError::Unencodable);
         }
         let digest = digest_of(&message);
@@ -2470,8 +2600,11 @@ impl NodeEngine {
                 if self.routing.dial_info(&dest).is_some() {
                     self.request_to(dest, Queued::Whisper { message, digest }, now);
                 } else {
+                    // A FIND_VALUE of the destination's key: the lookup
+                    // finds it, or the record naming its relays (§9.10).
+                    let key = message.to.clone();
                     let waiting = self.whispers.prepare(Prepared { message, digest });
-                    self.start_lookup_of(Owner::Whisper(waiting), dest, None, now);
+                    self.start_lookup_of(Owner::Whisper(waiting), dest, Some(key), now);
                 }
             }
         }
@@ -2487,8 +2620,26 @@ impl NodeEngine {
         let Prepared { message, digest } = prepared;
         if finished.closest.first() == Some(&finished.target) {
             self.request_to(finished.target, Queued::Whisper { message, digest }, now);
-        } else {
-            self.whisper_resolved(&digest, Err(NackCode::Undeliverable));
+            return;
+        }
+        let relays = finished
+            .found
+            .as_ref()
+            .map(|f| parse_record(&f.value, self.config.local_network))
+            .unwrap_or_default();
+        match relays.into_iter().next() {
+            Some(relay) => self.send_via_relay(relay, Queued::Whisper { message, digest }, now),
+            None => self.whisper_resolved(&digest, Err(NackCode::Undeliverable)),
+        }
+    }
+
+    /// Sends `queued` (a whisper) to `relay`, over a connection to its
+    /// first address if there is none.
+    fn send_via_relay(&mut self, relay: Relay, queued: Queued, now: Instant) {
+        let peer = Address::of_key_field(&relay.key);
+        match relay.listen.first() {
+            Some(addr) => self.send_at(peer, *addr, queued, now),
+            None => self.queued_failed(queued, now),
         }
     }
 
@@ -2540,27 +2691,34 @@ impl NodeEngine {
         }
         let routed = msg.from != peer_key;
         let relay = msg.to != self.key;
+        let digest = digest_of(msg);
         // A whisper through other nodes must be encrypted and signed by its
-        // origin (§8.6, §9.2); a direct one may be signed.
-        if (routed || relay) && !msg.encrypted {
-            let reason = "a WHISPER through other nodes must be encrypted";
-            let nack = refusal::nack(Opcode::Whisper, None, NackCode::Malformed, reason);
-            self.refuse(conn, nack, now);
+        // origin (§8.6, §9.2); a direct one may be signed. Refusals of a
+        // routed one name it by digest, signed, for its origin (§9.9).
+        let refusal = if (routed || relay) && !msg.encrypted {
+            Some((
+                NackCode::Malformed,
+                "a WHISPER through other nodes must be encrypted",
+            ))
+        } else if (routed || relay || msg.signature.is_some())
+            && !self
+                .known_key(&msg.from)
+                .is_ok_and(|origin| verify_message(&origin, msg).is_ok())
+        {
+            self.out.stats.bad_signatures += 1;
+            Some((NackCode::BadSignature, "not signed by its origin"))
+        } else {
+            None
+        };
+        if let Some((code, reason)) = refusal {
+            if routed || relay {
+                self.nack_back(conn, msg.from.clone(), digest, code, reason);
+            } else {
+                let nack = refusal::nack(Opcode::Whisper, None, code, reason);
+                self.refuse(conn, nack, now);
+            }
             return;
         }
-        if routed || relay || msg.signature.is_some() {
-            let valid = self
-                .known_key(&msg.from)
-                .is_ok_and(|origin| verify_message(&origin, msg).is_ok());
-            if !valid {
-                self.out.stats.bad_signatures += 1;
-                let reason = "a routed WHISPER must be signed by its origin";
-                let nack = refusal::nack(Opcode::Whisper, None, NackCode::BadSignature, reason);
-                self.refuse(conn, nack, now);
-                return;
-            }
-        }
-        let digest = digest_of(msg);
         if relay {
             self.relay_whisper(conn, msg, digest, peer_address, now);
         } else {
@@ -2635,6 +2793,33 @@ impl NodeEngine {
     ) {
         let dest = Address::of_key_field(&msg.to);
         let origin = Address::of_key_field(&msg.from);
+        // A node this node relays for gets it directly, whoever sent it:
+        // the last hop, so no prefix need grow (§9.10).
+        if let Some(route) = self.relaying.route(&dest, now) {
+            let added = self.whispers.add_route(origin, digest, conn, now).is_ok();
+            match route {
+                Ok(relayed) if added => {
+                    self.out.stats.whispers_relayed += 1;
+                    self.send_message(relayed, msg.clone());
+                    self.arm_whisper_timer();
+                }
+                _ => {
+                    self.out.stats.rate_limited += 1;
+                    let reason = "over the relay budget of its destination";
+                    if added {
+                        self.whispers.take_route(&origin, &digest);
+                    }
+                    self.nack_back(
+                        conn,
+                        msg.from.clone(),
+                        digest,
+                        NackCode::RateLimited,
+                        reason,
+                    );
+                }
+            }
+            return;
+        }
         let own = Self::common_prefix(&self.local, &dest);
         if own <= Self::common_prefix(&peer, &dest) {
             self.out.stats.whispers_undeliverable += 1;
@@ -2661,7 +2846,27 @@ impl NodeEngine {
             return;
         }
         let Some(hop) = self.next_hop(&dest) else {
-            self.whisper_failed(&msg.from, &digest, "no node closer to the destination");
+            // No closer node: the destination may listen nowhere, and this
+            // node, among the closest to its address, hold its relays.
+            let relay = match self.records.find(&dest.0, &msg.to, now) {
+                Ok(Some((value, _))) => parse_record(&value, self.config.local_network)
+                    .into_iter()
+                    .next(),
+                _ => None,
+            };
+            match relay {
+                Some(relay) => {
+                    self.out.stats.whispers_relayed += 1;
+                    let queued = Queued::Whisper {
+                        message: msg.clone(),
+                        digest,
+                    };
+                    self.send_via_relay(relay, queued, now);
+                }
+                None => {
+                    self.whisper_failed(&msg.from, &digest, "no node closer to the destination")
+                }
+            }
             return;
         };
         self.out.stats.whispers_relayed += 1;
@@ -2794,11 +2999,20 @@ impl NodeEngine {
             self.send_queued(conn, queued, now);
             return;
         }
-        let reached = match self.routing.dial_info(&peer) {
-            Some((addr, _)) => self.connect(peer, addr, Role::Transient, now),
-            None => Reached::Unreachable,
-        };
-        match reached {
+        match self.routing.dial_info(&peer) {
+            Some((addr, _)) => self.send_at(peer, addr, queued, now),
+            None => self.queued_failed(queued, now),
+        }
+    }
+
+    /// Sends `queued` to `peer` over its connection, or a new transient
+    /// one to `addr`.
+    fn send_at(&mut self, peer: Address, addr: SocketAddr, queued: Queued, now: Instant) {
+        if let Some(conn) = self.pool.newest(&peer) {
+            self.send_queued(conn, queued, now);
+            return;
+        }
+        match self.connect(peer, addr, Role::Transient, now) {
             Reached::Connected(conn) => self.send_queued(conn, queued, now),
             Reached::Underway => match self.pool.wait_for(peer) {
                 Some(waiters) => waiters.sends.push(queued),

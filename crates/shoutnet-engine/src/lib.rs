@@ -31,6 +31,7 @@ mod pool;
 mod puts;
 mod records;
 mod refusal;
+mod relays;
 mod requests;
 mod routing;
 mod timers;

@@ -42,6 +42,8 @@ pub(crate) enum Purpose {
         /// The command.
         command: CommandId,
     },
+    /// This node, listening nowhere, asks the peer to relay for it.
+    RelayRequest,
 }
 
 /// What waits for a connection to a peer.

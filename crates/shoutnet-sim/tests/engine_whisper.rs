@@ -315,3 +315,44 @@ fn answers_for_whispers_never_sent_change_nothing() {
     // The real answer resolves it, once.
     assert!(matches!(finished(&sim, 1, id)[..], [Ok(_)]));
 }
+
+#[test]
+fn dial_out_only_nodes_whisper_each_other_through_their_relays() {
+    let n = 30;
+    let listening = 20;
+    let mut config = shoutnet_sim::SimConfig::new(n, 104);
+    config
+        .set_latency(shoutnet_sim::Latency::Constant(Duration::from_millis(1)))
+        .set_configure(std::sync::Arc::new(move |i, engine| {
+            engine.set_local_network(true);
+            engine.kad_mut().set_k(5);
+            if i >= listening {
+                engine.set_listen(Vec::new());
+            }
+        }));
+    let mut sim = Sim::new(config, support::epoch()).unwrap();
+    bootstrap_all(&mut sim);
+    // Kept connections form, relays are asked, records published.
+    run_for(&mut sim, Duration::from_secs(60));
+    for i in listening..n {
+        assert!(sim.node(i).own_relays() >= 1, "node {i} has a relay");
+    }
+    let relayed: usize = (0..listening).map(|i| sim.node(i).relayed_nodes()).sum();
+    assert!(relayed >= n - listening);
+    for (route, from, to) in [
+        (WhisperRoute::Iterative, n - 1, n - 2),
+        (WhisperRoute::Recursive, n - 3, n - 4),
+        (WhisperRoute::Auto, 2, n - 5),
+    ] {
+        let before = received(&sim, to).len();
+        let dest = key(&sim, to);
+        let id = whisper(&mut sim, from, dest, route, None);
+        settle(&mut sim);
+        assert!(
+            matches!(finished(&sim, from, id)[..], [Ok(_)]),
+            "{route:?} {from} → {to}: {:?}",
+            finished(&sim, from, id)
+        );
+        assert_eq!(received(&sim, to).len(), before + 1);
+    }
+}

@@ -51,6 +51,10 @@ impl SetConnectionOpt {
     /// kept connections (setting 1) or not (setting 0); `SHOUT`s travel only
     /// over connections one side keeps (docs/PROTOCOL.md §9.7).
     pub const KEPT: u64 = 2;
+    /// Option 3: the sender, which listens nowhere, asks the receiver to
+    /// relay `WHISPER`s to it (setting 1) or to stop (0)
+    /// (docs/PROTOCOL.md §9.10).
+    pub const RELAY: u64 = 3;
 
     pub(crate) fn from_value(value: Value) -> Result<Self, PayloadError> {
         let mut f = Fields::new(Opcode::SetConnectionOpt, value, 3..=3, "3")?;
