@@ -204,12 +204,27 @@ fn hostile_stores_get_typed_refusals_and_nothing_stored_is_lost() {
             .unwrap(),
         ),
     ];
+    // A key of 1,025 bytes, one over the limit, written by hand too.
+    let long = vec![b'k'; 1025];
+    msgs.push(Message::new(
+        key(&sim, 0),
+        key(&sim, 1),
+        Opcode::Store,
+        Value::Array(vec![
+            Value::from(4u8),
+            Value::bin(shoutnet_dht::address_of(&long).to_vec()),
+            Value::bin(long),
+            Value::Nil,
+        ])
+        .encode()
+        .unwrap(),
+    ));
     msgs.push(message(&sim, 0, 1, &store(3, b"c", Value::from(1u8), None)));
     sim.inject(1, at_1, &encode(&msgs));
     settle(&mut sim);
     assert_eq!(
         nack_codes(&sim, 1, 0),
-        [NackCode::Malformed, NackCode::TooLarge]
+        [NackCode::Malformed, NackCode::TooLarge, NackCode::TooLarge]
     );
     assert_eq!(sim.node(1).stored_records(), 1, "the good one is stored");
     assert_eq!(sim.node(1).stats().stores_refused, 1);

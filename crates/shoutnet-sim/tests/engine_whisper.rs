@@ -356,3 +356,19 @@ fn dial_out_only_nodes_whisper_each_other_through_their_relays() {
         assert_eq!(received(&sim, to).len(), before + 1);
     }
 }
+
+#[test]
+fn a_whisper_nobody_answers_times_out_once() {
+    let mut sim = network(2, 105, |c| {
+        c.set_local_network(true);
+    });
+    sim.connect(0, 1);
+    settle(&mut sim);
+    sim.crash_silently(1);
+    let to = key(&sim, 1);
+    let id = whisper(&mut sim, 0, to, WhisperRoute::Direct, None);
+    run_for(&mut sim, Duration::from_secs(29));
+    assert!(finished(&sim, 0, id).is_empty(), "not before the timeout");
+    run_for(&mut sim, Duration::from_secs(60));
+    assert_eq!(finished(&sim, 0, id), [Err(WhisperError::TimedOut)]);
+}
