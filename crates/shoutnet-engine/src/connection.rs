@@ -14,13 +14,14 @@ use bytes::Bytes;
 use shoutnet_compress::Error as CompressError;
 use shoutnet_crypto::Address;
 use shoutnet_wire::{
-    Ack, AckResult, BatchEncoder, DecodeError, Limits, Message, Method, MethodSet, Nack, NackCode,
-    Opcode, Payload, Profile, SetConnectionOpt, StreamDecoder, Transmission, Value,
+    BatchEncoder, DecodeError, Limits, Message, Method, MethodSet, Payload, Profile,
+    SetConnectionOpt, StreamDecoder, Transmission,
 };
 
 use crate::budget::{Bucket, Budgets, Class, RequestRates};
 use crate::event::{CloseReason, Direction};
 use crate::handshake::Peer;
+use crate::refusal;
 
 /// Why a connection exists, which decides who closes it and when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -348,25 +349,9 @@ impl Connection {
             (SetConnectionOpt::PREFERRED_COMPRESSION, Some(_)) => true,
             _ => false,
         };
-        if accepted {
-            Payload::Ack(Ack {
-                request_id: opt.request_id,
-                result: AckResult::SetConnectionOpt {
-                    option: opt.option,
-                    setting: opt.setting,
-                },
-            })
-        } else {
-            Payload::Nack(Nack {
-                acked: Opcode::SetConnectionOpt,
-                request_id: Some(opt.request_id),
-                code: NackCode::UnsupportedOption,
-                reason: "unsupported option or setting".into(),
-                detail: Some(Value::Array(vec![
-                    Value::from(opt.option),
-                    Value::from(opt.setting),
-                ])),
-            })
+        match refusal::option_answer(opt, accepted, "unsupported option or setting") {
+            Ok(ack) => Payload::Ack(ack),
+            Err(nack) => Payload::Nack(nack),
         }
     }
 }

@@ -2036,27 +2036,26 @@ impl NodeEngine {
     /// The peer of `conn` says whether it keeps the connection (option 2 of
     /// `SET_CONNECTION_OPT`, §9.7).
     fn on_kept_option(&mut self, conn: ConnectionId, opt: SetConnectionOpt, now: Instant) {
-        if opt.setting > 1 {
-            let nack = Nack {
-                acked: Opcode::SetConnectionOpt,
-                request_id: Some(opt.request_id),
-                code: NackCode::UnsupportedOption,
-                reason: "kept is 0 or 1".into(),
-                detail: Some(Value::Array(vec![
-                    Value::from(opt.option),
-                    Value::from(opt.setting),
-                ])),
-            };
-            self.refuse(conn, nack, now);
-            return;
+        let accepted = opt.setting <= 1;
+        if accepted {
+            self.pool.set_kept_by_peer(conn, opt.setting == 1);
         }
-        self.pool.set_kept_by_peer(conn, opt.setting == 1);
-        let result = AckResult::SetConnectionOpt {
-            option: opt.option,
-            setting: opt.setting,
-        };
-        let request_id = opt.request_id;
-        self.send(conn, &Payload::Ack(Ack { request_id, result }));
+        self.answer_option(conn, &opt, accepted, "kept is 0 or 1", now);
+    }
+
+    /// Answers `SET_CONNECTION_OPT` `opt` on `conn`: `ACK`, or a refusal.
+    fn answer_option(
+        &mut self,
+        conn: ConnectionId,
+        opt: &SetConnectionOpt,
+        accepted: bool,
+        reason: &str,
+        now: Instant,
+    ) {
+        match refusal::option_answer(opt, accepted, reason) {
+            Ok(ack) => self.send(conn, &Payload::Ack(ack)),
+            Err(nack) => self.refuse(conn, nack, now),
+        }
     }
 
     /// Tells the peer of `conn` that this node keeps the connection.
@@ -2154,26 +2153,8 @@ impl NodeEngine {
             1 => !self.config.listen.is_empty() && self.relaying.add(*peer, conn, now),
             _ => false,
         };
-        if !accepted {
-            let nack = Nack {
-                acked: Opcode::SetConnectionOpt,
-                request_id: Some(opt.request_id),
-                code: NackCode::UnsupportedOption,
-                reason: "this node does not relay for more peers".into(),
-                detail: Some(Value::Array(vec![
-                    Value::from(opt.option),
-                    Value::from(opt.setting),
-                ])),
-            };
-            self.refuse(conn, nack, now);
-            return;
-        }
-        let result = AckResult::SetConnectionOpt {
-            option: opt.option,
-            setting: opt.setting,
-        };
-        let request_id = opt.request_id;
-        self.send(conn, &Payload::Ack(Ack { request_id, result }));
+        let reason = "this node does not relay for more peers";
+        self.answer_option(conn, &opt, accepted, reason, now);
     }
 
     /// Arms the seen-cache's expiry timer at its oldest id's deadline.

@@ -3,8 +3,8 @@
 //! value when it has one, and the reason cut to the wire's limit.
 
 use shoutnet_wire::{
-    MAX_NACK_REASON, Message, Nack, NackCode, Opcode, Payload, PayloadError, Profile, Refused,
-    ValueLimits,
+    Ack, AckResult, MAX_NACK_REASON, Message, Nack, NackCode, Opcode, Payload, PayloadError,
+    Profile, Refused, SetConnectionOpt, Value, ValueLimits,
 };
 
 /// The request id of `msg`, read by decoding it once: the payload's, or
@@ -30,6 +30,36 @@ fn request_id(payload: &Payload) -> Option<u64> {
         Payload::Custom(c) => c.request_id,
         Payload::Shout(_) | Payload::Speak(_) => None,
     }
+}
+
+/// The answer to `SET_CONNECTION_OPT` `opt` (§8.4): an `ACK` echoing option
+/// and setting if `accepted`, else `NACK UNSUPPORTED_OPTION` with `reason`
+/// and the detail `[option, setting]`.
+pub(crate) fn option_answer(
+    opt: &SetConnectionOpt,
+    accepted: bool,
+    reason: &str,
+) -> Result<Ack, Nack> {
+    if accepted {
+        return Ok(Ack {
+            request_id: opt.request_id,
+            result: AckResult::SetConnectionOpt {
+                option: opt.option,
+                setting: opt.setting,
+            },
+        });
+    }
+    let mut refusal = nack(
+        Opcode::SetConnectionOpt,
+        Some(opt.request_id),
+        NackCode::UnsupportedOption,
+        reason,
+    );
+    refusal.detail = Some(Value::Array(vec![
+        Value::from(opt.option),
+        Value::from(opt.setting),
+    ]));
+    Err(refusal)
 }
 
 /// `NACK [acked, request_id, code, reason]`, the reason cut to
