@@ -44,9 +44,11 @@ xflags::xflags! {
 
         /// Run a simulator scenario in a release build and print its table
         /// (`cargo xtask sim lookup --n 10000 --lookups 1000`,
-        /// `cargo xtask sim broadcast --n 10000 --l 1,2,4,8`).
+        /// `cargo xtask sim broadcast --n 10000 --l 1,2,4,8`,
+        /// `cargo xtask sim whisper --n 1000 --route all`,
+        /// `cargo xtask sim dht --n 1000 --crash 0.1 --join 0.1`).
         cmd sim {
-            /// The scenario: `lookup` or `broadcast`.
+            /// The scenario: `lookup`, `broadcast`, `whisper` or `dht`.
             required scenario: String
             /// Nodes.
             optional --n n: usize
@@ -60,8 +62,20 @@ xflags::xflags! {
             optional --l l: String
             /// Broadcasts (`broadcast`).
             optional --shouts shouts: usize
-            /// Share of nodes that crash silently before the broadcasts (`broadcast`).
+            /// Share of nodes that crash silently before the broadcasts (`broadcast`) or after the puts (`dht`).
             optional --crash crash: f64
+            /// Whispers per route (`whisper`).
+            optional --whispers whispers: usize
+            /// `auto`, `direct`, `iterative`, `recursive` or `all` (`whisper`).
+            optional --route route: String
+            /// Share of nodes that listen; the others only dial out (`whisper`).
+            optional --listening-share listening_share: f64
+            /// Puts (`dht`).
+            optional --puts puts: usize
+            /// Gets per get phase (`dht`).
+            optional --gets gets: usize
+            /// Share of nodes that join only after the puts (`dht`).
+            optional --join join: f64
         }
 
         /// Check publishable crates and publish them in dependency order.
@@ -131,6 +145,12 @@ pub struct Sim {
     pub l: Option<String>,
     pub shouts: Option<usize>,
     pub crash: Option<f64>,
+    pub whispers: Option<usize>,
+    pub route: Option<String>,
+    pub listening_share: Option<f64>,
+    pub puts: Option<usize>,
+    pub gets: Option<usize>,
+    pub join: Option<f64>,
 }
 
 #[derive(Debug)]

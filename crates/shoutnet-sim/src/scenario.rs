@@ -2,8 +2,10 @@
 //! simulation"; docs/design.md §13 and §10 for what they measure).
 
 pub mod broadcast;
+pub mod dht;
 pub mod join;
 pub mod lookup;
+pub mod whisper;
 
 use crate::{Error, Livelock};
 

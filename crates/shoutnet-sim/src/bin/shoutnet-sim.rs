@@ -1,15 +1,20 @@
 //! The simulator's command line: `shoutnet-sim lookup --n N --lookups L`
 //! prints the lookup table of ARCHITECTURE.md's simulation section,
 //! `shoutnet-sim broadcast --n N --l 1,2,4,8` the broadcast table of
-//! docs/reports/broadcast.md.
+//! docs/reports/broadcast.md, `shoutnet-sim whisper --n N --route all` one
+//! row per WHISPER route and `shoutnet-sim dht --n N --crash 0.1 --join 0.1`
+//! one row per DHT phase.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use shoutnet_engine::WhisperRoute;
 use shoutnet_sim::scenario::broadcast::{self, BroadcastParams, BroadcastReport};
+use shoutnet_sim::scenario::dht::{DhtParams, DhtRun, PhaseReport};
 use shoutnet_sim::scenario::join::NetworkParams;
 use shoutnet_sim::scenario::lookup::{self, LookupParams};
+use shoutnet_sim::scenario::whisper::{WhisperParams, WhisperReport, WhisperRun, route_name};
 use shoutnet_sim::{ChannelMode, Latency, LossModel};
 
 #[derive(Debug, Parser)]
@@ -59,6 +64,87 @@ enum Scenario {
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         header: bool,
     },
+    /// Bootstrap n nodes, then WHISPER from random nodes to random others
+    /// by one route, or by each in turn (`--route all`, one row each, on
+    /// the same network). A row's wall time is its whispers'; the join's
+    /// goes to stderr.
+    Whisper {
+        #[command(flatten)]
+        network: NetworkArgs,
+        /// Whispers per route.
+        #[arg(long, default_value_t = 1000)]
+        whispers: usize,
+        /// `auto`, `direct`, `iterative`, `recursive` or `all`.
+        #[arg(long, default_value = "auto", value_parser = parse_routes)]
+        route: Routes,
+        /// Share of the nodes that listen; the others only dial out.
+        #[arg(long, default_value_t = 1.0)]
+        listening_share: f64,
+        /// Whispers in flight at once; per-whisper hops need 1.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// Bytes each whisper carries.
+        #[arg(long, default_value_t = 100)]
+        payload: usize,
+        /// Print the table header.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        header: bool,
+    },
+    /// Bootstrap n nodes, put distinct keys from random nodes, then get
+    /// them from random nodes; optionally again after a crash or a late
+    /// join. One row per phase; a row's wall time is its phase's (the
+    /// join's goes to stderr).
+    Dht {
+        #[command(flatten)]
+        network: NetworkArgs,
+        /// Puts, each of its own key.
+        #[arg(long, default_value_t = 1000)]
+        puts: usize,
+        /// Gets of put keys per get phase.
+        #[arg(long, default_value_t = 1000)]
+        gets: usize,
+        /// Operations started together.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Bytes of each value.
+        #[arg(long, default_value_t = 100)]
+        value_size: usize,
+        /// Share of the nodes (never the seeds) that crash silently after
+        /// the puts, in [0, 1); the gets then run again.
+        #[arg(long, default_value_t = 0.0)]
+        crash: f64,
+        /// Share of the nodes held back from the bootstrap and joined
+        /// after the puts, in [0, 1); the gets then run again.
+        #[arg(long, default_value_t = 0.0)]
+        join: f64,
+        /// Print the table header.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        header: bool,
+    },
+}
+
+/// The routes of `--route`.
+#[derive(Clone, Debug)]
+struct Routes(Vec<WhisperRoute>);
+
+fn parse_routes(s: &str) -> Result<Routes, String> {
+    Ok(Routes(match s {
+        "auto" => vec![WhisperRoute::Auto],
+        "direct" => vec![WhisperRoute::Direct],
+        "iterative" => vec![WhisperRoute::Iterative],
+        "recursive" => vec![WhisperRoute::Recursive],
+        "all" => vec![
+            WhisperRoute::Direct,
+            WhisperRoute::Iterative,
+            WhisperRoute::Recursive,
+            WhisperRoute::Auto,
+        ],
+        other => {
+            return Err(format!(
+                "{other:?}: expected `auto`, `direct`, `iterative`, `recursive` or `all`"
+            ));
+        }
+    }))
 }
 
 /// The network every scenario builds and joins.
@@ -218,6 +304,108 @@ fn main() -> Result<()> {
                     hex(&report.trace_hash),
                 );
             }
+        }
+        Scenario::Whisper {
+            network,
+            whispers,
+            route,
+            listening_share,
+            concurrency,
+            payload,
+            header,
+        } => {
+            anyhow::ensure!(
+                listening_share > 0.0 && listening_share <= 1.0,
+                "--listening-share {listening_share}: expected a share in (0, 1]"
+            );
+            let mut params = WhisperParams::new(network.n, network.seed, whispers);
+            params.network = network.params();
+            params.concurrency = concurrency;
+            params.payload = payload;
+            params.set_listening_share(listening_share);
+            let mut run = WhisperRun::new(&params, start, &mut progress)?;
+            progress(&format!(
+                "joined and settled in {:.1} s wall",
+                start.elapsed().as_secs_f64()
+            ));
+            if header {
+                print!("{}", WhisperReport::header());
+            }
+            for route in route.0 {
+                #[allow(clippy::disallowed_methods)] // Wall time of this row.
+                let row_start = Instant::now();
+                let report = run.route(route, &mut progress)?;
+                print!("{}", report.row(row_start.elapsed(), peak_kib()));
+                let e = report.engines;
+                let unfinished = report.samples.iter().filter(|s| s.result.is_none()).count();
+                eprintln!(
+                    "{}: {:.1} s virtual, {unfinished} whispers never finished (counted timed out); engines so far: {} whispers relayed, {} refused undeliverable by relays, {} rate-limited; trace hash {}",
+                    route_name(route),
+                    report.duration.as_secs_f64(),
+                    e.whispers_relayed,
+                    e.whispers_undeliverable,
+                    e.rate_limited,
+                    hex(&report.trace_hash),
+                );
+            }
+        }
+        Scenario::Dht {
+            network,
+            puts,
+            gets,
+            concurrency,
+            value_size,
+            crash,
+            join,
+            header,
+        } => {
+            for (name, share) in [("crash", crash), ("join", join)] {
+                anyhow::ensure!(
+                    (0.0..1.0).contains(&share),
+                    "--{name} {share}: expected a share in [0, 1)"
+                );
+            }
+            let mut params = DhtParams::new(network.n, network.seed, puts, gets);
+            params.network = network.params();
+            params.concurrency = concurrency;
+            params.value_size = value_size;
+            params.crash = crash;
+            params.join = join;
+            let mut run = DhtRun::new(&params, start, &mut progress)?;
+            progress(&format!(
+                "joined and settled in {:.1} s wall",
+                start.elapsed().as_secs_f64()
+            ));
+            if header {
+                print!("{}", PhaseReport::header());
+            }
+            let row = |report: PhaseReport, row_start: Instant| {
+                print!("{}", report.row(row_start.elapsed(), peak_kib()));
+            };
+            #[allow(clippy::disallowed_methods)] // Wall time of each row.
+            let now = Instant::now;
+            let t = now();
+            row(run.puts(&mut progress)?, t);
+            let t = now();
+            row(run.gets(&mut progress)?, t);
+            if crash > 0.0 {
+                let t = now();
+                row(run.gets_after_crash(&mut progress)?, t);
+            }
+            if params.reserved() > 0 {
+                let t = now();
+                row(run.gets_after_join(&mut progress)?, t);
+            }
+            let e = run.sim.engine_stats();
+            eprintln!(
+                "engines: {} records stored, {} stores refused, {} records re-replicated, {} rate-limited, {} requests dropped; trace hash {}",
+                e.records_stored,
+                e.stores_refused,
+                e.records_replicated,
+                e.rate_limited,
+                e.dropped_requests,
+                hex(&run.sim.trace_hash()),
+            );
         }
     }
     Ok(())
