@@ -1440,6 +1440,10 @@ impl NodeEngine {
         }
         let peer = c.peer.as_ref().map(|p| p.address);
         self.customs.closed(conn);
+        // Whispers that left on it will get no answer: they failed.
+        for (origin, digest) in self.whispers.via_closed(conn, &self.key) {
+            self.whisper_failed(&origin, &digest, "the connection to the next hop closed");
+        }
         self.whispers.closed(conn);
         self.relaying.closed(conn);
         if self.own_relays.closed(conn) {
@@ -2303,8 +2307,12 @@ impl NodeEngine {
         self.puts.looked_up(put, finished.stats, here);
         let mut closest = finished.closest;
         closest.truncate(k.saturating_sub(usize::from(here)));
-        for peer in closest {
+        // Every STORE counts as outstanding before any is sent: one that
+        // fails at once must not end the put while others are on their way.
+        for _ in &closest {
             self.puts.sent(put);
+        }
+        for peer in closest {
             let request_id = self.requests.next_id();
             let payload = Payload::Store(Store {
                 request_id,
@@ -2316,7 +2324,11 @@ impl NodeEngine {
                 ttl: Some(publication.ttl()),
             });
             let purpose = Some(Purpose::Store { put });
-            self.request_to(peer, Queued::Request { payload, purpose }, now);
+            let queued = Queued::Request { payload, purpose };
+            match finished.addresses.get(&peer) {
+                Some(addr) => self.send_at(peer, *addr, queued, now),
+                None => self.request_to(peer, queued, now),
+            }
         }
         if let Some(done) = self.puts.finish_if_settled(put) {
             self.put_done(done);
@@ -2563,19 +2575,26 @@ impl NodeEngine {
         }
         let digest = digest_of(&message);
         self.out.stats.whispers_sent += 1;
+        let hop = if recursive {
+            self.next_hop(&dest)
+        } else {
+            None
+        };
         match (route, connected) {
-            (WhisperRoute::Recursive, _) => match self.next_hop(&dest) {
-                Some(hop) => {
-                    self.whispers.sent(id, route, request_id, digest, now);
+            (WhisperRoute::Recursive, _) if hop.is_some() => {
+                self.whispers.sent(id, route, request_id, digest, now);
+                if let Some(hop) = hop {
                     self.request_to(hop, Queued::Whisper { message, digest }, now);
                 }
-                None => return fail(self, WhisperError::Undeliverable),
-            },
+            }
             (_, Some(conn)) => {
                 self.whispers.sent(id, route, request_id, digest, now);
-                self.send_message(conn, message);
+                self.send_queued(conn, Queued::Whisper { message, digest }, now);
             }
             (WhisperRoute::Direct, None) => return fail(self, WhisperError::Undeliverable),
+            // Iterative, or recursive from a node that knows none closer to
+            // the destination than itself (it may listen nowhere, and only
+            // the record naming its relays can tell): a lookup first.
             (_, None) => {
                 self.whispers.sent(id, route, request_id, digest, now);
                 if self.routing.dial_info(&dest).is_some() {
@@ -2600,7 +2619,11 @@ impl NodeEngine {
         };
         let Prepared { message, digest } = prepared;
         if finished.closest.first() == Some(&finished.target) {
-            self.request_to(finished.target, Queued::Whisper { message, digest }, now);
+            let (target, queued) = (finished.target, Queued::Whisper { message, digest });
+            match finished.addresses.get(&target) {
+                Some(addr) => self.send_at(target, *addr, queued, now),
+                None => self.request_to(target, queued, now),
+            }
             return;
         }
         let relays = finished
@@ -2777,11 +2800,15 @@ impl NodeEngine {
         // A node this node relays for gets it directly, whoever sent it:
         // the last hop, so no prefix need grow (§9.10).
         if let Some(route) = self.relaying.route(&dest, now) {
-            let added = self.whispers.add_route(origin, digest, conn, now).is_ok();
+            let added = self
+                .whispers
+                .add_route(&msg.from, digest, conn, now)
+                .is_ok();
             match route {
                 Ok(relayed) if added => {
                     self.out.stats.whispers_relayed += 1;
-                    self.send_message(relayed, msg.clone());
+                    let message = msg.clone();
+                    self.send_queued(relayed, Queued::Whisper { message, digest }, now);
                     self.arm_whisper_timer();
                 }
                 _ => {
@@ -2814,7 +2841,11 @@ impl NodeEngine {
             );
             return;
         }
-        if self.whispers.add_route(origin, digest, conn, now).is_err() {
+        if self
+            .whispers
+            .add_route(&msg.from, digest, conn, now)
+            .is_err()
+        {
             self.out.stats.rate_limited += 1;
             let reason = "too many whispers in flight through this node";
             self.nack_back(
@@ -3028,7 +3059,11 @@ impl NodeEngine {
                 payload,
                 purpose: None,
             } => self.send(conn, &payload),
-            Queued::Whisper { message, .. } => self.send_message(conn, message),
+            Queued::Whisper { message, digest } => {
+                let origin = Address::of_key_field(&message.from);
+                self.whispers.left_on(&origin, &digest, conn);
+                self.send_message(conn, message);
+            }
         }
     }
 

@@ -83,6 +83,10 @@ pub(crate) struct Finished {
     /// Up to k closest peers that answered, nearest first.
     pub(crate) closest: Vec<Address>,
     pub(crate) stats: LookupStats,
+    /// Where the lookup reached those of `closest` it contacted at a
+    /// claimed address: a put or a whisper goes there next, and the
+    /// connection may be gone and the node absent from the routing table.
+    pub(crate) addresses: BTreeMap<Address, SocketAddr>,
     /// For a `FIND_VALUE` lookup, its key and the value, if one was found.
     pub(crate) value_key: Option<Bytes>,
     pub(crate) found: Option<FoundValue>,
@@ -112,6 +116,8 @@ struct State {
     /// one being dialled does not reach them.
     contacting: BTreeMap<Address, Candidate>,
     fill: Option<(u8, usize)>,
+    /// The address each contacted candidate was last tried at.
+    tried: BTreeMap<Address, SocketAddr>,
     /// The DHT key of a `FIND_VALUE` lookup.
     value_key: Option<Bytes>,
     found: Option<FoundValue>,
@@ -174,6 +180,7 @@ impl Lookups {
                 retried: BTreeSet::new(),
                 contacting: BTreeMap::new(),
                 fill,
+                tried: BTreeMap::new(),
                 value_key,
                 found: None,
             },
@@ -193,11 +200,17 @@ impl Lookups {
 
     /// Ends lookup `id` now.
     pub(crate) fn finish(&mut self, id: LookupId) -> Option<Finished> {
-        let state = self.running.remove(&id)?;
+        let mut state = self.running.remove(&id)?;
+        let closest = state.lookup.result();
+        let addresses = closest
+            .iter()
+            .filter_map(|a| Some((*a, state.tried.remove(a)?)))
+            .collect();
         Some(Finished {
             owner: state.owner,
             target: *state.lookup.target(),
-            closest: state.lookup.result(),
+            closest,
+            addresses,
             stats: state.lookup.stats(),
             value_key: state.value_key,
             found: state.found,
@@ -260,6 +273,7 @@ impl Lookups {
             return None;
         }
         let first = candidate.addrs.remove(0);
+        state.tried.insert(*peer, first);
         let key = candidate.key.clone();
         if !candidate.addrs.is_empty() {
             state.contacting.insert(*peer, candidate);
@@ -281,6 +295,7 @@ impl Lookups {
             return None;
         }
         let next = candidate.addrs.remove(0);
+        state.tried.insert(*peer, next);
         Some((candidate.key.clone(), next))
     }
 

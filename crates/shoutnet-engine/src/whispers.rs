@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use shoutnet_crypto::Address;
 use shoutnet_wire::Message;
 
@@ -35,6 +36,8 @@ pub(crate) struct Sent {
     pub(crate) route: WhisperRoute,
     pub(crate) request_id: u64,
     deadline: Instant,
+    /// The connection it left on, once it did.
+    via: Option<ConnectionId>,
 }
 
 /// A whisper waiting for the lookup of its destination.
@@ -53,10 +56,13 @@ pub(crate) enum RouteFull {
     Connection,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Return {
     conn: ConnectionId,
     deadline: Instant,
+    /// The connection it went on by, once it did.
+    next: Option<ConnectionId>,
+    origin_key: Bytes,
 }
 
 /// The whispers of one node.
@@ -121,6 +127,7 @@ impl Whispers {
                 route,
                 request_id,
                 deadline,
+                via: None,
             },
         );
         self.by_request.insert(request_id, digest);
@@ -185,15 +192,44 @@ impl Whispers {
         self.prepared.remove(&id)
     }
 
-    /// Remembers that the whisper from `origin` with `digest` came on
-    /// `conn`, so that its answer goes back there.
+    /// The whisper from `origin` with `digest` (this node's own or one it
+    /// relays) left on `conn`: if `conn` closes before its answer comes,
+    /// it has failed ([`via_closed`](Self::via_closed)).
+    pub(crate) fn left_on(&mut self, origin: &Address, digest: &Digest, conn: ConnectionId) {
+        if let Some(sent) = self.sent.get_mut(digest) {
+            sent.via = Some(conn);
+        } else if let Some(route) = self.routes.get_mut(&(*origin, *digest)) {
+            route.next = Some(conn);
+        }
+    }
+
+    /// `conn` closed: the origin key field (`local` for this node's own)
+    /// and digest of every whisper waiting for an answer that left on it.
+    /// The tables hold at most their bounds, so this scan is bounded.
+    pub(crate) fn via_closed(&self, conn: ConnectionId, local: &Bytes) -> Vec<(Bytes, Digest)> {
+        let own = self
+            .sent
+            .iter()
+            .filter(|(_, s)| s.via == Some(conn))
+            .map(|(d, _)| (local.clone(), *d));
+        let relayed = self
+            .routes
+            .iter()
+            .filter(|(_, r)| r.next == Some(conn))
+            .map(|((_, d), r)| (r.origin_key.clone(), *d));
+        own.chain(relayed).collect()
+    }
+
+    /// Remembers that the whisper from `origin` (key field `origin_key`)
+    /// with `digest` came on `conn`, so that its answer goes back there.
     pub(crate) fn add_route(
         &mut self,
-        origin: Address,
+        origin_key: &Bytes,
         digest: Digest,
         conn: ConnectionId,
         now: Instant,
     ) -> Result<(), RouteFull> {
+        let origin = Address::of_key_field(origin_key);
         if self.routes.contains_key(&(origin, digest)) {
             // A copy of a whisper already relayed: keep the first route.
             return Ok(());
@@ -207,8 +243,17 @@ impl Whispers {
         }
         *per_conn += 1;
         let deadline = now + self.timeout;
-        self.routes
-            .insert((origin, digest), Return { conn, deadline });
+        let origin_key = origin_key.clone();
+        let next = None;
+        self.routes.insert(
+            (origin, digest),
+            Return {
+                conn,
+                deadline,
+                next,
+                origin_key,
+            },
+        );
         self.route_deadlines.insert((deadline, origin, digest));
         Ok(())
     }
@@ -274,18 +319,23 @@ mod tests {
         assert_eq!(late.len(), 1);
         assert_eq!(late[0].route, WhisperRoute::Recursive);
 
-        let origin = Address([9; 32]);
-        let (c1, c2) = (ConnectionId(1), ConnectionId(2));
-        assert_eq!(w.add_route(origin, a, c1, t0), Ok(()));
-        assert_eq!(w.add_route(origin, a, c2, t0), Ok(()), "a copy");
-        assert_eq!(w.add_route(origin, b, c1, t0), Err(RouteFull::Connection));
-        assert_eq!(w.add_route(origin, b, c2, t0), Ok(()));
-        assert_eq!(w.add_route(origin, [3; 32], c2, t0), Err(RouteFull::Node));
+        let key = Bytes::from(vec![9; 32]);
+        let origin = Address::of_key_field(&key);
+        let (c1, c2, c3) = (ConnectionId(1), ConnectionId(2), ConnectionId(3));
+        assert_eq!(w.add_route(&key, a, c1, t0), Ok(()));
+        assert_eq!(w.add_route(&key, a, c2, t0), Ok(()), "a copy");
+        assert_eq!(w.add_route(&key, b, c1, t0), Err(RouteFull::Connection));
+        assert_eq!(w.add_route(&key, b, c2, t0), Ok(()));
+        assert_eq!(w.add_route(&key, [3; 32], c2, t0), Err(RouteFull::Node));
+        w.left_on(&origin, &b, c3);
+        let local = Bytes::from_static(b"me");
+        assert_eq!(w.via_closed(c3, &local), [(key.clone(), b)]);
         assert_eq!(w.take_route(&origin, &a), Some(c1));
         assert_eq!(w.take_route(&origin, &a), None);
         w.closed(c2);
         assert_eq!(w.routes(), 0);
-        assert_eq!(w.add_route(origin, a, c1, t0), Ok(()));
+        assert!(w.via_closed(c3, &local).is_empty());
+        assert_eq!(w.add_route(&key, a, c1, t0), Ok(()));
         w.expire_routes(t0 + Duration::from_secs(30));
         assert_eq!(w.routes(), 0);
     }

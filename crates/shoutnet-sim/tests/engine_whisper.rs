@@ -357,18 +357,36 @@ fn dial_out_only_nodes_whisper_each_other_through_their_relays() {
     }
 }
 
-#[test]
-fn a_whisper_nobody_answers_times_out_once() {
-    let mut sim = network(2, 105, |c| {
-        c.set_local_network(true);
+/// Node 0 whispers directly to node 1, which crashed silently; with
+/// `keepalive` nothing notices the dead connection for that long.
+fn whisper_to_the_dead(keepalive: Duration) -> (Sim, CommandId) {
+    let mut sim = network(2, 105, move |c| {
+        c.set_local_network(true).set_keepalive(keepalive);
     });
     sim.connect(0, 1);
     settle(&mut sim);
     sim.crash_silently(1);
     let to = key(&sim, 1);
     let id = whisper(&mut sim, 0, to, WhisperRoute::Direct, None);
+    (sim, id)
+}
+
+#[test]
+fn a_whisper_nobody_answers_times_out_once() {
+    let (mut sim, id) = whisper_to_the_dead(Duration::from_secs(600));
     run_for(&mut sim, Duration::from_secs(29));
     assert!(finished(&sim, 0, id).is_empty(), "not before the timeout");
     run_for(&mut sim, Duration::from_secs(60));
     assert_eq!(finished(&sim, 0, id), [Err(WhisperError::TimedOut)]);
+}
+
+#[test]
+fn a_whisper_whose_connection_dies_fails_at_once() {
+    // The default keepalive finds the connection dead 20 s later: the
+    // whisper that left on it fails then, not at its 30 s timeout.
+    let (mut sim, id) = whisper_to_the_dead(Duration::from_secs(30));
+    run_for(&mut sim, Duration::from_secs(25));
+    assert_eq!(finished(&sim, 0, id), [Err(WhisperError::Undeliverable)]);
+    run_for(&mut sim, Duration::from_secs(60));
+    assert_eq!(finished(&sim, 0, id).len(), 1, "once");
 }
