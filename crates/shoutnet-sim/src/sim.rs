@@ -498,10 +498,13 @@ impl Sim {
         &self.actions
     }
 
-    /// Takes the `Event::LookupFinished` and `Event::BootstrapFinished`
-    /// events since
-    /// the last call; they are collected whether or not
-    /// [`SimConfig::keep_log`] is set.
+    /// Takes the events that end a command, since the last call, in order:
+    /// `Event::LookupFinished`, `Event::BootstrapFinished`,
+    /// `Event::WhisperFinished`, `Event::PutFinished`, `Event::GetFinished`
+    /// and `Event::CommandFailed`. They are collected whether or not
+    /// [`SimConfig::keep_log`] is set, and kept until taken (a few per
+    /// command). A caller picks out the kinds and command ids it waits for
+    /// and ignores the rest.
     pub fn take_finished(&mut self) -> Vec<LoggedEvent> {
         std::mem::take(&mut self.finished)
     }
@@ -1293,6 +1296,10 @@ impl Sim {
                 self.stats.bootstraps_finished += 1;
                 true
             }
+            Event::WhisperFinished { .. }
+            | Event::PutFinished { .. }
+            | Event::GetFinished { .. }
+            | Event::CommandFailed { .. } => true,
             _ => false,
         };
         self.scratch.clear();

@@ -7,6 +7,7 @@ mod support;
 
 use shoutnet_engine::WhisperRoute;
 use shoutnet_sim::scenario::dht::{self, DhtParams, DhtRun, PhaseReport};
+use shoutnet_sim::scenario::join::{NetworkParams, join, join_late};
 use shoutnet_sim::scenario::whisper::{self, WhisperParams, WhisperReport, WhisperRun};
 use support::epoch;
 
@@ -207,4 +208,25 @@ fn the_same_seed_gives_the_same_dht_report() {
     let (a, b, c) = (run(13), run(13), run(14));
     assert_eq!(a, b);
     assert_ne!(a.1, c.1);
+}
+
+#[test]
+fn late_nodes_wait_for_join_late() {
+    let mut network = NetworkParams::new(30, 15);
+    network.batch = 20;
+    network.late = 5;
+    assert_eq!(network.late_nodes(), 25..30);
+    let mut joined = join(&network, epoch(), &mut |_| {}).unwrap();
+    assert_eq!(joined.bootstrap.nodes, 24);
+    assert_eq!(joined.empty_tables, 0);
+    let sim = &mut joined.sim;
+    assert!((25..30).all(|i| sim.node(i).routing_table().is_empty()));
+    let late = join_late(sim, &network, &mut |_| {}).unwrap();
+    assert_eq!(late.nodes, 5);
+    assert!((25..30).all(|i| !sim.node(i).routing_table().is_empty()));
+    // Node 0 bootstraps through no one: it is never late.
+    network.late = 100;
+    assert_eq!(network.late_nodes(), 1..30);
+    network.late = 0;
+    assert!(network.late_nodes().is_empty());
 }

@@ -5,10 +5,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use shoutnet_crypto::Address;
-use shoutnet_engine::{Command, Event};
+use shoutnet_engine::{Command, CommandError, Event, WhisperRoute};
 use shoutnet_sim::scenario::lookup::{self, LookupParams};
 use shoutnet_sim::{Latency, LossModel, Sim, SimConfig, addr};
+use shoutnet_wire::Value;
 
 fn epoch() -> Instant {
     #[allow(clippy::disallowed_methods)] // The one clock read: the virtual epoch.
@@ -357,4 +359,86 @@ fn lookups_from_empty_routing_tables_end_at_once() {
             .iter()
             .all(|s| s.closest.is_empty() && s.requests == 0)
     );
+}
+
+#[test]
+fn take_finished_collects_the_end_of_every_command_without_the_log() {
+    let mut cfg = config(20, 21);
+    cfg.set_keep_log(false);
+    let mut sim = bootstrapped(cfg);
+    assert!(sim.log().is_empty());
+    let bootstraps = sim.take_finished();
+    assert_eq!(bootstraps.len(), 19);
+    let put = sim.command(
+        3,
+        Command::Put {
+            key: Bytes::from_static(b"key"),
+            value: Value::Bin(Bytes::from_static(b"value")),
+            version: None,
+            ttl: None,
+        },
+    );
+    let too_large = sim.command(
+        4,
+        Command::Get {
+            key: Bytes::from(vec![0; 100_000]),
+        },
+    );
+    let to = shoutnet_sim::node_keypair(21, 6)
+        .unwrap()
+        .public()
+        .to_bytes();
+    let data = Value::Bin(Bytes::from_static(b"hello"));
+    let (encrypt, route) = (None, WhisperRoute::Auto);
+    let whisper = sim.command(
+        5,
+        Command::Whisper {
+            to,
+            data,
+            encrypt,
+            route,
+        },
+    );
+    sim.run_until(sim.now() + Duration::from_secs(40));
+    let get = sim.command(
+        7,
+        Command::Get {
+            key: Bytes::from_static(b"key"),
+        },
+    );
+    sim.run_until(sim.now() + Duration::from_secs(40));
+    let finished = sim.take_finished();
+    assert!(sim.log().is_empty());
+    let find = |node: usize, id| {
+        let mut hits = finished.iter().filter(|e| {
+            e.node == node
+                && match &e.event {
+                    Event::PutFinished { id: got, .. }
+                    | Event::GetFinished { id: got, .. }
+                    | Event::WhisperFinished { id: got, .. }
+                    | Event::CommandFailed { id: got, .. } => *got == id,
+                    _ => false,
+                }
+        });
+        let hit = hits.next().map(|e| e.event.clone());
+        assert!(hits.next().is_none(), "node {node}: one event per command");
+        hit
+    };
+    assert!(matches!(find(3, put), Some(Event::PutFinished { report, .. }) if report.stored >= 1));
+    assert!(matches!(
+        find(4, too_large),
+        Some(Event::CommandFailed {
+            error: CommandError::KeyTooLarge { .. },
+            ..
+        })
+    ));
+    assert!(matches!(
+        find(5, whisper),
+        Some(Event::WhisperFinished { result: Ok(_), .. })
+    ));
+    assert!(matches!(
+        find(7, get),
+        Some(Event::GetFinished { found: Some(_), .. })
+    ));
+    assert!(sim.take_finished().is_empty(), "taken");
 }

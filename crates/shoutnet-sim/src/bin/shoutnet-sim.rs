@@ -337,7 +337,11 @@ fn main() -> Result<()> {
                 let report = run.route(route, &mut progress)?;
                 print!("{}", report.row(row_start.elapsed(), peak_kib()));
                 let e = report.engines;
-                let unfinished = report.samples.iter().filter(|s| s.result.is_none()).count();
+                let unfinished = report
+                    .samples
+                    .iter()
+                    .filter(|s| s.result.is_none() && s.failed.is_none())
+                    .count();
                 eprintln!(
                     "{}: {:.1} s virtual, {unfinished} whispers never finished (counted timed out); engines so far: {} whispers relayed, {} refused undeliverable by relays, {} rate-limited; trace hash {}",
                     route_name(route),

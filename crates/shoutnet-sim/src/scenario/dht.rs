@@ -14,25 +14,24 @@
 //! counts as one); per get, its lookup's requests. Latency runs from the
 //! command to the event, in virtual time. An operation whose event has not
 //! come within [`OP_LIMIT`] (far past the engine's own request timeouts,
-//! which end every operation) counts as failed and unfinished.
+//! which end every operation), or that the engine refused
+//! (`CommandFailed`), counts as failed and unfinished.
 //!
-//! [`Sim::take_finished`] collects only lookups and bootstraps, so these
-//! scenarios build the network with the event log kept ([`join_logged`],
-//! otherwise [`join`](super::join::join)) and read their events from it
-//! ([`await_finished`]): memory grows with the events of the run.
+//! The events come from [`Sim::take_finished`] ([`await_finished`]); the
+//! network is built by [`join`], the reserved nodes held back as its
+//! [`late`](NetworkParams::late) ones and joined by [`join_late`].
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rand_core::RngCore;
-use shoutnet_engine::{Command, CommandId, Event};
+use shoutnet_engine::{Command, CommandError, Event};
 use shoutnet_wire::Value;
 
-use super::join::{BootstrapSummary, Joined, NetworkParams};
-use super::{ScenarioError, percentile};
-use crate::{Livelock, LoggedEvent, Sim, SimConfig, addr};
+use super::join::{NetworkParams, join, join_late};
+use super::{ScenarioError, await_finished, percentile};
+use crate::{LoggedEvent, Sim};
 
 /// Virtual time an operation may take before it counts as unfinished.
 pub const OP_LIMIT: Duration = Duration::from_secs(300);
@@ -56,7 +55,8 @@ pub struct DhtParams {
     /// puts, before the gets run again.
     pub crash: f64,
     /// Share of the nodes (the last ones) that do not bootstrap until the
-    /// puts are done, after which the gets run again.
+    /// puts are done, after which the gets run again. The run sets
+    /// `network.late` to [`reserved`](Self::reserved).
     pub join: f64,
     /// Virtual time after a crash or a late join before the gets rerun.
     pub recover: Duration,
@@ -95,8 +95,10 @@ pub struct OpSample {
     pub node: usize,
     /// The key's index (`key-<i>`).
     pub key: usize,
-    /// Whether its event came.
+    /// Whether its `PutFinished` or `GetFinished` event came.
     pub finished: bool,
+    /// Why the engine refused the command (`CommandFailed`), if it did.
+    pub failed: Option<CommandError>,
     /// A put stored on at least one node; a get found the value put.
     pub success: bool,
     /// Requests it sent (see the module doc).
@@ -129,13 +131,13 @@ pub struct DhtRun {
     pub sim: Sim,
     params: DhtParams,
     max_steps: u64,
-    cursor: usize,
     /// Each key's value, by index.
     values: Vec<Bytes>,
     /// The gets, (node, key), as first drawn.
     gets: Vec<(usize, usize)>,
     /// Nodes joined and up.
     members: Vec<usize>,
+    /// The reserved nodes not joined yet.
     reserved: Range<usize>,
 }
 
@@ -147,16 +149,16 @@ impl DhtRun {
         epoch: Instant,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Self, ScenarioError> {
-        let n = params.network.n;
-        let reserved = n - params.reserved()..n;
-        let joined = join_logged(&params.network, reserved.start, epoch, progress)?;
+        let mut params = params.clone();
+        params.network.late = params.reserved();
+        let reserved = params.network.late_nodes();
+        let joined = join(&params.network, epoch, progress)?;
         let mut sim = joined.sim;
         let settled = sim.now() + params.settle;
         sim.run_until(settled);
         Ok(Self {
-            cursor: sim.log().len(),
             sim,
-            params: params.clone(),
+            params,
             max_steps: joined.max_steps,
             values: Vec::new(),
             gets: Vec::new(),
@@ -228,8 +230,9 @@ impl DhtRun {
         progress: &mut dyn FnMut(&str),
     ) -> Result<PhaseReport, ScenarioError> {
         let nodes = std::mem::replace(&mut self.reserved, 0..0);
-        let (network, max_steps) = (&self.params.network, self.max_steps);
-        bootstrap(&mut self.sim, network, nodes.clone(), max_steps, progress)?;
+        if !nodes.is_empty() {
+            join_late(&mut self.sim, &self.params.network, progress)?;
+        }
         self.members.extend(nodes);
         let until = self.sim.now() + self.params.recover;
         self.sim.run_until(until);
@@ -265,7 +268,6 @@ impl DhtRun {
         let mut samples = Vec::with_capacity(total);
         let mut ops = ops.into_iter().peekable();
         let mut next_report = 1;
-        self.cursor = self.sim.log().len();
         while ops.peek().is_some() {
             let mut pending = Vec::new();
             for (node, key, command) in ops.by_ref().take(self.params.concurrency.max(1)) {
@@ -273,8 +275,7 @@ impl DhtRun {
                 pending.push((node, id, key, self.sim.now()));
             }
             let ids: Vec<_> = pending.iter().map(|&(node, id, ..)| (node, id)).collect();
-            let (sim, cursor) = (&mut self.sim, &mut self.cursor);
-            let events = await_finished(sim, cursor, &ids, OP_LIMIT, self.max_steps)?;
+            let events = await_finished(&mut self.sim, &ids, OP_LIMIT, self.max_steps)?;
             for ((node, _, key, at), event) in pending.into_iter().zip(events) {
                 samples.push(self.sample(node, key, at, event));
             }
@@ -296,15 +297,24 @@ impl DhtRun {
         let mut s = OpSample {
             node,
             key,
-            finished: e.is_some(),
+            finished: false,
+            failed: None,
             success: false,
             requests: 0,
             latency: Duration::ZERO,
             replicas: 0,
         };
         let Some(e) = e else { return s };
-        s.latency = (self.sim.epoch() + e.at).saturating_duration_since(start);
+        let latency = (self.sim.epoch() + e.at).saturating_duration_since(start);
+        s.finished = matches!(
+            e.event,
+            Event::PutFinished { .. } | Event::GetFinished { .. }
+        );
+        if s.finished {
+            s.latency = latency;
+        }
         match e.event {
+            Event::CommandFailed { error, .. } => s.failed = Some(error),
             Event::PutFinished { report: r, .. } => {
                 let conflicts = r.conflict.map_or(0, |(c, _)| c);
                 s.success = r.stored >= 1;
@@ -362,7 +372,7 @@ impl PhaseReport {
         100.0 * ok as f64 / self.samples.len().max(1) as f64
     }
 
-    /// Operations whose event never came.
+    /// Operations whose event never came, refused ones included.
     pub fn unfinished(&self) -> usize {
         self.samples.iter().filter(|s| !s.finished).count()
     }
@@ -411,156 +421,4 @@ impl PhaseReport {
             peak_kib.map_or_else(dash, |k| format!("{:.0}", k as f64 / 1024.0)),
         )
     }
-}
-
-// ----- Shared with the whisper scenario -----
-
-/// [`join`](super::join::join) with the event log kept, bootstrapping only
-/// nodes `1..joining` (the others wait for [`bootstrap`]): the same
-/// network, node for node, as `join` builds from `params`.
-pub fn join_logged(
-    params: &NetworkParams,
-    joining: usize,
-    epoch: Instant,
-    progress: &mut dyn FnMut(&str),
-) -> Result<Joined, ScenarioError> {
-    let mut config = SimConfig::new(params.n, params.seed);
-    config
-        .set_k(params.k)
-        .set_max_outbound(params.max_outbound)
-        .set_loss(params.loss)
-        .set_loss_model(params.loss_model)
-        .set_keys(params.keys.clone())
-        .set_latency(params.latency)
-        .set_keep_log(true)
-        .set_refresh_below(params.refresh_below)
-        .set_channel(params.channel);
-    // As in `join`: the seeds take a flash crowd, the last nodes listen
-    // nowhere.
-    let seeds = params.seeds.max(1);
-    let listening = params.n.saturating_sub(params.dial_out_only).max(seeds);
-    config.set_configure(std::sync::Arc::new(move |i, engine| {
-        if i >= listening {
-            engine.set_listen(Vec::new());
-        }
-        if i < seeds {
-            engine
-                .set_max_inbound(usize::MAX)
-                .set_max_handshaking(usize::MAX)
-                .set_handshake_rate(shoutnet_engine::Rate::new(1_000_000, 1_000_000));
-        }
-    }));
-    let max_steps = config.max_steps();
-    let mut sim = Sim::new(config, epoch)?;
-    let joining = joining.min(params.n);
-    let bootstrap = bootstrap(&mut sim, params, 1..joining, max_steps, progress)?;
-    let bootstrap_time = sim.elapsed();
-    let empty_tables = (0..joining)
-        .filter(|&i| sim.node(i).routing_table().is_empty())
-        .count();
-    progress(&format!(
-        "bootstrap done at {bootstrap_time:?} virtual; {empty_tables} empty routing tables"
-    ));
-    Ok(Joined {
-        bootstrap_transmissions: sim.stats().transmissions,
-        bootstrap_dials: sim.stats().dials,
-        sim,
-        max_steps,
-        bootstrap,
-        bootstrap_time,
-        empty_tables,
-    })
-}
-
-/// Bootstraps `nodes` from now as [`join`](super::join::join) does, in
-/// batches through the seed nodes below each, and waits until every one
-/// has finished.
-pub fn bootstrap(
-    sim: &mut Sim,
-    params: &NetworkParams,
-    nodes: Range<usize>,
-    max_steps: u64,
-    progress: &mut dyn FnMut(&str),
-) -> Result<BootstrapSummary, ScenarioError> {
-    let seeds = params.seeds.max(1);
-    let start = sim.now();
-    let total = nodes.len() as u64;
-    let goal = sim.stats().bootstraps_finished + total;
-    let _ = sim.take_finished();
-    let mut started = 0u64;
-    let mut next_report = 1;
-    for (b, chunk) in nodes
-        .collect::<Vec<_>>()
-        .chunks(params.batch.max(1))
-        .enumerate()
-    {
-        sim.run_until(start + params.batch_interval * u32::try_from(b).unwrap_or(u32::MAX));
-        for &i in chunk {
-            let seed_addrs = (0..seeds.min(i)).map(addr).collect();
-            sim.command(i, Command::Bootstrap { seeds: seed_addrs });
-            started += 1;
-        }
-        if next_report <= 10 && started * 10 >= total * next_report {
-            next_report = started * 10 / total + 1;
-            progress(&format!(
-                "bootstrap: {started}/{total} started at {:?} virtual",
-                sim.elapsed()
-            ));
-        }
-    }
-    sim.run_while(max_steps, |s| s.stats().bootstraps_finished < goal)?;
-    let mut summary = BootstrapSummary::default();
-    for e in sim.take_finished() {
-        if let Event::BootstrapFinished {
-            lookups,
-            stats,
-            table_len,
-            ..
-        } = e.event
-        {
-            summary.nodes += 1;
-            summary.lookups += lookups as u64;
-            summary.requests += stats.requests;
-            summary.table_entries += table_len as u64;
-        }
-    }
-    Ok(summary)
-}
-
-/// Steps `sim` until every `(node, command)` of `pending` has its
-/// `WhisperFinished`, `PutFinished` or `GetFinished` event in the log, or
-/// `limit` of virtual time has passed; returns the events in the order of
-/// `pending` (`None`: not come). Reads the log from `cursor` on and leaves
-/// it at its end, so give the commands after taking `cursor`.
-pub fn await_finished(
-    sim: &mut Sim,
-    cursor: &mut usize,
-    pending: &[(usize, CommandId)],
-    limit: Duration,
-    max_steps: u64,
-) -> Result<Vec<Option<LoggedEvent>>, Livelock> {
-    let index: BTreeMap<(usize, CommandId), usize> =
-        pending.iter().enumerate().map(|(i, &p)| (p, i)).collect();
-    let mut found: Vec<Option<LoggedEvent>> = vec![None; pending.len()];
-    let mut left = pending.len();
-    let deadline = sim.now() + limit;
-    sim.run_while(max_steps, |s| {
-        for e in s.log().get(*cursor..).unwrap_or_default() {
-            let id = match &e.event {
-                Event::WhisperFinished { id, .. }
-                | Event::PutFinished { id, .. }
-                | Event::GetFinished { id, .. } => *id,
-                _ => continue,
-            };
-            if let Some(&i) = index.get(&(e.node, id))
-                && found[i].is_none()
-            {
-                found[i] = Some(e.clone());
-                left -= 1;
-            }
-        }
-        *cursor = s.log().len();
-        left > 0 && s.now() < deadline
-    })?;
-    Ok(found)
 }

@@ -1,7 +1,10 @@
 //! Building a network and joining it (ARCHITECTURE.md, "Deterministic
 //! simulation"; the join of docs/PROTOCOL.md §9.5): the first phase of
-//! every scenario. `n` nodes bootstrap in batches through a few seed nodes.
+//! every scenario. `n` nodes bootstrap in batches through a few seed nodes;
+//! the last [`late`](NetworkParams::late) of them may be held back and
+//! join later ([`join_late`]).
 
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use shoutnet_crypto::Keypair;
@@ -43,6 +46,12 @@ pub struct NetworkParams {
     /// How many of the nodes, the last ones, listen on no address: they
     /// dial out and are never dialled.
     pub dial_out_only: usize,
+    /// How many of the nodes, the last ones, are created but not
+    /// bootstrapped by [`join`]: [`join_late`] bootstraps them later.
+    /// Counted from the end like [`dial_out_only`](Self::dial_out_only),
+    /// the two overlap: the last `min(late, dial_out_only)` nodes are both.
+    /// Node 0, which bootstraps through no one, is never late.
+    pub late: usize,
 }
 
 impl NetworkParams {
@@ -67,7 +76,14 @@ impl NetworkParams {
             refresh_below: shoutnet_engine::EngineConfig::DEFAULT_BOOTSTRAP_REFRESH_BELOW,
             channel: ChannelMode::default(),
             dial_out_only: 0,
+            late: 0,
         }
+    }
+
+    /// The nodes [`join`] holds back for [`join_late`]: the last
+    /// [`late`](Self::late), node 0 excepted.
+    pub fn late_nodes(&self) -> Range<usize> {
+        self.n.saturating_sub(self.late).max(1).min(self.n)..self.n
     }
 }
 
@@ -87,7 +103,8 @@ pub struct BootstrapSummary {
 /// A joined network.
 #[derive(Debug)]
 pub struct Joined {
-    /// The simulation, every bootstrap finished.
+    /// The simulation, every bootstrap finished (the late nodes' not
+    /// started).
     pub sim: Sim,
     /// The step budget of each later phase.
     pub max_steps: u64,
@@ -99,12 +116,14 @@ pub struct Joined {
     pub bootstrap_transmissions: u64,
     /// Dials during the bootstrap.
     pub bootstrap_dials: u64,
-    /// Nodes whose routing table was empty after the bootstrap.
+    /// Nodes bootstrapped (late ones not counted) whose routing table was
+    /// empty after the bootstrap.
     pub empty_tables: usize,
 }
 
-/// Builds the network of `params` at `epoch` and bootstraps every node,
-/// reporting progress lines to `progress`.
+/// Builds the network of `params` at `epoch` and bootstraps every node
+/// but the [`late`](NetworkParams::late) ones, reporting progress lines to
+/// `progress`.
 pub fn join(
     params: &NetworkParams,
     epoch: Instant,
@@ -140,48 +159,10 @@ pub fn join(
     }));
     let max_steps = config.max_steps();
     let mut sim = Sim::new(config, epoch)?;
-    let n = params.n;
-
-    // Bootstrap in batches, every node through the seed nodes below it.
-    let batch = params.batch.max(1);
-    let mut started = 0u64;
-    let mut next_report = 1;
-    for (b, chunk) in (1..n).collect::<Vec<_>>().chunks(batch).enumerate() {
-        let at = epoch + params.batch_interval * u32::try_from(b).unwrap_or(u32::MAX);
-        sim.run_until(at);
-        for &i in chunk {
-            let seed_addrs = (0..seeds.min(i)).map(addr).collect();
-            sim.command(i, Command::Bootstrap { seeds: seed_addrs });
-            started += 1;
-        }
-        if next_report <= 10 && started * 10 >= (n as u64 - 1) * next_report {
-            next_report = started * 10 / (n as u64 - 1) + 1;
-            progress(&format!(
-                "bootstrap: {started}/{} started at {:?} virtual, {} finished",
-                n - 1,
-                sim.elapsed(),
-                sim.stats().bootstraps_finished
-            ));
-        }
-    }
-    sim.run_while(max_steps, |s| s.stats().bootstraps_finished < started)?;
-    let mut bootstrap = BootstrapSummary::default();
-    for e in sim.take_finished() {
-        if let Event::BootstrapFinished {
-            lookups,
-            stats,
-            table_len,
-            ..
-        } = e.event
-        {
-            bootstrap.nodes += 1;
-            bootstrap.lookups += lookups as u64;
-            bootstrap.requests += stats.requests;
-            bootstrap.table_entries += table_len as u64;
-        }
-    }
+    let joining = params.late_nodes().start;
+    let bootstrap = bootstrap(&mut sim, params, 1..joining, progress)?;
     let bootstrap_time = sim.elapsed();
-    let empty_tables = (0..n)
+    let empty_tables = (0..joining)
         .filter(|&i| sim.node(i).routing_table().is_empty())
         .count();
     progress(&format!(
@@ -196,4 +177,89 @@ pub fn join(
         bootstrap_time,
         empty_tables,
     })
+}
+
+/// Bootstraps the [`late`](NetworkParams::late) nodes of the network
+/// [`join`] built from `params`, from now on as `join` bootstrapped the
+/// others (in batches, each through the seed nodes below it), and waits
+/// until every one has finished. Takes the events of
+/// [`Sim::take_finished`], keeping only the late nodes'
+/// `Event::BootstrapFinished` for the summary. Call it once; without late
+/// nodes it does nothing.
+pub fn join_late(
+    sim: &mut Sim,
+    params: &NetworkParams,
+    progress: &mut dyn FnMut(&str),
+) -> Result<BootstrapSummary, ScenarioError> {
+    let nodes = params.late_nodes();
+    if nodes.is_empty() {
+        return Ok(BootstrapSummary::default());
+    }
+    let summary = bootstrap(sim, params, nodes.clone(), progress)?;
+    let empty_tables = nodes
+        .filter(|&i| sim.node(i).routing_table().is_empty())
+        .count();
+    progress(&format!(
+        "late join of {} nodes done at {:?} virtual; {empty_tables} empty routing tables",
+        summary.nodes,
+        sim.elapsed()
+    ));
+    Ok(summary)
+}
+
+/// Bootstraps `nodes` from now, `params.batch` at a time every
+/// `params.batch_interval`, each through the seed nodes below it, and
+/// waits until every one has finished; sums their
+/// `Event::BootstrapFinished` reports.
+fn bootstrap(
+    sim: &mut Sim,
+    params: &NetworkParams,
+    nodes: Range<usize>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<BootstrapSummary, ScenarioError> {
+    let seeds = params.seeds.max(1);
+    let start = sim.now();
+    let total = nodes.len() as u64;
+    let before = sim.stats().bootstraps_finished;
+    let _ = sim.take_finished();
+    let mut started = 0u64;
+    let mut next_report = 1;
+    let batch = params.batch.max(1);
+    for (b, chunk) in nodes.clone().collect::<Vec<_>>().chunks(batch).enumerate() {
+        sim.run_until(start + params.batch_interval * u32::try_from(b).unwrap_or(u32::MAX));
+        for &i in chunk {
+            let seed_addrs = (0..seeds.min(i)).map(addr).collect();
+            sim.command(i, Command::Bootstrap { seeds: seed_addrs });
+            started += 1;
+        }
+        if next_report <= 10 && started * 10 >= total * next_report {
+            next_report = started * 10 / total + 1;
+            progress(&format!(
+                "bootstrap: {started}/{total} started at {:?} virtual, {} finished",
+                sim.elapsed(),
+                sim.stats().bootstraps_finished - before
+            ));
+        }
+    }
+    let max_steps = sim.config().max_steps();
+    sim.run_while(max_steps, |s| {
+        s.stats().bootstraps_finished < before + total
+    })?;
+    let mut summary = BootstrapSummary::default();
+    for e in sim.take_finished() {
+        if let Event::BootstrapFinished {
+            lookups,
+            stats,
+            table_len,
+            ..
+        } = e.event
+            && nodes.contains(&e.node)
+        {
+            summary.nodes += 1;
+            summary.lookups += lookups as u64;
+            summary.requests += stats.requests;
+            summary.table_entries += table_len as u64;
+        }
+    }
+    Ok(summary)
 }

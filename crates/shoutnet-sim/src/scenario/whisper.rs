@@ -5,11 +5,11 @@
 //! number at a time. Several routes run one after another on the same
 //! network, a short gap apart.
 //!
-//! Each whisper is measured from its own `WhisperFinished` event (read
-//! from the kept event log, see [`dht`](super::dht)'s module doc):
-//! delivered (and by which route, for `auto`), undeliverable, timed out,
-//! or another error; its latency runs from the command to the event, in
-//! virtual time. A whisper whose event has not come within
+//! Each whisper is measured from its own `WhisperFinished` event (from
+//! [`Sim::take_finished`], see [`await_finished`]): delivered (and by
+//! which route, for `auto`), undeliverable, timed out, or another error (a
+//! `CommandFailed` included); its latency runs from the command to the
+//! event, in virtual time. A whisper whose event has not come within
 //! [`WHISPER_LIMIT`] (past the engine's own 30 s whisper timeout, which
 //! ends every whisper) counts as timed out.
 //!
@@ -37,12 +37,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand_core::RngCore;
 use shoutnet_crypto::Address;
-use shoutnet_engine::{Command, Delivered, Event, WhisperError, WhisperRoute};
+use shoutnet_engine::{Command, CommandError, Delivered, Event, WhisperError, WhisperRoute};
 use shoutnet_wire::{Ack, AckResult, Payload, Value};
 
-use super::dht::{await_finished, join_logged};
-use super::join::NetworkParams;
-use super::{ScenarioError, percentile};
+use super::join::{NetworkParams, join, join_late};
+use super::{ScenarioError, await_finished, percentile};
 use crate::{LoggedEvent, Sim, node_keypair};
 
 /// Virtual time a whisper may take before it counts as timed out.
@@ -103,8 +102,11 @@ pub struct WhisperSample {
     pub origin: usize,
     /// Its destination.
     pub dest: usize,
-    /// How it ended; `None` if its event never came.
+    /// How it ended; `None` if its event never came or the engine refused
+    /// the command.
     pub result: Option<Result<Delivered, WhisperError>>,
+    /// Why the engine refused the command (`CommandFailed`), if it did.
+    pub failed: Option<CommandError>,
     /// Virtual time from the command to its event.
     pub latency: Duration,
     /// Its transmissions (1 + relays), when whispers ran one at a time.
@@ -142,21 +144,22 @@ pub struct WhisperRun {
     pub sim: Sim,
     params: WhisperParams,
     max_steps: u64,
-    cursor: usize,
     keys: Vec<Bytes>,
     addresses: Vec<Address>,
 }
 
 impl WhisperRun {
-    /// Builds and joins the network, then lets it settle.
+    /// Builds and joins the network (any late nodes right after the
+    /// others), then lets it settle.
     pub fn new(
         params: &WhisperParams,
         epoch: Instant,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Self, ScenarioError> {
         let n = params.network.n;
-        let joined = join_logged(&params.network, n, epoch, progress)?;
+        let joined = join(&params.network, epoch, progress)?;
         let mut sim = joined.sim;
+        join_late(&mut sim, &params.network, progress)?;
         let settled = sim.now() + params.settle;
         sim.run_until(settled);
         let keys = match &params.network.keys {
@@ -168,7 +171,6 @@ impl WhisperRun {
         };
         let addresses = (0..n).map(|i| sim.node(i).local_address()).collect();
         Ok(Self {
-            cursor: sim.log().len(),
             sim,
             params: params.clone(),
             max_steps: joined.max_steps,
@@ -187,9 +189,9 @@ impl WhisperRun {
         let until = self.sim.now() + self.params.gap;
         self.sim.run_until(until);
         let counted = count_messages(&mut self.sim);
-        self.cursor = self.sim.log().len();
         let start = self.sim.now();
-        let (messages_before, tx_before) = (messages(&self.sim), transmissions(&self.sim));
+        let messages_before = self.sim.engine_stats().messages_sent;
+        let tx_before = transmissions(&self.sim);
         let total = self.params.whispers;
         let one_at_a_time = self.params.concurrency <= 1;
         let mut samples = Vec::with_capacity(total);
@@ -216,13 +218,7 @@ impl WhisperRun {
                 pending.push((origin, dest, id, self.sim.now()));
             }
             let ids: Vec<_> = pending.iter().map(|&(o, _, id, _)| (o, id)).collect();
-            let events = await_finished(
-                &mut self.sim,
-                &mut self.cursor,
-                &ids,
-                WHISPER_LIMIT,
-                self.max_steps,
-            )?;
+            let events = await_finished(&mut self.sim, &ids, WHISPER_LIMIT, self.max_steps)?;
             let hops = one_at_a_time.then(|| transmissions(&self.sim) - tx);
             for ((origin, dest, _, at), event) in pending.into_iter().zip(events) {
                 samples.push(sample(&self.sim, origin, dest, at, event, hops));
@@ -240,15 +236,16 @@ impl WhisperRun {
             self.sim.clear_rewrite(i);
         }
         let transmissions = transmissions(&self.sim) - tx_before;
+        let engines = self.sim.engine_stats();
         Ok(WhisperReport {
             params: self.params.clone(),
             route,
             samples,
             transmissions,
-            messages: messages(&self.sim) - messages_before,
+            messages: engines.messages_sent - messages_before,
             messages_no_keepalive: counted.load(Ordering::Relaxed) + transmissions,
             duration: self.sim.now() - start,
-            engines: self.sim.engine_stats(),
+            engines,
             trace_hash: self.sim.trace_hash(),
         })
     }
@@ -285,13 +282,6 @@ pub fn run(
 ) -> Result<Vec<WhisperReport>, ScenarioError> {
     let mut run = WhisperRun::new(params, epoch, progress)?;
     routes.iter().map(|&r| run.route(r, progress)).collect()
-}
-
-/// Messages all nodes have sent.
-fn messages(sim: &Sim) -> u64 {
-    (0..sim.len())
-        .map(|i| sim.node(i).stats().messages_sent)
-        .sum()
 }
 
 /// Counts, from now until the hooks are cleared, the plain messages all
@@ -336,21 +326,20 @@ fn sample(
     event: Option<LoggedEvent>,
     hops: Option<u64>,
 ) -> WhisperSample {
-    let (result, latency) = match event {
-        Some(LoggedEvent {
-            at,
-            event: Event::WhisperFinished { result, .. },
-            ..
-        }) => (
-            Some(result),
-            (sim.epoch() + at).saturating_duration_since(start),
-        ),
-        _ => (None, Duration::ZERO),
-    };
+    let (mut result, mut failed, mut latency) = (None, None, Duration::ZERO);
+    if let Some(LoggedEvent { at, event, .. }) = event {
+        latency = (sim.epoch() + at).saturating_duration_since(start);
+        match event {
+            Event::WhisperFinished { result: r, .. } => result = Some(r),
+            Event::CommandFailed { error, .. } => failed = Some(error),
+            _ => {}
+        }
+    }
     WhisperSample {
         origin,
         dest,
         result,
+        failed,
         latency,
         hops,
     }
@@ -374,20 +363,22 @@ pub fn hop_bound(n: usize) -> f64 {
 impl WhisperReport {
     /// Whispers delivered.
     pub fn delivered(&self) -> usize {
-        self.count(|r| matches!(r, Some(Ok(_))))
+        self.count(|s| matches!(s.result, Some(Ok(_))))
     }
 
     /// Whispers that ended `Undeliverable`.
     pub fn undeliverable(&self) -> usize {
-        self.count(|r| matches!(r, Some(Err(WhisperError::Undeliverable))))
+        self.count(|s| matches!(s.result, Some(Err(WhisperError::Undeliverable))))
     }
 
     /// Whispers that ended `TimedOut`, or whose event never came.
     pub fn timed_out(&self) -> usize {
-        self.count(|r| matches!(r, Some(Err(WhisperError::TimedOut)) | None))
+        let timed_out = |s: &WhisperSample| matches!(s.result, Some(Err(WhisperError::TimedOut)));
+        self.count(|s| timed_out(s) || s.result.is_none() && s.failed.is_none())
     }
 
-    /// Whispers that ended with any other error (refused, too many, ...).
+    /// Whispers that ended with any other error (refused, too many, ...),
+    /// or that the engine refused with `CommandFailed`.
     pub fn other_errors(&self) -> usize {
         self.samples.len() - self.delivered() - self.undeliverable() - self.timed_out()
     }
@@ -395,7 +386,7 @@ impl WhisperReport {
     /// Delivered whispers by the route they took: (direct, iterative,
     /// recursive).
     pub fn routes_taken(&self) -> (usize, usize, usize) {
-        let by = |want| self.count(|r| matches!(r, Some(Ok(d)) if d.route == want));
+        let by = |want| self.count(|s| matches!(s.result, Some(Ok(d)) if d.route == want));
         (
             by(WhisperRoute::Direct),
             by(WhisperRoute::Iterative),
@@ -403,8 +394,8 @@ impl WhisperReport {
         )
     }
 
-    fn count(&self, f: impl Fn(&Option<Result<Delivered, WhisperError>>) -> bool) -> usize {
-        self.samples.iter().filter(|s| f(&s.result)).count()
+    fn count(&self, f: impl Fn(&WhisperSample) -> bool) -> usize {
+        self.samples.iter().filter(|s| f(s)).count()
     }
 
     /// The header of [`row`](Self::row)'s table.
