@@ -2584,6 +2584,7 @@ impl NodeEngine {
             (WhisperRoute::Recursive, _) if hop.is_some() => {
                 self.whispers.sent(id, route, request_id, digest, now);
                 if let Some(hop) = hop {
+                    self.whispers.try_hop(&self.local, &digest, hop);
                     self.request_to(hop, Queued::Whisper { message, digest }, now);
                 }
             }
@@ -2665,7 +2666,12 @@ impl NodeEngine {
     /// longer prefix with it than this node does (so every hop adds at
     /// least one bit, and a whisper takes at most 256 hops).
     fn next_hop(&self, dest: &Address) -> Option<Address> {
-        if self.pool.newest(dest).is_some() {
+        self.next_hop_but(dest, &[])
+    }
+
+    /// [`next_hop`](Self::next_hop), leaving out the hops in `tried`.
+    fn next_hop_but(&self, dest: &Address, tried: &[Address]) -> Option<Address> {
+        if self.pool.newest(dest).is_some() && !tried.contains(dest) {
             return Some(*dest);
         }
         let own = Self::common_prefix(&self.local, dest);
@@ -2673,7 +2679,7 @@ impl NodeEngine {
         self.routing
             .closest(dest, k)
             .into_iter()
-            .find(|a| Self::common_prefix(a, dest) > own)
+            .find(|a| Self::common_prefix(a, dest) > own && !tried.contains(a))
     }
 
     /// A `WHISPER` arrived on `conn` from the peer `peer_key`: for this
@@ -2882,9 +2888,32 @@ impl NodeEngine {
             return;
         };
         self.out.stats.whispers_relayed += 1;
+        self.whispers.try_hop(&origin, &digest, hop);
         let message = msg.clone();
         self.request_to(hop, Queued::Whisper { message, digest }, now);
         self.arm_whisper_timer();
+    }
+
+    /// The next hop of a whisper could not be reached: a sealed one tries
+    /// the next closest hop, up to `MAX_HOP_TRIES` in all, before it
+    /// fails.
+    fn next_hop_failed(&mut self, message: Message, digest: Digest, now: Instant) {
+        let sealed = message.encrypted && message.signature.is_some();
+        let origin = Address::of_key_field(&message.from);
+        let dest = Address::of_key_field(&message.to);
+        let next = self
+            .whispers
+            .tried(&origin, &digest)
+            .filter(|tried| sealed && !tried.is_empty())
+            .and_then(|tried| self.next_hop_but(&dest, tried));
+        if let Some(hop) = next
+            && self.whispers.try_hop(&origin, &digest, hop)
+        {
+            self.request_to(hop, Queued::Whisper { message, digest }, now);
+            return;
+        }
+        let reason = "the next hop could not be reached";
+        self.whisper_failed(&message.from, &digest, reason);
     }
 
     /// The whisper from `origin` with `digest` cannot go on: this node's
@@ -3080,10 +3109,7 @@ impl NodeEngine {
                 self.request_failed(ConnectionId(u64::MAX), pending, Failure::Unreachable, now);
             }
             Queued::Request { purpose: None, .. } => {}
-            Queued::Whisper { message, digest } => {
-                let reason = "the next hop could not be reached";
-                self.whisper_failed(&message.from, &digest, reason);
-            }
+            Queued::Whisper { message, digest } => self.next_hop_failed(message, digest, now),
         }
     }
 

@@ -14,6 +14,10 @@ use shoutnet_wire::Message;
 
 use crate::event::{CommandId, ConnectionId, WhisperRoute};
 
+/// Next hops a whisper tries, one after another, when the one chosen
+/// cannot be reached (§9.9).
+pub(crate) const MAX_HOP_TRIES: usize = 3;
+
 /// SHA-256 of a WHISPER's body as sent or received: its content (the
 /// ciphertext, if encrypted) and its signature, if signed.
 pub(crate) type Digest = [u8; 32];
@@ -30,7 +34,7 @@ pub(crate) fn digest_of(msg: &Message) -> Digest {
 }
 
 /// A whisper this node sent and waits on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Sent {
     pub(crate) command: CommandId,
     pub(crate) route: WhisperRoute,
@@ -38,6 +42,8 @@ pub(crate) struct Sent {
     deadline: Instant,
     /// The connection it left on, once it did.
     via: Option<ConnectionId>,
+    /// Next hops tried, at most [`MAX_HOP_TRIES`].
+    tried: Vec<Address>,
 }
 
 /// A whisper waiting for the lookup of its destination.
@@ -63,6 +69,8 @@ struct Return {
     /// The connection it went on by, once it did.
     next: Option<ConnectionId>,
     origin_key: Bytes,
+    /// Next hops tried, at most [`MAX_HOP_TRIES`].
+    tried: Vec<Address>,
 }
 
 /// The whispers of one node.
@@ -128,6 +136,7 @@ impl Whispers {
                 request_id,
                 deadline,
                 via: None,
+                tried: Vec::new(),
             },
         );
         self.by_request.insert(request_id, digest);
@@ -203,6 +212,35 @@ impl Whispers {
         }
     }
 
+    /// The next hops the whisper from `origin` with `digest` tried, if it
+    /// still waits for its answer.
+    pub(crate) fn tried(&self, origin: &Address, digest: &Digest) -> Option<&[Address]> {
+        match self.sent.get(digest) {
+            Some(sent) => Some(&sent.tried),
+            None => self
+                .routes
+                .get(&(*origin, *digest))
+                .map(|r| r.tried.as_slice()),
+        }
+    }
+
+    /// The whisper from `origin` with `digest` tries `hop` next; `false`
+    /// if it tried [`MAX_HOP_TRIES`] already or no longer waits.
+    pub(crate) fn try_hop(&mut self, origin: &Address, digest: &Digest, hop: Address) -> bool {
+        let tried = match self.sent.get_mut(digest) {
+            Some(sent) => &mut sent.tried,
+            None => match self.routes.get_mut(&(*origin, *digest)) {
+                Some(route) => &mut route.tried,
+                None => return false,
+            },
+        };
+        if tried.len() >= MAX_HOP_TRIES {
+            return false;
+        }
+        tried.push(hop);
+        true
+    }
+
     /// `conn` closed: the origin key field (`local` for this node's own)
     /// and digest of every whisper waiting for an answer that left on it.
     /// The tables hold at most their bounds, so this scan is bounded.
@@ -252,6 +290,7 @@ impl Whispers {
                 deadline,
                 next,
                 origin_key,
+                tried: Vec::new(),
             },
         );
         self.route_deadlines.insert((deadline, origin, digest));
@@ -328,6 +367,11 @@ mod tests {
         assert_eq!(w.add_route(&key, b, c2, t0), Ok(()));
         assert_eq!(w.add_route(&key, [3; 32], c2, t0), Err(RouteFull::Node));
         w.left_on(&origin, &b, c3);
+        for hop in 0..3u8 {
+            assert!(w.try_hop(&origin, &b, Address([hop; 32])));
+        }
+        assert!(!w.try_hop(&origin, &b, Address([7; 32])), "bounded");
+        assert_eq!(w.tried(&origin, &b).map(<[Address]>::len), Some(3));
         let local = Bytes::from_static(b"me");
         assert_eq!(w.via_closed(c3, &local), [(key.clone(), b)]);
         assert_eq!(w.take_route(&origin, &a), Some(c1));
