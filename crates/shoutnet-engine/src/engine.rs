@@ -1348,6 +1348,7 @@ impl NodeEngine {
             .pool
             .get(conn)
             .is_some_and(Connection::is_idle_transient)
+            && !self.whispers.waits_on(conn)
         {
             self.out.stats.idle_closed += 1;
             self.close(conn, CloseReason::TransientSlotNeeded, now);
@@ -1359,6 +1360,12 @@ impl NodeEngine {
         let Some(c) = self.pool.get(conn) else {
             return;
         };
+        // A whisper's answer comes back on the connection it left on.
+        if self.whispers.waits_on(conn) {
+            self.timers
+                .set(Timer::Idle(conn), now + self.config.transient_idle);
+            return;
+        }
         match c.idle_step(self.config.transient_idle, now) {
             IdleStep::Nothing => {}
             IdleStep::WaitUntil(at) => self.timers.set(Timer::Idle(conn), at),

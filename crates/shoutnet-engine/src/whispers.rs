@@ -241,6 +241,14 @@ impl Whispers {
         true
     }
 
+    /// Whether a whisper waiting for its answer left on `conn`: its answer
+    /// comes back on it, so a transient `conn` is not idle. The tables hold
+    /// at most their bounds, so this scan is bounded.
+    pub(crate) fn waits_on(&self, conn: ConnectionId) -> bool {
+        self.sent.values().any(|s| s.via == Some(conn))
+            || self.routes.values().any(|r| r.next == Some(conn))
+    }
+
     /// `conn` closed: the origin key field (`local` for this node's own)
     /// and digest of every whisper waiting for an answer that left on it.
     /// The tables hold at most their bounds, so this scan is bounded.
@@ -374,6 +382,7 @@ mod tests {
         assert_eq!(w.tried(&origin, &b).map(<[Address]>::len), Some(3));
         let local = Bytes::from_static(b"me");
         assert_eq!(w.via_closed(c3, &local), [(key.clone(), b)]);
+        assert!(w.waits_on(c3) && !w.waits_on(c1));
         assert_eq!(w.take_route(&origin, &a), Some(c1));
         assert_eq!(w.take_route(&origin, &a), None);
         w.closed(c2);
