@@ -7,10 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use crate::event::{ConnectionId, ReplyHandle};
+use shoutnet_wire::MAX_CUSTOM_NAME;
 
-/// The longest `CUSTOM` name, in bytes (docs/PROTOCOL.md §8.8, §11).
-pub(crate) const MAX_NAME: usize = 64;
+use crate::event::{ConnectionId, ReplyHandle};
 
 /// A request waiting for the application's answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +55,7 @@ impl Customs {
 
     /// Whether `name` is a valid handler name (1 to 64 bytes).
     pub(crate) fn valid_name(name: &str) -> bool {
-        (1..=MAX_NAME).contains(&name.len())
+        (1..=MAX_CUSTOM_NAME).contains(&name.len())
     }
 
     pub(crate) fn register(&mut self, name: String) {

@@ -66,17 +66,6 @@ fn request_class(payload: &Payload) -> Option<(Class, u64)> {
     }
 }
 
-/// The request id a command's request carries.
-fn request_id_of(payload: &Payload) -> Option<u64> {
-    match payload {
-        Payload::Store(s) => Some(s.request_id),
-        Payload::Custom(c) => c.request_id,
-        Payload::FindNode(f) => Some(f.request_id),
-        Payload::FindValue(f) => Some(f.request_id),
-        _ => None,
-    }
-}
-
 /// The digest a `NACK WHISPER` names in its detail (§9.9).
 fn whisper_digest(nack: &Nack) -> Option<Digest> {
     nack.detail
@@ -2842,32 +2831,27 @@ impl NodeEngine {
             return;
         }
         let own = Self::common_prefix(&self.local, &dest);
-        if own <= Self::common_prefix(&peer, &dest) {
+        let refusal = if own <= Self::common_prefix(&peer, &dest) {
             self.out.stats.whispers_undeliverable += 1;
-            let reason = "this node is no closer to the destination";
-            self.nack_back(
-                conn,
-                msg.from.clone(),
-                digest,
+            Some((
                 NackCode::Undeliverable,
-                reason,
-            );
-            return;
-        }
-        if self
+                "this node is no closer to the destination",
+            ))
+        } else if self
             .whispers
             .add_route(&msg.from, digest, conn, now)
             .is_err()
         {
             self.out.stats.rate_limited += 1;
-            let reason = "too many whispers in flight through this node";
-            self.nack_back(
-                conn,
-                msg.from.clone(),
-                digest,
+            Some((
                 NackCode::RateLimited,
-                reason,
-            );
+                "too many whispers in flight through this node",
+            ))
+        } else {
+            None
+        };
+        if let Some((code, reason)) = refusal {
+            self.nack_back(conn, msg.from.clone(), digest, code, reason);
             return;
         }
         let Some(hop) = self.next_hop(&dest) else {
@@ -3078,7 +3062,7 @@ impl NodeEngine {
                 payload,
                 purpose: Some(purpose),
             } => {
-                let Some(request_id) = request_id_of(&payload) else {
+                let Some(request_id) = refusal::request_id(&payload) else {
                     return;
                 };
                 let pending = Pending {

@@ -17,7 +17,7 @@ pub(crate) fn request_id_of(msg: &Message, profile: Profile, limits: &ValueLimit
 }
 
 /// The request id `payload` carries, if it is a request or a reply.
-fn request_id(payload: &Payload) -> Option<u64> {
+pub(crate) fn request_id(payload: &Payload) -> Option<u64> {
     match payload {
         Payload::Ack(a) => Some(a.request_id),
         Payload::Nack(n) => n.request_id,
