@@ -74,6 +74,8 @@ pub struct EngineConfig {
     pub(crate) max_whisper_routes_per_connection: usize,
     pub(crate) max_relayed: usize,
     pub(crate) relay_rate: Rate,
+    pub(crate) record_replicas: usize,
+    pub(crate) compress_above: usize,
 }
 
 impl EngineConfig {
@@ -186,6 +188,15 @@ impl EngineConfig {
     /// Whispers relayed to one dial-out-only node: 20 a second, bursts of
     /// 100; over it a whisper is refused `RATE_LIMITED` to its origin.
     pub const DEFAULT_RELAY_RATE: Rate = Rate::new(20, 100);
+    /// Nodes a DHT record is stored on: the `r` closest to its address.
+    /// Ten copies survive 10% of the nodes crashing at once with odds of
+    /// 10^-10 per record, and a put costs a lookup of the 10 closest plus
+    /// 10 `STORE`s instead of twice 20 (docs/PROTOCOL.md §9.8).
+    pub const DEFAULT_RECORD_REPLICAS: usize = 10;
+    /// Transmission bodies shorter than this are sent uncompressed even
+    /// when a method was negotiated: under about half a kilobyte the
+    /// formats' own headers outweigh what they save (docs/design.md §4).
+    pub const DEFAULT_COMPRESS_ABOVE: usize = 512;
 
     /// The defaults for `keypair`, whose profile is the network's, with the
     /// engine's only RNG (nonces, signatures) seeded from `rng_seed`.
@@ -228,6 +239,8 @@ impl EngineConfig {
             max_whisper_routes_per_connection: Self::DEFAULT_MAX_WHISPER_ROUTES_PER_CONNECTION,
             max_relayed: Self::DEFAULT_MAX_RELAYED,
             relay_rate: Self::DEFAULT_RELAY_RATE,
+            record_replicas: Self::DEFAULT_RECORD_REPLICAS,
+            compress_above: Self::DEFAULT_COMPRESS_ABOVE,
         }
     }
 
@@ -444,6 +457,28 @@ impl EngineConfig {
     /// The store's limits.
     pub fn store_limits(&self) -> &StoreLimits {
         &self.store
+    }
+
+    /// Nodes a record is stored on, clamped to 1..=k
+    /// ([`DEFAULT_RECORD_REPLICAS`](Self::DEFAULT_RECORD_REPLICAS)).
+    /// Every node of a network should use the same value: it decides
+    /// which newcomers get a copy.
+    pub fn set_record_replicas(&mut self, replicas: usize) -> &mut Self {
+        self.record_replicas = replicas;
+        self
+    }
+
+    /// Transmission bodies shorter than `bytes` go uncompressed
+    /// ([`DEFAULT_COMPRESS_ABOVE`](Self::DEFAULT_COMPRESS_ABOVE)); 0
+    /// compresses every one with the negotiated method.
+    pub fn set_compress_above(&mut self, bytes: usize) -> &mut Self {
+        self.compress_above = bytes;
+        self
+    }
+
+    /// Nodes a record is stored on, within 1..=k.
+    pub fn record_replicas(&self) -> usize {
+        self.record_replicas.clamp(1, self.kad.bucket_size())
     }
 
     /// `CUSTOM` requests waiting for the application's answer at once.

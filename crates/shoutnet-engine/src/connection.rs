@@ -6,7 +6,6 @@
 //! return what is due ([`KeepaliveStep`], [`IdleStep`], an encoded
 //! transmission) and the engine acts on it.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -14,13 +13,14 @@ use bytes::Bytes;
 use shoutnet_compress::Error as CompressError;
 use shoutnet_crypto::Address;
 use shoutnet_wire::{
-    BatchEncoder, DecodeError, Limits, Message, Method, MethodSet, Payload, Profile,
+    DecodeError, Limits, Message, Method, MethodSet, Payload, Profile,
     SetConnectionOpt, StreamDecoder, Transmission,
 };
 
 use crate::budget::{Bucket, Budgets, Class, RequestRates};
 use crate::event::{CloseReason, Direction};
 use crate::handshake::Peer;
+use crate::outbox::{Lane, Outbox, Pushed};
 use crate::refusal;
 
 /// Why a connection exists, which decides who closes it and when.
@@ -74,10 +74,12 @@ pub(crate) struct Connection {
     pub(crate) expected: Vec<Address>,
     /// Reassembles transmissions from the byte stream.
     decoder: StreamDecoder,
-    /// Messages for the next transmissions, bounded in bytes.
-    outbox: VecDeque<Message>,
-    /// The encoded size of `outbox`.
-    outbox_bytes: usize,
+    /// Messages for the next transmissions, bounded in bytes, in lanes.
+    outbox: Outbox,
+    /// Whether the driver's writer for it is full
+    /// ([`NodeEngine::handle_send_blocked`](crate::NodeEngine::handle_send_blocked)):
+    /// messages wait in the outbox instead of being encoded.
+    pub(crate) send_blocked: bool,
     /// The peer's budgets of requests and refusals.
     budgets: Budgets,
     /// Bytes this connection may still decompress (docs/PROTOCOL.md §11).
@@ -122,8 +124,8 @@ impl Connection {
             role,
             expected: Vec::new(),
             decoder: StreamDecoder::new(limits),
-            outbox: VecDeque::new(),
-            outbox_bytes: 0,
+            outbox: Outbox::default(),
+            send_blocked: false,
             budgets: Budgets::new(rates, now),
             decompress,
             peer: None,
@@ -206,26 +208,24 @@ impl Connection {
     /// Whether the outbox holds `max_bytes` or more: nothing more should
     /// be built for it in this drain.
     pub(crate) fn outbox_full(&self, max_bytes: usize) -> bool {
-        self.outbox_bytes >= max_bytes
+        self.outbox.bytes() >= max_bytes
     }
 
-    /// Queues `msg` (of `len` encoded bytes) for the next transmission;
-    /// `false` (and nothing queued) when it would take the outbox past
-    /// `max_bytes`.
+    /// Queues `msg` (of `len` encoded bytes) in `lane` for the next
+    /// transmission, within `max_bytes` (see [`Outbox::push`]).
     pub(crate) fn queue(
         &mut self,
         msg: Message,
         len: usize,
+        lane: Lane,
         max_bytes: usize,
         now: Instant,
-    ) -> bool {
-        if self.outbox_bytes.saturating_add(len) > max_bytes {
-            return false;
+    ) -> Pushed {
+        let pushed = self.outbox.push(msg, len, lane, max_bytes);
+        if pushed != Pushed::Full {
+            self.last_active = now;
         }
-        self.outbox.push_back(msg);
-        self.outbox_bytes += len;
-        self.last_active = now;
-        true
+        pushed
     }
 
     /// Whether messages wait in the outbox.
@@ -233,42 +233,18 @@ impl Connection {
         !self.outbox.is_empty()
     }
 
-    /// Encodes the queued messages, oldest first, as one transmission whose
-    /// body stays within `max_body` (the peer's `max_transmission`), with
-    /// the negotiated method: `None` when nothing is queued, else the bytes
-    /// (if any could be encoded) and the number of messages that could not
-    /// be (a single message over `max_body` is one). What does not fit
-    /// stays for the next transmission.
+    /// Encodes queued messages as one transmission within `max_body` (the
+    /// peer's `max_transmission`), with the negotiated method once the
+    /// body reaches `compress_above` bytes (see
+    /// [`Outbox::take_transmission`]).
     pub(crate) fn take_transmission(
         &mut self,
         profile: Profile,
         max_body: usize,
+        compress_above: usize,
     ) -> Option<(Option<Bytes>, u64)> {
-        if self.outbox.is_empty() {
-            return None;
-        }
-        let mut errors = 0;
-        let mut batch = BatchEncoder::new(profile);
-        while let Some(msg) = self.outbox.front() {
-            let len = msg.encoded_len(profile);
-            if !batch.is_empty() && batch.body_len() + len > max_body {
-                break;
-            }
-            let Some(msg) = self.outbox.pop_front() else {
-                break;
-            };
-            self.outbox_bytes = self.outbox_bytes.saturating_sub(len);
-            if len > max_body || batch.push(&msg).is_err() {
-                errors += 1;
-            }
-        }
-        if batch.is_empty() {
-            return Some((None, errors));
-        }
-        match batch.finish(self.send_method) {
-            Ok(bytes) => Some((Some(bytes), errors)),
-            Err(_) => Some((None, errors + 1)),
-        }
+        self.outbox
+            .take_transmission(profile, max_body, self.send_method, compress_above)
     }
 
     /// Whether a request of `class` is within the peer's budget at `now`.
@@ -448,7 +424,7 @@ mod tests {
         let t0 = Instant::now();
         let mut c = conn(Role::Inbound, t0);
         assert!(
-            c.take_transmission(Profile::Ed25519, 1 << 20).is_none(),
+            c.take_transmission(Profile::Ed25519, 1 << 20, 0).is_none(),
             "nothing queued"
         );
         let key = Bytes::from(vec![1; 32]);
@@ -456,13 +432,17 @@ mod tests {
         let msg = Message::from_payload(Profile::Ed25519, key.clone(), key, &ping).unwrap();
         let len = msg.encoded_len(Profile::Ed25519);
         for _ in 0..5 {
-            assert!(c.queue(msg.clone(), len, 5 * len, t0));
+            assert_ne!(c.queue(msg.clone(), len, Lane::Own, 5 * len, t0), Pushed::Full);
         }
-        assert!(!c.queue(msg.clone(), len, 5 * len, t0), "bounded in bytes");
+        assert_eq!(
+            c.queue(msg.clone(), len, Lane::Own, 5 * len, t0),
+            Pushed::Full,
+            "bounded in bytes"
+        );
         assert!(c.outbox_full(5 * len));
         // A peer that takes at most two messages a transmission gets three.
         let mut sizes = Vec::new();
-        while let Some((bytes, errors)) = c.take_transmission(Profile::Ed25519, 2 * len) {
+        while let Some((bytes, errors)) = c.take_transmission(Profile::Ed25519, 2 * len, 0) {
             assert_eq!(errors, 0);
             let tx = shoutnet_wire::decode_transmission(
                 bytes.unwrap(),
@@ -476,9 +456,9 @@ mod tests {
         assert_eq!(sizes, [2, 2, 1]);
         assert!(!c.outbox_full(1), "emptied");
         // A message bigger than the peer takes is dropped and counted.
-        assert!(c.queue(msg, len, 5 * len, t0));
+        assert_ne!(c.queue(msg, len, Lane::Own, 5 * len, t0), Pushed::Full);
         assert_eq!(
-            c.take_transmission(Profile::Ed25519, len - 1),
+            c.take_transmission(Profile::Ed25519, len - 1, 0),
             Some((None, 1))
         );
     }

@@ -40,6 +40,7 @@ use crate::event::{
 };
 use crate::handshake::{Judge, OwnHello, Peer, VerifiedBindings};
 use crate::lookups::{Finished, Lookups, Owner, PutId, Step as LookupStep};
+use crate::outbox::{Lane, Pushed};
 use crate::outputs::{Outputs, Stats};
 use crate::pool::{AdmissionLimits, Pool, Reach};
 use crate::puts::{Outcome as StoreOutcome, Puts};
@@ -481,6 +482,28 @@ impl NodeEngine {
         }
     }
 
+    /// The driver's writer for `conn` is full: the engine stops encoding
+    /// transmissions for it, and its messages wait in its outbox (bounded,
+    /// the node's own first, docs/PROTOCOL.md §11) until
+    /// [`handle_send_ready`](Self::handle_send_ready).
+    pub fn handle_send_blocked(&mut self, conn: ConnectionId) {
+        if let Some(c) = self.pool.get_mut(conn) {
+            c.send_blocked = true;
+        }
+    }
+
+    /// The driver's writer for `conn` has room again: what waits in its
+    /// outbox is transmitted.
+    pub fn handle_send_ready(&mut self, conn: ConnectionId, now: Instant) {
+        self.tick(now);
+        if let Some(c) = self.pool.get_mut(conn) {
+            c.send_blocked = false;
+            if c.has_outbox() {
+                self.out.mark_dirty(conn);
+            }
+        }
+    }
+
     /// Fires every deadline at or before `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tick(now);
@@ -500,7 +523,7 @@ impl NodeEngine {
             }
             Command::Bootstrap { seeds } => self.start_bootstrap(id, seeds, now),
             Command::Shout { data } => self.shout(id, data, now),
-            Command::Speak { data } => self.speak(data),
+            Command::Speak { data } => self.speak(id, data),
             Command::Put {
                 key,
                 value,
@@ -543,6 +566,10 @@ impl NodeEngine {
             return Some(t);
         }
         while let Some(conn) = self.out.pop_dirty() {
+            // A blocked connection is marked again when it is ready.
+            if self.pool.get(conn).is_some_and(|c| c.send_blocked) {
+                continue;
+            }
             if let Some(t) = self.encode(conn) {
                 return Some(t);
             }
@@ -1498,10 +1525,10 @@ impl NodeEngine {
                 .nth(n.checked_sub(1)?)
                 .map(|a| a.distance(&target).0)
         };
-        let k = self.config.kad.bucket_size();
+        let replicas = self.config.record_replicas();
         let stores = self
             .records
-            .for_newcomer(self.local.0, newcomer.0, k, known, now);
+            .for_newcomer(self.local.0, newcomer.0, replicas, known, now);
         for mut store in stores {
             store.request_id = self.requests.next_id();
             self.out.stats.records_replicated += 1;
@@ -1958,8 +1985,9 @@ impl NodeEngine {
                 };
                 let targets = Flood::forward_to(Some(peer), self.pool.kept_links());
                 for &target in &targets {
-                    self.send_message(target, msg.clone());
-                    self.out.stats.shouts_sent += 1;
+                    if self.forward_message(target, msg.clone()) {
+                        self.out.stats.shouts_sent += 1;
+                    }
                 }
                 self.out.stats.shouts_delivered += 1;
                 self.out.push_event(Event::Shout {
@@ -1999,17 +2027,24 @@ impl NodeEngine {
         self.flood.originate(message, now);
         self.arm_seen_expiry();
         let targets = Flood::forward_to(None, self.pool.kept_links());
+        let mut sent = 0;
         for &target in &targets {
-            self.send_message(target, msg.clone());
-            self.out.stats.shouts_sent += 1;
+            if self.send_message(target, msg.clone()) {
+                sent += 1;
+            }
         }
-        let sent = targets.len();
+        self.out.stats.shouts_sent += sent as u64;
+        if sent == 0 && !targets.is_empty() {
+            let error = CommandError::Overloaded;
+            self.out.push_event(Event::CommandFailed { id, error });
+            return;
+        }
         self.out.push_event(Event::Shouted { id, message, sent });
     }
 
     /// Starts [`Command::Speak`]: a `SPEAK` of `data`, to the broadcast
     /// key, on one connection to every direct peer.
-    fn speak(&mut self, data: Value) {
+    fn speak(&mut self, id: CommandId, data: Value) {
         let payload = Payload::Speak(Broadcast {
             nonce: self.rng.next_u64(),
             data,
@@ -2023,9 +2058,19 @@ impl NodeEngine {
             self.out.stats.encode_errors += 1;
             return;
         };
-        for conn in self.pool.direct_peers() {
-            self.send_message(conn, msg.clone());
+        let peers = self.pool.direct_peers();
+        let mut sent = 0;
+        for conn in &peers {
+            if self.send_message(*conn, msg.clone()) {
+                sent += 1;
+            }
         }
+        if sent == 0 && !peers.is_empty() {
+            let error = CommandError::Overloaded;
+            self.out.push_event(Event::CommandFailed { id, error });
+            return;
+        }
+        self.out.push_event(Event::Spoken { id, sent });
     }
 
     /// The all-zero key field `SHOUT` and `SPEAK` are addressed to.
@@ -2239,7 +2284,7 @@ impl NodeEngine {
     }
 
     /// Starts `Command::Put`: records the publication, then looks up the
-    /// k closest nodes to store it on.
+    /// record replicas (the r closest nodes) to store it on.
     fn put(
         &mut self,
         id: CommandId,
@@ -2263,7 +2308,12 @@ impl NodeEngine {
         let Some(address) = self.puts.publication(put).map(|p| Address(*p.address())) else {
             return;
         };
-        self.start_lookup_of(Owner::Put(put), address, None, now);
+        // The lookup ends once the record's replicas are known, not the k
+        // closest: a put pays for the copies it makes.
+        let seeds = self.routing.closest(&address, self.config.kad.bucket_size());
+        let mut config = self.config.kad.clone();
+        config.set_k(self.config.record_replicas());
+        self.launch_lookup(Owner::Put(put), address, seeds, &config, None, now);
     }
 
     /// Republishes every publication due.
@@ -2281,13 +2331,13 @@ impl NodeEngine {
     }
 
     /// Put `put`'s lookup found `finished.closest`: this node keeps a copy
-    /// if it is among the k closest, and sends `STORE` to the others.
+    /// if it is among the r closest, and sends `STORE` to the others.
     fn put_looked_up(&mut self, put: PutId, finished: Finished, now: Instant) {
         let Some(publication) = self.puts.publication(put).cloned() else {
             return;
         };
         let target = finished.target;
-        let k = self.config.kad.bucket_size();
+        let k = self.config.record_replicas();
         let ours = target.distance(&self.local);
         let here = finished.closest.len() < k
             || finished
@@ -2990,7 +3040,9 @@ impl NodeEngine {
             .whispers
             .take_route(&Address::of_key_field(&msg.to), &digest)
         {
-            Some(back) => self.send_message(back, msg.clone()),
+            Some(back) => {
+                self.forward_message(back, msg.clone());
+            }
             None => self.out.stats.unsolicited += 1,
         }
     }
@@ -3082,7 +3134,11 @@ impl NodeEngine {
             Queued::Whisper { message, digest } => {
                 let origin = Address::of_key_field(&message.from);
                 self.whispers.left_on(&origin, &digest, conn);
-                self.send_message(conn, message);
+                if message.from == self.key {
+                    self.send_message(conn, message);
+                } else {
+                    self.forward_message(conn, message);
+                }
             }
         }
     }
@@ -3113,23 +3169,47 @@ impl NodeEngine {
         };
         let to = c.to_key(self.profile);
         match Message::from_payload(self.profile, self.key.clone(), to, payload) {
-            Ok(msg) => self.send_message(conn, msg),
+            Ok(msg) => {
+                self.send_message(conn, msg);
+            }
             Err(_) => self.out.stats.encode_errors += 1,
         }
     }
 
+    /// Queues `msg`, one of this node's own, for `conn`: in the outbox's
+    /// own lane, which drains first and may evict forwarded messages.
+    /// `false` if the outbox is full of the node's own messages.
+    fn send_message(&mut self, conn: ConnectionId, msg: Message) -> bool {
+        self.queue_message(conn, msg, Lane::Own)
+    }
+
     /// Queues `msg` as it is (a forwarded broadcast keeps its origin's
-    /// header and signature) for `conn`, within its outbox bound.
-    fn send_message(&mut self, conn: ConnectionId, msg: Message) {
+    /// header and signature), which this node passes on for others, in
+    /// the outbox's forwarded lane: dropped, and counted, when the outbox
+    /// is full.
+    fn forward_message(&mut self, conn: ConnectionId, msg: Message) -> bool {
+        self.queue_message(conn, msg, Lane::Forwarded)
+    }
+
+    fn queue_message(&mut self, conn: ConnectionId, msg: Message, lane: Lane) -> bool {
         let Some(c) = self.pool.get_mut(conn) else {
-            return;
+            return false;
         };
         let len = msg.encoded_len(self.profile);
-        if c.queue(msg, len, self.config.max_outbox_bytes, self.last_now) {
-            self.out.mark_dirty(conn);
-            self.out.stats.messages_sent += 1;
-        } else {
-            self.out.stats.dropped_messages += 1;
+        match c.queue(msg, len, lane, self.config.max_outbox_bytes, self.last_now) {
+            Pushed::Queued { evicted } => {
+                self.out.mark_dirty(conn);
+                self.out.stats.messages_sent += 1;
+                self.out.stats.dropped_forwarded += evicted as u64;
+                true
+            }
+            Pushed::Full => {
+                match lane {
+                    Lane::Own => self.out.stats.dropped_messages += 1,
+                    Lane::Forwarded => self.out.stats.dropped_forwarded += 1,
+                }
+                false
+            }
         }
     }
 
@@ -3139,8 +3219,9 @@ impl NodeEngine {
     fn encode(&mut self, conn: ConnectionId) -> Option<Transmit> {
         let c = self.pool.get_mut(conn)?;
         let max = c.peer_max_transmission;
+        let compress_above = self.config.compress_above;
         loop {
-            let (bytes, errors) = c.take_transmission(self.profile, max)?;
+            let (bytes, errors) = c.take_transmission(self.profile, max, compress_above)?;
             self.out.stats.encode_errors += errors;
             if let Some(bytes) = bytes {
                 if c.has_outbox() {

@@ -74,7 +74,8 @@ pub enum Command {
         data: Value,
     },
     /// Store `value` under `key` in the DHT (docs/PROTOCOL.md §9.8): a
-    /// lookup of the key's address, then `STORE` to the k closest nodes.
+    /// lookup of the key's address, then `STORE` to the r closest nodes
+    /// ([`EngineConfig::set_record_replicas`](crate::EngineConfig::set_record_replicas)).
     /// Ends with [`Event::PutFinished`]. The node republishes the record
     /// before its TTL runs out for as long as it runs.
     Put {
@@ -280,6 +281,11 @@ pub enum CommandError {
     /// This node publishes too many records already.
     #[error("too many publications")]
     TooManyPublications,
+    /// Every connection it should go out on has its outbox full of this
+    /// node's own messages (a slow or stalled peer, docs/PROTOCOL.md §11):
+    /// nothing was sent. Try again later.
+    #[error("overloaded: every outbox it needs is full")]
+    Overloaded,
     /// A TTL shorter than holders accept.
     #[error("ttl of {ttl} s is below the minimum of {min} s")]
     TtlTooShort {
@@ -497,6 +503,14 @@ pub enum Event {
         /// What it carries. Binaries in it share the received transmission's
         /// buffer.
         data: Value,
+    },
+    /// A [`Command::Speak`] was queued on `sent` connections (0 when the
+    /// node has no direct peer).
+    Spoken {
+        /// The command's id.
+        id: CommandId,
+        /// The connections it went out on.
+        sent: usize,
     },
     /// A `SPEAK` from a direct peer.
     Speak {

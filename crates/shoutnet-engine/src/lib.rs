@@ -26,6 +26,7 @@ mod event;
 pub mod fuzzing;
 mod handshake;
 mod lookups;
+mod outbox;
 mod outputs;
 mod pool;
 mod puts;

@@ -87,8 +87,13 @@ counters! {
     /// Connections closed because they would decompress past their
     /// budget.
     pub decompression_over_budget: u64,
-    /// Messages dropped because a connection's outgoing queue was full.
+    /// The node's own messages dropped because a connection's outbox was
+    /// full of its own messages.
     pub dropped_messages: u64,
+    /// Forwarded messages (`SHOUT` copies, relayed `WHISPER`s and their
+    /// answers) dropped on a full outbox, or evicted from it by the node's
+    /// own (docs/PROTOCOL.md §11).
+    pub dropped_forwarded: u64,
     /// Outputs (transmissions, actions, events) dropped on a full queue.
     pub dropped_outputs: u64,
     /// Requests not sent because the request table was full.

@@ -81,6 +81,28 @@ fn a_put_reaches_the_k_closest_and_every_node_gets_it() {
 }
 
 #[test]
+fn a_put_stores_on_the_record_replicas_only() {
+    let mut sim = network(24, 86, |c| {
+        c.set_local_network(true).set_record_replicas(3);
+        c.kad_mut().set_k(8);
+    });
+    bootstrap_all(&mut sim);
+    let report = put(&mut sim, 5, "fewer copies", Value::from("x"), None);
+    assert_eq!(report.stored, 3, "3 replicas, not k = 8: {report:?}");
+    let target = shoutnet_kad::Address(shoutnet_dht::address_of(b"fewer copies"));
+    let mut by_distance: Vec<usize> = (0..sim.len()).collect();
+    by_distance.sort_by_key(|&i| sim.node(i).local_address().distance(&target));
+    let holders: Vec<usize> = by_distance
+        .iter()
+        .copied()
+        .filter(|&i| sim.node(i).stored_records() > 0)
+        .collect();
+    assert_eq!(holders, by_distance[..3], "the 3 closest hold it");
+    let found = get(&mut sim, 17, "fewer copies").expect("found");
+    assert_eq!(found.value, Value::from("x"));
+}
+
+#[test]
 fn versions_never_go_back() {
     let mut sim = joined(16, 81);
     let first = put(&mut sim, 2, "counter", Value::from(5u8), Some(5));

@@ -117,6 +117,9 @@ enum Scenario {
         /// after the puts, in [0, 1); the gets then run again.
         #[arg(long, default_value_t = 0.0)]
         join: f64,
+        /// Nodes each record is stored on (at most k).
+        #[arg(long, default_value_t = shoutnet_engine::EngineConfig::DEFAULT_RECORD_REPLICAS)]
+        replicas: usize,
         /// Print the table header.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         header: bool,
@@ -361,6 +364,7 @@ fn main() -> Result<()> {
             value_size,
             crash,
             join,
+            replicas,
             header,
         } => {
             for (name, share) in [("crash", crash), ("join", join)] {
@@ -371,6 +375,7 @@ fn main() -> Result<()> {
             }
             let mut params = DhtParams::new(network.n, network.seed, puts, gets);
             params.network = network.params();
+            params.network.replicas = replicas;
             params.concurrency = concurrency;
             params.value_size = value_size;
             params.crash = crash;

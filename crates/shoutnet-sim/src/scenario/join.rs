@@ -52,6 +52,9 @@ pub struct NetworkParams {
     /// the two overlap: the last `min(late, dial_out_only)` nodes are both.
     /// Node 0, which bootstraps through no one, is never late.
     pub late: usize,
+    /// Nodes each DHT record is stored on
+    /// ([`EngineConfig::set_record_replicas`](shoutnet_engine::EngineConfig::set_record_replicas)).
+    pub replicas: usize,
 }
 
 impl NetworkParams {
@@ -77,6 +80,7 @@ impl NetworkParams {
             channel: ChannelMode::default(),
             dial_out_only: 0,
             late: 0,
+            replicas: shoutnet_engine::EngineConfig::DEFAULT_RECORD_REPLICAS,
         }
     }
 
@@ -146,7 +150,9 @@ pub fn join(
     // admission limits.
     let seeds = params.seeds.max(1);
     let listening = params.n.saturating_sub(params.dial_out_only).max(seeds);
+    let replicas = params.replicas;
     config.set_configure(std::sync::Arc::new(move |i, engine| {
+        engine.set_record_replicas(replicas);
         if i >= listening {
             engine.set_listen(Vec::new());
         }
