@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use shoutnet_engine::{Address, Command, CustomRefusal, Event, Stats};
 use shoutnet_wire::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::NetError;
 use crate::stats::NetStats;
@@ -83,6 +83,7 @@ pub struct NodeInfo {
 pub struct Handle {
     requests: mpsc::Sender<Request>,
     started: Arc<Started>,
+    joined: watch::Receiver<Option<usize>>,
 }
 
 impl fmt::Debug for Handle {
@@ -95,11 +96,30 @@ impl fmt::Debug for Handle {
 }
 
 impl Handle {
-    pub(crate) fn new(requests: mpsc::Sender<Request>, started: Started) -> Self {
+    pub(crate) fn new(
+        requests: mpsc::Sender<Request>,
+        started: Started,
+        joined: watch::Receiver<Option<usize>>,
+    ) -> Self {
         Self {
             requests,
             started: Arc::new(started),
+            joined,
         }
+    }
+
+    /// Waits for the node's bootstrap through its seeds (it starts on its
+    /// own) to end, and returns the routing table's size then: 0 means no
+    /// seed was reached (the node tries again after the bootstrap retry
+    /// delay). A node without seeds never finishes one: this waits until
+    /// it stops, then fails with [`NetError::Shutdown`].
+    pub async fn joined(&self) -> Result<usize, NetError> {
+        let mut joined = self.joined.clone();
+        let table_len = joined
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| NetError::Shutdown)?;
+        Ok(table_len.unwrap_or(0))
     }
 
     /// The node's routing address.

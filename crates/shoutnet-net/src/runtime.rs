@@ -14,7 +14,7 @@ use shoutnet_engine::channel::{ChannelIdentity, SecureChannel};
 use shoutnet_engine::{
     Action, Command, CommandId, ConnectionId, Direction, Event, NodeEngine, Transmit,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::config::NetConfig;
@@ -68,7 +68,8 @@ pub(crate) async fn start(mut config: NetConfig) -> Result<(Handle, mpsc::Receiv
         key: config.engine.keypair().public().to_bytes(),
         listen: bound,
     };
-    let handle = Handle::new(requests.clone(), started);
+    let (joined, joined_rx) = watch::channel(None);
+    let handle = Handle::new(requests.clone(), started, joined_rx);
     let mut task = EngineTask {
         identity: engine.channel_identity().clone(),
         engine,
@@ -86,6 +87,7 @@ pub(crate) async fn start(mut config: NetConfig) -> Result<(Handle, mpsc::Receiv
         seeds: config.bootstrap.clone(),
         bootstrap: None,
         rebootstrap_at: None,
+        joined,
         config,
     };
     for listener in listeners {
@@ -125,6 +127,8 @@ struct EngineTask {
     /// The runtime's own bootstrap in progress.
     bootstrap: Option<CommandId>,
     rebootstrap_at: Option<Instant>,
+    /// The routing table's size when the runtime's last bootstrap ended.
+    joined: watch::Sender<Option<usize>>,
 }
 
 impl EngineTask {
@@ -350,8 +354,11 @@ impl EngineTask {
             if let Some(id) = ends_command(&event) {
                 if self.bootstrap == Some(id) {
                     self.bootstrap = None;
-                    if let Event::BootstrapFinished { table_len: 0, .. } = event {
-                        self.schedule_rebootstrap(now());
+                    if let Event::BootstrapFinished { table_len, .. } = event {
+                        self.joined.send_replace(Some(table_len));
+                        if table_len == 0 {
+                            self.schedule_rebootstrap(now());
+                        }
                     }
                 }
                 if let Some(waiting) = self.pending.remove(&id) {
