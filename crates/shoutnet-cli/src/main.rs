@@ -1,4 +1,5 @@
-//! The `shoutnet` command: argument parsing and dispatch for the `shoutnet
+//! The `shoutnet` command: `shoutnet demo` and `shoutnet node` (a network
+//! on loopback, one node with a console), and dispatch for the `shoutnet
 //! wire` commands, which decode and encode transmissions (docs/PROTOCOL.md
 //! §4–§8, in the JSON form of §13), and for the key file commands `shoutnet
 //! keygen` and `shoutnet key show` (§2).
@@ -6,7 +7,10 @@
 //! Errors end the process with one line on stderr, `error: ...`, and exit
 //! code 1. Usage errors exit with code 2, as clap does.
 
+mod demo;
 mod key;
+mod metrics;
+mod node;
 mod wire;
 
 use std::io;
@@ -14,7 +18,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Command-line tools for the shoutnet wire protocol and key files.
+/// shoutnet: run a node or a loopback demo, decode the wire protocol,
+/// manage key files.
 #[derive(Debug, Parser)]
 #[command(name = "shoutnet", version, about, long_about = None)]
 struct Cli {
@@ -24,6 +29,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start a network of nodes on loopback TCP in this process and show
+    /// SHOUT, WHISPER (between dial-out-only nodes), the DHT and CUSTOM
+    /// working on it.
+    Demo(demo::DemoArgs),
+    /// Run one node with a line-oriented console on stdin (`help` lists
+    /// the commands); stops on `quit` or Ctrl-C.
+    Node(node::NodeArgs),
     /// Decode and encode wire transmissions (docs/PROTOCOL.md §4–§8, §13).
     #[command(subcommand)]
     Wire(WireCommand),
@@ -53,6 +65,8 @@ fn main() -> ExitCode {
     // `parse` prints usage errors itself and exits with code 2.
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => demo::run(&args),
+        Command::Node(args) => node::run(&args),
         Command::Wire(WireCommand::Decode(args)) => wire::decode::run(&args),
         Command::Wire(WireCommand::Encode(args)) => wire::encode::run(&args),
         Command::Keygen(args) => key::keygen(&args),

@@ -27,6 +27,17 @@ macro_rules! counters {
             pub fn add(&mut self, other: &Self) {
                 $(self.$field += other.$field;)*
             }
+
+            /// Every counter with its field name, in declaration order
+            /// (for exporters such as Prometheus).
+            ///
+            /// ```
+            /// let stats = shoutnet_engine::Stats::default();
+            /// assert!(stats.named().iter().any(|(name, n)| *name == "shouts_sent" && *n == 0));
+            /// ```
+            pub fn named(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($field), self.$field),)*]
+            }
         }
     };
 }
