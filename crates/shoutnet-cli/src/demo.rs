@@ -2,20 +2,19 @@
 //! and every capability shown working on it.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use shoutnet::engine::Stats;
-use shoutnet::{Encryption, Event, Node, Value};
-use tokio::sync::mpsc;
+use shoutnet::local::{LocalNetwork, LocalOptions, Phase};
+use shoutnet::{Encryption, Event, Value};
 
 /// Arguments of `shoutnet demo`.
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// Nodes to start (at least 4). One in four accepts no connections
+    /// Nodes to start (at least 8). One in four accepts no connections
     /// (dial-out-only) and is reached through relays.
     #[arg(long, default_value_t = 20)]
     nodes: usize,
@@ -24,9 +23,6 @@ pub(crate) struct DemoArgs {
     timeout: u64,
 }
 
-/// The engine's maintenance interval in the demo.
-const MAINTENANCE: Duration = Duration::from_millis(500);
-
 /// One row of the report.
 struct Row {
     capability: &'static str,
@@ -34,18 +30,12 @@ struct Row {
     took: Duration,
 }
 
-/// An event and the index of the node it arrived at.
-type Arrival = (usize, Event);
-
-/// The demo's network: nodes, whether each listens, and their events.
-struct Network {
-    nodes: Vec<Node>,
-    listening: Vec<bool>,
-    arrivals: mpsc::Receiver<Arrival>,
-}
-
 pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<()> {
-    ensure!(args.nodes >= 4, "--nodes {}: at least 4 are needed", args.nodes);
+    ensure!(
+        args.nodes >= 8,
+        "--nodes {}: at least 8 are needed (two of them dial-out-only)",
+        args.nodes
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -61,8 +51,8 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         capability: "join",
         result: format!(
             "{} nodes on 127.0.0.1, {} dial-out-only, all joined",
-            net.nodes.len(),
-            net.listening.iter().filter(|l| !**l).count()
+            net.nodes().len(),
+            net.dial_out_only().len()
         ),
         took: started.elapsed(),
     }];
@@ -82,12 +72,10 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         }
     }
     let mut stats = Stats::default();
-    for node in &net.nodes {
+    for node in net.nodes() {
         stats.add(&node.info().await?.engine);
     }
-    for node in &net.nodes {
-        node.shutdown().await?;
-    }
+    net.shutdown().await?;
     report(&rows, &stats, started.elapsed());
     match failed {
         Some(e) => Err(e),
@@ -95,114 +83,41 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Starts `n` nodes: node 0 is the seed, every fourth node from node 3 is
-/// dial-out-only, and all join through the seed.
-async fn start(n: usize, timeout: Duration) -> anyhow::Result<Network> {
+/// Starts `n` nodes on loopback TCP (node 0 the seed, one in four
+/// dial-out-only) with a progress bar.
+async fn start(n: usize, timeout: Duration) -> anyhow::Result<LocalNetwork> {
     let bar = ProgressBar::new(n as u64).with_style(
         ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} nodes")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    bar.set_message("starting");
-    let (tx, arrivals) = mpsc::channel(64 * n);
-    let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let mut nodes = Vec::with_capacity(n);
-    let mut listening = Vec::with_capacity(n);
-    let mut seeds = Vec::new();
-    for i in 0..n {
-        let listens = i % 4 != 3;
-        let mut builder = Node::builder()
-            .local_network(true)
-            .bootstrap(seeds.clone())
-            // A joining node opens its kept connections one maintenance
-            // interval after its first table entry (10 s by default), so
-            // that it chooses them from a filled table; a demo shortens it.
-            .configure(|c| {
-                c.engine_mut().set_maintenance_interval(MAINTENANCE);
-            });
-        if listens {
-            builder = builder.listen(loopback);
-        }
-        let (node, mut events) = builder.build().await.context("starting a node")?;
-        if i == 0 {
-            seeds = node.listen_addrs().to_vec();
-        }
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            while let Some(event) = events.next().await {
-                if tx.send((i, event)).await.is_err() {
-                    return;
-                }
-            }
+    let mut options = LocalOptions::new(n);
+    options.timeout = timeout;
+    let net = LocalNetwork::start(options, |phase, done, _| {
+        bar.set_message(match phase {
+            Phase::Starting => "starting",
+            Phase::Joining => "joining",
+            _ => "keeping",
         });
-        nodes.push(node);
-        listening.push(listens);
-        bar.inc(1);
-    }
-    bar.set_position(0);
-    bar.set_message("joining");
-    for node in nodes.iter().skip(1) {
-        tokio::time::timeout(timeout, node.joined())
-            .await
-            .context("a node did not join in time")?
-            .context("a node could not join")?;
-        bar.inc(1);
-    }
-    bar.inc(1);
-    bar.set_position(0);
-    bar.set_message("keeping");
-    // Every node keeps connections (broadcasts flood over them) one
-    // maintenance interval after joining.
-    for node in &nodes {
-        let deadline = tokio::time::Instant::now() + timeout;
-        while node.info().await?.peers.is_empty() {
-            ensure!(
-                tokio::time::Instant::now() < deadline,
-                "a node kept no connection in time"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    // Relays publish and kept connections settle.
-    tokio::time::sleep(MAINTENANCE).await;
-    Ok(Network {
-        nodes,
-        listening,
-        arrivals,
+        bar.set_position(done as u64);
     })
+    .await
+    .context("starting the network")?;
+    bar.finish_and_clear();
+    Ok(net)
 }
 
-/// Waits until `done` says the arrivals seen so far are enough.
-async fn wait_for(
-    arrivals: &mut mpsc::Receiver<Arrival>,
-    timeout: Duration,
-    mut done: impl FnMut(usize, &Event) -> bool,
-) -> anyhow::Result<()> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let (i, event) = tokio::time::timeout_at(deadline, arrivals.recv())
-            .await
-            .context("timed out")?
-            .context("every node stopped")?;
-        if done(i, &event) {
-            return Ok(());
-        }
-    }
-}
-
-async fn shout(net: &mut Network, timeout: Duration) -> anyhow::Result<Row> {
+async fn shout(net: &mut LocalNetwork, timeout: Duration) -> anyhow::Result<Row> {
     let text = "hello from node 1";
     let t0 = Instant::now();
-    let sent = net.nodes[1].shout(text).await.context("shout")?;
+    let sent = net.node(1).shout(text).await.context("shout")?;
     let mut reached = BTreeSet::new();
     let mut twice = 0;
-    let others = net.nodes.len() - 1;
-    wait_for(&mut net.arrivals, timeout, |i, event| {
-        if let Event::Shout { data, .. } = event
+    let others = net.nodes().len() - 1;
+    net.wait_for(timeout, |arrival| {
+        if let Event::Shout { data, .. } = &arrival.event
             && *data == Value::from(text)
-            && !reached.insert(i)
+            && !reached.insert(arrival.node)
         {
             twice += 1;
         }
@@ -218,25 +133,25 @@ async fn shout(net: &mut Network, timeout: Duration) -> anyhow::Result<Row> {
     })
 }
 
-async fn whisper(net: &mut Network, timeout: Duration) -> anyhow::Result<Row> {
-    let dial_out: Vec<usize> = (0..net.nodes.len()).filter(|&i| !net.listening[i]).collect();
+async fn whisper(net: &mut LocalNetwork, timeout: Duration) -> anyhow::Result<Row> {
+    let dial_out = net.dial_out_only();
     let [from, to, ..] = dial_out[..] else {
         bail!("the demo needs two dial-out-only nodes (8 nodes or more)");
     };
     let text = "a secret for a node that accepts no connections";
     let t0 = Instant::now();
-    let to_key = net.nodes[to].key().clone();
+    let to_key = net.node(to).key().clone();
     let delivered = tokio::time::timeout(
         timeout,
-        net.nodes[from].whisper(&to_key, text, Encryption::On),
+        net.node(from).whisper(&to_key, text, Encryption::On),
     )
     .await
     .context("WHISPER timed out")?
     .context("WHISPER")?;
     let took = t0.elapsed();
-    wait_for(&mut net.arrivals, timeout, |i, event| {
-        i == to
-            && matches!(event, Event::Whisper { data, encrypted: true, .. } if *data == Value::from(text))
+    net.wait_for(timeout, |arrival| {
+        arrival.node == to
+            && matches!(&arrival.event, Event::Whisper { data, encrypted: true, .. } if *data == Value::from(text))
     })
     .await
     .context("the WHISPER was acknowledged but not seen")?;
@@ -251,15 +166,15 @@ async fn whisper(net: &mut Network, timeout: Duration) -> anyhow::Result<Row> {
     })
 }
 
-async fn dht(net: &Network, timeout: Duration) -> anyhow::Result<Row> {
+async fn dht(net: &LocalNetwork, timeout: Duration) -> anyhow::Result<Row> {
     let t0 = Instant::now();
-    let n = net.nodes.len();
-    let report = tokio::time::timeout(timeout, net.nodes[2].put("demo/greeting", "hello, DHT"))
+    let n = net.nodes().len();
+    let report = tokio::time::timeout(timeout, net.node(2).put("demo/greeting", "hello, DHT"))
         .await
         .context("put timed out")?
         .context("put")?;
     ensure!(report.stored > 0, "the put stored no copy: {report:?}");
-    let found = tokio::time::timeout(timeout, net.nodes[n - 1].get("demo/greeting"))
+    let found = tokio::time::timeout(timeout, net.node(n - 1).get("demo/greeting"))
         .await
         .context("get timed out")?
         .context("get")?
@@ -276,8 +191,8 @@ async fn dht(net: &Network, timeout: Duration) -> anyhow::Result<Row> {
     })
 }
 
-async fn custom(net: &Network, timeout: Duration) -> anyhow::Result<Row> {
-    let server = &net.nodes[0];
+async fn custom(net: &LocalNetwork, timeout: Duration) -> anyhow::Result<Row> {
+    let server = net.node(0);
     server.register_custom("demo.echo", |request| async move {
         match request.data.as_str() {
             Some(text) => Ok(Value::from(text.to_uppercase())),
@@ -287,7 +202,7 @@ async fn custom(net: &Network, timeout: Duration) -> anyhow::Result<Row> {
     let t0 = Instant::now();
     let answer = tokio::time::timeout(
         timeout,
-        net.nodes[5 % net.nodes.len()].custom(server.address(), "demo.echo", "echo me"),
+        net.node(5 % net.nodes().len()).custom(server.address(), "demo.echo", "echo me"),
     )
     .await
     .context("CUSTOM timed out")?

@@ -166,14 +166,15 @@ impl Connection {
         profile: Profile,
         limits: &Limits,
         now: Instant,
-    ) -> Result<Option<Transmission>, CloseReason> {
+    ) -> Result<Option<(Transmission, Method)>, CloseReason> {
         let Some(frame) = self.decoder.next_frame().map_err(CloseReason::Framing)? else {
             return Ok(None);
         };
-        if frame.header.compression == Method::None {
+        let method = frame.header.compression;
+        if method == Method::None {
             return frame
                 .decode(profile, limits)
-                .map(Some)
+                .map(|tx| Some((tx, method)))
                 .map_err(CloseReason::Framing);
         }
         let budget = usize::try_from(self.decompress.available(now)).unwrap_or(usize::MAX);
@@ -185,7 +186,7 @@ impl Connection {
         match frame.decode(profile, &capped) {
             Ok(tx) => {
                 self.decompress.take(tx.body_len() as u64, now);
-                Ok(Some(tx))
+                Ok(Some((tx, method)))
             }
             Err(DecodeError::Decompress(CompressError::OutputLimit { .. }))
                 if allowed < limits.max_decompressed =>
@@ -226,6 +227,11 @@ impl Connection {
             self.last_active = now;
         }
         pushed
+    }
+
+    /// Sends with `method` from now on: the peer acknowledged it (§9.3).
+    pub(crate) fn use_method(&mut self, method: Method) {
+        self.send_method = method;
     }
 
     /// Whether messages wait in the outbox.
@@ -309,7 +315,8 @@ impl Connection {
     /// §9.3: option 0 (the peer will send with `setting`) is accepted for a
     /// method this node decodes, and the decoder starts accepting it;
     /// option 1 (the peer's preference) is accepted for any known method
-    /// and only acknowledged, since this node sends uncompressed for now.
+    /// and only acknowledged: this node chooses its method from the
+    /// peer's hello when the connection is established.
     /// Returns the answer.
     pub(crate) fn set_option(&mut self, opt: &SetConnectionOpt, decodes: MethodSet) -> Payload {
         let method = u8::try_from(opt.setting)

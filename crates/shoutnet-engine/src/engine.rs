@@ -451,7 +451,10 @@ impl NodeEngine {
                 return;
             };
             let tx = match c.next_transmission(self.profile, &self.config.limits, now) {
-                Ok(Some(tx)) => tx,
+                Ok(Some((tx, method))) => {
+                    self.out.stats.count_received(method);
+                    tx
+                }
                 Ok(None) => return,
                 Err(reason) => {
                     match reason {
@@ -955,6 +958,7 @@ impl NodeEngine {
         if role == Role::Kept {
             self.announce_kept(conn, now);
         }
+        self.negotiate_compression(conn, peer, now);
         self.seen(peer, now);
         // Someone else answered at the address some peers were expected at.
         for other in expected.into_iter().filter(|e| *e != peer.address) {
@@ -1031,6 +1035,11 @@ impl NodeEngine {
             (Purpose::Announcement, _) => {}
             (Purpose::RelayRequest, AckResult::SetConnectionOpt { .. }) => {
                 self.relay_accepted(conn, now);
+            }
+            (Purpose::Compression { method }, AckResult::SetConnectionOpt { .. }) => {
+                if let Some(c) = self.pool.get_mut(conn) {
+                    c.use_method(method);
+                }
             }
             (_, _) => {
                 // The opcode matched but the result shape did not (an ACK
@@ -1143,6 +1152,8 @@ impl NodeEngine {
             }
             Purpose::Store { put } => self.store_settled(put, StoreOutcome::Failed),
             Purpose::RelayRequest => self.own_relays.refused(conn),
+            // The peer keeps receiving uncompressed transmissions.
+            Purpose::Compression { .. } => {}
             Purpose::Custom { command } => {
                 let error = match failure {
                     Failure::Refused => RequestError::Refused(NackCode::Unspecified),
@@ -2122,6 +2133,29 @@ impl NodeEngine {
         if self.config.listen.is_empty() && self.own_relays.wants_more() {
             self.ask_relay(conn, now);
         }
+    }
+
+    /// §9.3: tells the peer of `conn` the method this node will send
+    /// with, if any; it is used once the peer acknowledges it.
+    fn negotiate_compression(&mut self, conn: ConnectionId, peer: &Peer, now: Instant) {
+        let method = peer.send_method(self.config.preferred);
+        if method == shoutnet_wire::Method::None {
+            return;
+        }
+        let request_id = self.requests.next_id();
+        let pending = Pending {
+            opcode: Opcode::SetConnectionOpt,
+            purpose: Purpose::Compression { method },
+        };
+        if !self.send_request(conn, request_id, pending, now) {
+            return;
+        }
+        let opt = SetConnectionOpt {
+            request_id,
+            option: SetConnectionOpt::COMPRESSION,
+            setting: u64::from(method.id()),
+        };
+        self.send(conn, &Payload::SetConnectionOpt(opt));
     }
 
     // ----- Relays (§9.10) -----

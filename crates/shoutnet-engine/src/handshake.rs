@@ -35,6 +35,22 @@ pub(crate) struct Peer {
     pub(crate) listen: Vec<SocketAddr>,
     /// The largest transmission body it takes.
     pub(crate) max_transmission: usize,
+    /// The compression methods it decodes.
+    pub(crate) compression: MethodSet,
+    /// The method it would like to receive.
+    pub(crate) preferred: Method,
+}
+
+impl Peer {
+    /// The method to send to this peer with (§9.3): its own preference
+    /// if it decodes it, else this node's `preferred` if the peer decodes
+    /// that, else `none`.
+    pub(crate) fn send_method(&self, preferred: Method) -> Method {
+        [self.preferred, preferred]
+            .into_iter()
+            .find(|m| *m != Method::None && self.compression.contains(*m))
+            .unwrap_or(Method::None)
+    }
 }
 
 /// What this node says about itself in every handshake.
@@ -120,6 +136,8 @@ impl Judge<'_> {
             listen: believable(&hello.listen, &self.remote, self.local_network),
             public,
             max_transmission: usize::try_from(hello.max_transmission).unwrap_or(usize::MAX),
+            compression: hello.compression,
+            preferred: hello.preferred,
         })
     }
 }

@@ -43,6 +43,18 @@ macro_rules! counters {
 }
 
 counters! {
+    /// Transmissions received uncompressed.
+    pub received_none: u64,
+    /// Transmissions received compressed with bz2.
+    pub received_bz2: u64,
+    /// Transmissions received compressed with gzip.
+    pub received_gzip: u64,
+    /// Transmissions received compressed with lzma (xz).
+    pub received_lzma: u64,
+    /// Transmissions received compressed with zlib.
+    pub received_zlib: u64,
+    /// Transmissions received compressed with snappy.
+    pub received_snappy: u64,
     /// `ACK`/`NACK`s naming no outstanding request, or the wrong opcode.
     pub unsolicited: u64,
     /// `ACK`/`NACK`s whose payload did not decode (never answered; the
@@ -286,5 +298,34 @@ mod tests {
         assert_eq!(out.pop_dirty(), Some(ConnectionId(3)));
         out.clear_dirty(ConnectionId(9));
         assert!(out.is_empty());
+    }
+}
+
+impl Stats {
+    /// Counts a transmission received with `method`.
+    pub(crate) fn count_received(&mut self, method: shoutnet_compress::Method) {
+        use shoutnet_compress::Method;
+        let counter = match method {
+            Method::None => &mut self.received_none,
+            Method::Bz2 => &mut self.received_bz2,
+            Method::Gzip => &mut self.received_gzip,
+            Method::Lzma => &mut self.received_lzma,
+            Method::Zlib => &mut self.received_zlib,
+            Method::Snappy => &mut self.received_snappy,
+        };
+        *counter += 1;
+    }
+
+    /// Transmissions received with `method`.
+    pub fn received_with(&self, method: shoutnet_compress::Method) -> u64 {
+        use shoutnet_compress::Method;
+        match method {
+            Method::None => self.received_none,
+            Method::Bz2 => self.received_bz2,
+            Method::Gzip => self.received_gzip,
+            Method::Lzma => self.received_lzma,
+            Method::Zlib => self.received_zlib,
+            Method::Snappy => self.received_snappy,
+        }
     }
 }

@@ -44,6 +44,12 @@ pub(crate) enum Purpose {
     },
     /// This node, listening nowhere, asks the peer to relay for it.
     RelayRequest,
+    /// This node announced it will send with `method` (§9.3); it does so
+    /// once the peer acknowledges.
+    Compression {
+        /// The method.
+        method: shoutnet_wire::Method,
+    },
 }
 
 /// What waits for a connection to a peer.

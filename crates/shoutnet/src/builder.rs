@@ -7,7 +7,7 @@ use rand_core::{OsRng, RngCore};
 use shoutnet_crypto::Keypair;
 use shoutnet_engine::EngineConfig;
 use shoutnet_net::{NetConfig, Transport};
-use shoutnet_wire::Profile;
+use shoutnet_wire::{Method, Profile};
 
 use crate::{Error, Events, Node};
 
@@ -18,9 +18,10 @@ type Configure = Box<dyn FnOnce(&mut NetConfig) + Send>;
 /// [`build`](Self::build).
 ///
 /// Defaults: the `ed25519` profile, a fresh key pair, no listen address
-/// (a dial-out-only node, reached through relays), no seeds, TCP, the
-/// engine's ℓ of kept connections, and the internet's caution about
-/// private addresses (see [`local_network`](Self::local_network)).
+/// (a dial-out-only node, reached through relays), no seeds, TCP, snappy
+/// compression, the engine's ℓ of kept connections, and the internet's
+/// caution about private addresses (see
+/// [`local_network`](Self::local_network)).
 pub struct NodeBuilder {
     profile: Profile,
     keypair: Option<Keypair>,
@@ -28,6 +29,7 @@ pub struct NodeBuilder {
     bootstrap: Vec<SocketAddr>,
     outbound_limit: Option<usize>,
     local_network: bool,
+    compression: Method,
     transport: Transport,
     configure: Vec<Configure>,
 }
@@ -53,6 +55,7 @@ impl Default for NodeBuilder {
             bootstrap: Vec::new(),
             outbound_limit: None,
             local_network: false,
+            compression: Method::Snappy,
             transport: Transport::Tcp,
             configure: Vec::new(),
         }
@@ -101,6 +104,16 @@ impl NodeBuilder {
         self
     }
 
+    /// The compression method the node asks its peers to send with, and
+    /// sends with to peers that decode it (docs/PROTOCOL.md §9.3):
+    /// snappy by default, cheap and safe to decode; transmissions under
+    /// 512 bytes go uncompressed whatever the method. `Method::None`
+    /// turns compression off.
+    pub fn compression(mut self, method: Method) -> Self {
+        self.compression = method;
+        self
+    }
+
     /// The transport: TCP by default, or an in-memory network for tests.
     pub fn transport(mut self, transport: Transport) -> Self {
         self.transport = transport;
@@ -127,7 +140,9 @@ impl NodeBuilder {
         let mut engine = EngineConfig::new(keypair, seed);
         engine
             .set_listen(self.listen)
-            .set_local_network(self.local_network);
+            .set_local_network(self.local_network)
+            .set_decode_methods(EngineConfig::DEFAULT_DECODE_METHODS.with(self.compression))
+            .set_preferred(self.compression);
         if self.local_network {
             engine.set_max_inbound_per_address(EngineConfig::DEFAULT_MAX_INBOUND);
         }

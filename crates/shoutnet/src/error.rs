@@ -23,6 +23,9 @@ pub enum Error {
     /// A value could not be converted to or from a serde type.
     #[error("value conversion: {0}")]
     Serde(#[from] shoutnet_wire::SerdeError),
+    /// A wait ran past its deadline; the text says what was waited for.
+    #[error("timed out waiting for {0}")]
+    TimedOut(&'static str),
     /// The bootstrap reached no seed.
     #[error("no seed could be reached")]
     Alone,

@@ -65,6 +65,7 @@
 mod builder;
 mod error;
 mod event;
+pub mod local;
 mod node;
 
 pub use builder::NodeBuilder;
