@@ -29,6 +29,9 @@ const INTEROP_SCRIPT: &str = "tools/interop/check_vectors.py";
 /// keygen` writes (OpenSSL's reading is a `shoutnet-cli` test).
 const KEYFILE_SCRIPT: &str = "tools/interop/check_keyfiles.py";
 
+/// The Python peer that talks to a running node (tools/interop/README.md).
+const LIVE_SCRIPT: &str = "tools/interop/live_peer.py";
+
 /// The fuzz targets form their own workspace (cargo-fuzz's layout).
 const FUZZ_MANIFEST: &str = "fuzz/Cargo.toml";
 
@@ -96,6 +99,7 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
             "keyfile interop",
             "--skip-interop was given (local use only)",
         );
+        plan.skip("live interop", "--skip-interop was given (local use only)");
     } else {
         let python = python();
         let shown = format!(
@@ -120,6 +124,7 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
             )
         });
         keyfile_interop(&mut plan, sh, &metadata.target_directory);
+        live_interop(&mut plan, sh, &metadata.target_directory);
     }
 
     // Clippy type-checks every target first, so this is also the plain
@@ -157,6 +162,29 @@ fn keyfile_interop<'a>(plan: &mut Plan<'a>, sh: &'a Shell, target_dir: &Path) {
     plan.step("keyfile interop", shown, move || {
         run_quiet(build)?;
         run_quiet(sh.cmd(python).arg(KEYFILE_SCRIPT).arg(shoutnet))
+    });
+}
+
+/// Adds the step that runs [`LIVE_SCRIPT`], a Python peer, against a real
+/// `shoutnet node` over loopback TCP, in both profiles (after the keyfile
+/// step built the binary).
+fn live_interop<'a>(plan: &mut Plan<'a>, sh: &'a Shell, target_dir: &Path) {
+    let python = python();
+    let binary = format!("shoutnet{}", env::consts::EXE_SUFFIX);
+    let shoutnet = target_dir.join("debug").join(binary);
+    let shown = format!(
+        "{} {LIVE_SCRIPT} [--profile rsa2048] {}",
+        python.display(),
+        shoutnet.display()
+    );
+    plan.step("live interop", shown, move || {
+        run_quiet(sh.cmd(&python).arg(LIVE_SCRIPT).arg(&shoutnet))?;
+        run_quiet(
+            sh.cmd(&python)
+                .arg(LIVE_SCRIPT)
+                .args(["--profile", "rsa2048"])
+                .arg(&shoutnet),
+        )
     });
 }
 

@@ -9,8 +9,12 @@ use xshell::Shell;
 
 use crate::util::{Metadata, files_under, project_root, step};
 
-/// The facade; no other crate under `crates/` may depend on it (libp2p's rule).
+/// The facade; no library crate under `crates/` may depend on it (libp2p's
+/// rule), only the applications of [`FACADE_USERS`].
 const FACADE: &str = "shoutnet";
+
+/// Binary-only crates, applications of the facade that no crate depends on.
+const FACADE_USERS: &[&str] = &["shoutnet-cli"];
 
 /// The only crates allowed a normal dependency on tokio: the runtime driver,
 /// the facade and the CLI.
@@ -85,7 +89,10 @@ pub(crate) fn check(sh: &Shell) -> Result<()> {
     let reference = std::fs::read(root.join(CLIPPY_REFERENCE)).ok();
     for krate in metadata.crates() {
         let name = &krate.name;
-        if name != FACADE && krate.dependencies.iter().any(|d| d.name == FACADE) {
+        if name != FACADE
+            && !FACADE_USERS.contains(&name.as_str())
+            && krate.dependencies.iter().any(|d| d.name == FACADE)
+        {
             problems.push(format!("{name}: depends on the facade crate `{FACADE}`"));
         }
         if !krate.dir().join("README.md").is_file() {

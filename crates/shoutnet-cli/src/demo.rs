@@ -1,5 +1,6 @@
 //! `shoutnet demo`: a network of real nodes on loopback TCP in one process,
-//! and every capability shown working on it.
+//! and every capability shown working on it (ARCHITECTURE.md, "The
+//! runtime and the facade").
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -128,7 +129,9 @@ async fn shout(net: &mut LocalNetwork, timeout: Duration) -> anyhow::Result<Row>
     ensure!(twice == 0, "SHOUT was delivered twice to {twice} nodes");
     Ok(Row {
         capability: "SHOUT",
-        result: format!("from node 1 over {sent} kept connections; reached all {others} other nodes, each once"),
+        result: format!(
+            "from node 1 over {sent} kept connections; reached all {others} other nodes, each once"
+        ),
         took: t0.elapsed(),
     })
 }
@@ -179,7 +182,11 @@ async fn dht(net: &LocalNetwork, timeout: Duration) -> anyhow::Result<Row> {
         .context("get timed out")?
         .context("get")?
         .context("the get found nothing")?;
-    ensure!(found.value == Value::from("hello, DHT"), "the get found {:?}", found.value);
+    ensure!(
+        found.value == Value::from("hello, DHT"),
+        "the get found {:?}",
+        found.value
+    );
     Ok(Row {
         capability: "DHT",
         result: format!(
@@ -202,12 +209,16 @@ async fn custom(net: &LocalNetwork, timeout: Duration) -> anyhow::Result<Row> {
     let t0 = Instant::now();
     let answer = tokio::time::timeout(
         timeout,
-        net.node(5 % net.nodes().len()).custom(server.address(), "demo.echo", "echo me"),
+        net.node(5 % net.nodes().len())
+            .custom(server.address(), "demo.echo", "echo me"),
     )
     .await
     .context("CUSTOM timed out")?
     .context("CUSTOM")?;
-    ensure!(answer == Value::from("ECHO ME"), "CUSTOM answered {answer:?}");
+    ensure!(
+        answer == Value::from("ECHO ME"),
+        "CUSTOM answered {answer:?}"
+    );
     Ok(Row {
         capability: "CUSTOM",
         result: "\"demo.echo\" on node 0 answered \"ECHO ME\"".to_owned(),

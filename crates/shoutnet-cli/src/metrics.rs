@@ -1,6 +1,7 @@
 //! `--metrics`: the node's counters in the OpenMetrics text format
 //! (`prometheus-client` encodes them), served over a minimal HTTP/1.0
-//! responder on the given address.
+//! responder on the given address (ARCHITECTURE.md, "The runtime and the
+//! facade").
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -68,7 +69,11 @@ async fn answer(mut stream: TcpStream, node: &Node) -> anyhow::Result<()> {
 pub(crate) fn render(info: &NodeInfo) -> anyhow::Result<String> {
     let mut registry = Registry::with_prefix("shoutnet");
     for (name, value) in info.engine.named() {
-        registry.register(name, format!("engine counter {name}"), ConstCounter::new(value));
+        registry.register(
+            name,
+            format!("engine counter {name}"),
+            ConstCounter::new(value),
+        );
     }
     let net = [
         ("net_accepted", info.net.accepted),
@@ -81,7 +86,11 @@ pub(crate) fn render(info: &NodeInfo) -> anyhow::Result<String> {
         ("net_events_dropped", info.net.events_dropped),
     ];
     for (name, value) in net {
-        registry.register(name, format!("runtime counter {name}"), ConstCounter::new(value));
+        registry.register(
+            name,
+            format!("runtime counter {name}"),
+            ConstCounter::new(value),
+        );
     }
     let gauges = [
         ("connections", info.connections),

@@ -1,4 +1,5 @@
-//! `shoutnet node`: one node with a line-oriented console.
+//! `shoutnet node`: one node with a line-oriented console (docs/PROTOCOL.md
+//! §8–§9; ARCHITECTURE.md, "The runtime and the facade").
 //!
 //! The console reads commands from stdin and writes one line per answer or
 //! arrival to stdout, each starting with a word a script can match:
@@ -63,8 +64,7 @@ fn keypair(args: &NodeArgs) -> anyhow::Result<Keypair> {
     let path = match (&args.key, &args.data_dir) {
         (Some(path), _) => Some(path.clone()),
         (None, Some(dir)) => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             Some(dir.join("key.pem"))
         }
         (None, None) => None,
@@ -174,7 +174,11 @@ async fn console(node: &Node, line: &str) {
                 println!("error key is not hex");
                 return;
             };
-            let encryption = if verb == "whisper" { Encryption::On } else { Encryption::Off };
+            let encryption = if verb == "whisper" {
+                Encryption::On
+            } else {
+                Encryption::Off
+            };
             node.whisper(&Bytes::from(key), text, encryption)
                 .await
                 .map(|d| format!("whisper delivered {:?} {}", d.route, hex::encode(d.digest)))

@@ -13,8 +13,8 @@ use bytes::Bytes;
 use shoutnet_compress::Error as CompressError;
 use shoutnet_crypto::Address;
 use shoutnet_wire::{
-    DecodeError, Limits, Message, Method, MethodSet, Payload, Profile,
-    SetConnectionOpt, StreamDecoder, Transmission,
+    DecodeError, Limits, Message, Method, MethodSet, Payload, Profile, SetConnectionOpt,
+    StreamDecoder, Transmission,
 };
 
 use crate::budget::{Bucket, Budgets, Class, RequestRates};
@@ -408,6 +408,8 @@ mod tests {
             public: keypair.public().clone(),
             listen: Vec::new(),
             max_transmission: 1 << 20,
+            compression: MethodSet::only_none(),
+            preferred: Method::None,
         });
         c.receive(&[], t0 + s(10));
         assert_eq!(
@@ -439,7 +441,10 @@ mod tests {
         let msg = Message::from_payload(Profile::Ed25519, key.clone(), key, &ping).unwrap();
         let len = msg.encoded_len(Profile::Ed25519);
         for _ in 0..5 {
-            assert_ne!(c.queue(msg.clone(), len, Lane::Own, 5 * len, t0), Pushed::Full);
+            assert_ne!(
+                c.queue(msg.clone(), len, Lane::Own, 5 * len, t0),
+                Pushed::Full
+            );
         }
         assert_eq!(
             c.queue(msg.clone(), len, Lane::Own, 5 * len, t0),

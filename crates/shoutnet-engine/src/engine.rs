@@ -2344,7 +2344,9 @@ impl NodeEngine {
         };
         // The lookup ends once the record's replicas are known, not the k
         // closest: a put pays for the copies it makes.
-        let seeds = self.routing.closest(&address, self.config.kad.bucket_size());
+        let seeds = self
+            .routing
+            .closest(&address, self.config.kad.bucket_size());
         let mut config = self.config.kad.clone();
         config.set_k(self.config.record_replicas());
         self.launch_lookup(Owner::Put(put), address, seeds, &config, None, now);

@@ -48,7 +48,13 @@ pub(crate) struct Outbox {
 impl Outbox {
     /// Queues `msg` of `len` encoded bytes in `lane`, keeping the outbox
     /// within `max_bytes`.
-    pub(crate) fn push(&mut self, msg: Message, len: usize, lane: Lane, max_bytes: usize) -> Pushed {
+    pub(crate) fn push(
+        &mut self,
+        msg: Message,
+        len: usize,
+        lane: Lane,
+        max_bytes: usize,
+    ) -> Pushed {
         let mut evicted = 0;
         while self.bytes.saturating_add(len) > max_bytes {
             if lane == Lane::Forwarded {
@@ -160,7 +166,8 @@ mod tests {
             .unwrap();
         assert_eq!(errors, 0);
         let bytes = bytes.unwrap();
-        let head: [u8; TRANSMISSION_HEADER_LEN] = bytes[..TRANSMISSION_HEADER_LEN].try_into().unwrap();
+        let head: [u8; TRANSMISSION_HEADER_LEN] =
+            bytes[..TRANSMISSION_HEADER_LEN].try_into().unwrap();
         let header = TransmissionHeader::parse(head, &Limits::default(), MethodSet::all()).unwrap();
         let tx = decode_transmission(
             bytes,
@@ -188,7 +195,10 @@ mod tests {
             let pushed = outbox.push(ping(id).0, len, Lane::Forwarded, max);
             assert_eq!(pushed, Pushed::Queued { evicted: 0 });
         }
-        assert_eq!(outbox.push(ping(13).0, len, Lane::Forwarded, max), Pushed::Full);
+        assert_eq!(
+            outbox.push(ping(13).0, len, Lane::Forwarded, max),
+            Pushed::Full
+        );
         // An own message takes the oldest forwarded one's room.
         assert_eq!(
             outbox.push(ping(1).0, len, Lane::Own, max),
@@ -199,7 +209,10 @@ mod tests {
         assert!(outbox.is_empty());
         // Own messages fill it and then are refused too.
         for id in 0..3 {
-            assert!(matches!(outbox.push(ping(id).0, len, Lane::Own, max), Pushed::Queued { .. }));
+            assert!(matches!(
+                outbox.push(ping(id).0, len, Lane::Own, max),
+                Pushed::Queued { .. }
+            ));
         }
         assert_eq!(outbox.push(ping(3).0, len, Lane::Own, max), Pushed::Full);
     }
@@ -209,10 +222,17 @@ mod tests {
         let (_, len) = ping(0);
         let mut outbox = Outbox::default();
         outbox.push(ping(1).0, len, Lane::Own, 1 << 20);
-        assert_eq!(ids(&mut outbox, 2 * len).1, Method::None, "one ping is small");
+        assert_eq!(
+            ids(&mut outbox, 2 * len).1,
+            Method::None,
+            "one ping is small"
+        );
         for id in 0..4 {
             outbox.push(ping(id).0, len, Lane::Own, 1 << 20);
         }
-        assert_eq!(ids(&mut outbox, 2 * len), (vec![0, 1, 2, 3], Method::Snappy));
+        assert_eq!(
+            ids(&mut outbox, 2 * len),
+            (vec![0, 1, 2, 3], Method::Snappy)
+        );
     }
 }

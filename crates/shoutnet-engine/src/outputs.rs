@@ -254,6 +254,35 @@ fn push<T>(queue: &mut VecDeque<T>, item: T, capacity: usize, stats: &mut Stats)
     }
 }
 
+impl Stats {
+    /// Counts a transmission received with `method`.
+    pub(crate) fn count_received(&mut self, method: shoutnet_compress::Method) {
+        use shoutnet_compress::Method;
+        let counter = match method {
+            Method::None => &mut self.received_none,
+            Method::Bz2 => &mut self.received_bz2,
+            Method::Gzip => &mut self.received_gzip,
+            Method::Lzma => &mut self.received_lzma,
+            Method::Zlib => &mut self.received_zlib,
+            Method::Snappy => &mut self.received_snappy,
+        };
+        *counter += 1;
+    }
+
+    /// Transmissions received with `method`.
+    pub fn received_with(&self, method: shoutnet_compress::Method) -> u64 {
+        use shoutnet_compress::Method;
+        match method {
+            Method::None => self.received_none,
+            Method::Bz2 => self.received_bz2,
+            Method::Gzip => self.received_gzip,
+            Method::Lzma => self.received_lzma,
+            Method::Zlib => self.received_zlib,
+            Method::Snappy => self.received_snappy,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,34 +327,5 @@ mod tests {
         assert_eq!(out.pop_dirty(), Some(ConnectionId(3)));
         out.clear_dirty(ConnectionId(9));
         assert!(out.is_empty());
-    }
-}
-
-impl Stats {
-    /// Counts a transmission received with `method`.
-    pub(crate) fn count_received(&mut self, method: shoutnet_compress::Method) {
-        use shoutnet_compress::Method;
-        let counter = match method {
-            Method::None => &mut self.received_none,
-            Method::Bz2 => &mut self.received_bz2,
-            Method::Gzip => &mut self.received_gzip,
-            Method::Lzma => &mut self.received_lzma,
-            Method::Zlib => &mut self.received_zlib,
-            Method::Snappy => &mut self.received_snappy,
-        };
-        *counter += 1;
-    }
-
-    /// Transmissions received with `method`.
-    pub fn received_with(&self, method: shoutnet_compress::Method) -> u64 {
-        use shoutnet_compress::Method;
-        match method {
-            Method::None => self.received_none,
-            Method::Bz2 => self.received_bz2,
-            Method::Gzip => self.received_gzip,
-            Method::Lzma => self.received_lzma,
-            Method::Zlib => self.received_zlib,
-            Method::Snappy => self.received_snappy,
-        }
     }
 }

@@ -748,6 +748,8 @@ mod tests {
             public: keypair.public().clone(),
             listen: Vec::new(),
             max_transmission: 1 << 20,
+            compression: shoutnet_wire::MethodSet::only_none(),
+            preferred: shoutnet_wire::Method::None,
         });
         pool.established(ConnectionId(conn), peer);
     }

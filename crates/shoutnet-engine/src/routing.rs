@@ -252,6 +252,8 @@ mod tests {
             public: keypair.public().clone(),
             listen: listen.iter().map(|a| a.parse().unwrap()).collect(),
             max_transmission: 1 << 20,
+            compression: shoutnet_wire::MethodSet::only_none(),
+            preferred: shoutnet_wire::Method::None,
         }
     }
 

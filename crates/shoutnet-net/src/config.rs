@@ -1,4 +1,5 @@
-//! How the runtime drives its engine: queue bounds, timeouts, bootstrap.
+//! How the runtime drives its engine: queue bounds, timeouts, bootstrap
+//! (ARCHITECTURE.md, "The runtime and the facade").
 
 use std::net::SocketAddr;
 use std::time::Duration;

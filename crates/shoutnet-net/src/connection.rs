@@ -1,4 +1,5 @@
-//! One task per connection: it owns the socket and the connection's Noise
+//! One task per connection (ARCHITECTURE.md, "The runtime and the
+//! facade"; docs/PROTOCOL.md §9.1): it owns the socket and the connection's Noise
 //! channel, reads and decrypts for the engine task, and encrypts and
 //! writes what the engine task hands it, coalescing queued transmissions
 //! into one Noise message.
@@ -34,17 +35,17 @@ pub(crate) enum Input {
         result: std::io::Result<BoxIo>,
     },
     /// The channel of `conn` completed its handshake.
-    Secured { conn: ConnectionId, peer: SecuredPeer },
+    Secured {
+        conn: ConnectionId,
+        peer: SecuredPeer,
+    },
     /// Plaintext of `conn`'s transmission stream.
     Data { conn: ConnectionId, bytes: Bytes },
     /// The writer of `conn` has room again after the engine task saw it
     /// full.
     SendReady { conn: ConnectionId },
     /// `conn` ended: closed by either side, or failed.
-    Closed {
-        conn: ConnectionId,
-        why: Ended,
-    },
+    Closed { conn: ConnectionId, why: Ended },
 }
 
 /// Why a connection task ended.

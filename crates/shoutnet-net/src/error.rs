@@ -1,4 +1,4 @@
-//! Errors of the runtime.
+//! Errors of the runtime (ARCHITECTURE.md, "The runtime and the facade").
 
 use std::io;
 use std::net::SocketAddr;

@@ -1,5 +1,6 @@
 //! The application's side of a running node: a [`Handle`] for commands and
-//! an [`EventStream`] of what arrives.
+//! an [`EventStream`] of what arrives (ARCHITECTURE.md, "The runtime and
+//! the facade").
 
 use std::fmt;
 use std::future::Future;

@@ -1,4 +1,5 @@
-//! The engine task: the one owner of a node's [`NodeEngine`]. It feeds
+//! The engine task (ARCHITECTURE.md, "The runtime and the facade"): the
+//! one owner of a node's [`NodeEngine`]. It feeds
 //! the engine what connection, listener and dial tasks report, the
 //! application's commands and the clock, and carries out what the engine
 //! returns: transmissions to connection tasks, dials, closes, events.
@@ -44,7 +45,9 @@ fn unix_now() -> u64 {
 
 /// Starts a node: binds its listen addresses, then spawns its engine
 /// task on the current tokio runtime.
-pub(crate) async fn start(mut config: NetConfig) -> Result<(Handle, mpsc::Receiver<Event>), NetError> {
+pub(crate) async fn start(
+    mut config: NetConfig,
+) -> Result<(Handle, mpsc::Receiver<Event>), NetError> {
     let mut listeners = Vec::new();
     for addr in config.engine.listen().to_vec() {
         listeners.push(config.transport.listen(addr).await?);
@@ -54,7 +57,12 @@ pub(crate) async fn start(mut config: NetConfig) -> Result<(Handle, mpsc::Receiv
         .map(Listener::local_addr)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|source| NetError::Listen {
-            addr: config.engine.listen().first().copied().unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
+            addr: config
+                .engine
+                .listen()
+                .first()
+                .copied()
+                .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
             source,
         })?;
     config.engine.set_listen(bound.clone());
@@ -263,7 +271,8 @@ impl EngineTask {
             Request::Command { command, reply } => self.command(command, reply, now),
             Request::RegisterCustom { name, handler } => {
                 self.handlers.insert(name.clone(), handler);
-                self.engine.handle_command(Command::RegisterCustom { name }, now);
+                self.engine
+                    .handle_command(Command::RegisterCustom { name }, now);
             }
             Request::Info(reply) => {
                 let _ = reply.send(self.info());
@@ -297,8 +306,15 @@ impl EngineTask {
     // ----- Outputs -----
 
     /// Carries out everything the engine has for the driver.
+    ///
+    /// Transmissions go first: a connection the engine closes gets what
+    /// the engine sent it before closing (a `NACK NOT_AUTHENTICATED`, say)
+    /// before its writer is dropped.
     fn carry_out(&mut self) {
         let now = now();
+        while let Some(Transmit { conn, bytes }) = self.engine.poll_transmit() {
+            self.write(conn, bytes, now);
+        }
         while let Some(action) = self.engine.poll_action() {
             match action {
                 Action::Dial { addr } => self.dial(addr),
@@ -310,14 +326,12 @@ impl EngineTask {
                 }
             }
         }
-        while let Some(Transmit { conn, bytes }) = self.engine.poll_transmit() {
-            self.write(conn, bytes, now);
-        }
         self.dispatch_events();
     }
 
     fn write(&mut self, conn: ConnectionId, bytes: bytes::Bytes, now: Instant) {
         let Some(handle) = self.conns.get(&conn) else {
+            self.stats.transmissions_dropped += 1;
             return;
         };
         self.stats.transmissions += 1;
@@ -371,7 +385,11 @@ impl EngineTask {
                 continue;
             }
             if let Event::Custom {
-                name, data, reply, peer, ..
+                name,
+                data,
+                reply,
+                peer,
+                ..
             } = &event
                 && let Some(handler) = self.handlers.get(name)
             {
@@ -387,7 +405,12 @@ impl EngineTask {
                     let answer = answer.await;
                     if let (Some(reply), Some(requests)) = (reply, requests.upgrade()) {
                         let command = Command::ReplyCustom { reply, answer };
-                        let _ = requests.send(Request::Command { command, reply: None }).await;
+                        let _ = requests
+                            .send(Request::Command {
+                                command,
+                                reply: None,
+                            })
+                            .await;
                     }
                 });
                 continue;
@@ -408,7 +431,9 @@ impl EngineTask {
             return;
         }
         let seeds = self.seeds.clone();
-        let id = self.engine.handle_command(Command::Bootstrap { seeds }, now());
+        let id = self
+            .engine
+            .handle_command(Command::Bootstrap { seeds }, now());
         self.bootstrap = Some(id);
     }
 

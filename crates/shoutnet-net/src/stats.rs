@@ -1,4 +1,5 @@
-//! The runtime's own counters, beside the engine's.
+//! The runtime's own counters, beside the engine's (ARCHITECTURE.md,
+//! "The runtime and the facade").
 
 /// What the runtime counted (the engine counts the protocol in
 /// [`Stats`](shoutnet_engine::Stats)).

@@ -1,5 +1,6 @@
 //! Transports: TCP (IPv4 and IPv6), and an in-memory network for tests
-//! that runs the same connection code over `tokio::io::duplex` pipes.
+//! that runs the same connection code over `tokio::io::duplex` pipes
+//! (ARCHITECTURE.md, "The runtime and the facade").
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,4 +1,4 @@
-//! Building a node.
+//! Building a node (ARCHITECTURE.md, "The runtime and the facade").
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -1,4 +1,4 @@
-//! The facade's errors.
+//! The facade's errors (ARCHITECTURE.md, "The runtime and the facade").
 
 use shoutnet_engine::{RequestError, WhisperError};
 use shoutnet_net::NetError;

@@ -1,4 +1,5 @@
-//! What arrives at a node.
+//! What arrives at a node (docs/PROTOCOL.md §8.5–§8.8; ARCHITECTURE.md,
+//! "The runtime and the facade").
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

@@ -1,6 +1,6 @@
 //! A network of nodes in one process, on loopback TCP or an in-memory
 //! transport: what `shoutnet demo`, the loopback tests and the network
-//! benchmark run on.
+//! benchmark run on (ARCHITECTURE.md, "The runtime and the facade").
 //!
 //! ```
 //! use shoutnet::local::{LocalNetwork, LocalOptions};
@@ -85,7 +85,10 @@ impl LocalOptions {
     }
 
     fn listens(&self, i: usize) -> bool {
-        i == 0 || self.dial_out_every.is_none_or(|n| n < 2 || (i + 1) % n != 0)
+        i == 0
+            || self
+                .dial_out_every
+                .is_none_or(|n| n < 2 || !(i + 1).is_multiple_of(n))
     }
 }
 

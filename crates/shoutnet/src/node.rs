@@ -1,4 +1,4 @@
-//! A running node and what it can do.
+//! A running node and what it can do (docs/PROTOCOL.md §8–§9).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -150,7 +150,11 @@ impl Node {
     /// Stores `value` under `key` in the DHT, one version higher than the
     /// node last published under it, for the longest TTL holders keep;
     /// the node republishes it while it runs.
-    pub async fn put(&self, key: impl AsRef<[u8]>, value: impl Into<Value>) -> Result<PutReport, Error> {
+    pub async fn put(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl Into<Value>,
+    ) -> Result<PutReport, Error> {
         self.put_with(key, value, None, None).await
     }
 
@@ -212,9 +216,8 @@ impl Node {
         F: Fn(CustomRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Value, CustomRefusal>> + Send + 'static,
     {
-        let handler = Arc::new(move |request| -> shoutnet_net::CustomAnswer {
-            Box::pin(handler(request))
-        });
+        let handler =
+            Arc::new(move |request| -> shoutnet_net::CustomAnswer { Box::pin(handler(request)) });
         Ok(self.handle.register_custom(name, handler)?)
     }
 

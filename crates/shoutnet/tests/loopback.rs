@@ -40,7 +40,10 @@ async fn shout_reaches_all_once(net: &mut LocalNetwork, from: usize, text: &str)
             *count.entry(a.node).or_default() += 1;
         }
     }
-    assert!(!count.contains_key(&from), "the origin does not deliver its own");
+    assert!(
+        !count.contains_key(&from),
+        "the origin does not deliver its own"
+    );
     assert!(count.values().all(|&n| n == 1), "{text}: {count:?}");
 }
 
@@ -102,12 +105,31 @@ async fn thirty_nodes_shout_whisper_custom_and_dht() {
     whisper_arrives(&mut net, 1, 5, "encrypted", On, WhisperRoute::Auto).await;
     whisper_arrives(&mut net, 4, 9, "iterative", On, WhisperRoute::Iterative).await;
     whisper_arrives(&mut net, 6, 10, "recursive", On, WhisperRoute::Recursive).await;
-    whisper_arrives(&mut net, d1, d2, "between dial-out-only nodes", On, WhisperRoute::Auto).await;
-    whisper_arrives(&mut net, 0, d2, "to a dial-out-only node, plain", Off, WhisperRoute::Auto)
-        .await;
+    whisper_arrives(
+        &mut net,
+        d1,
+        d2,
+        "between dial-out-only nodes",
+        On,
+        WhisperRoute::Auto,
+    )
+    .await;
+    whisper_arrives(
+        &mut net,
+        0,
+        d2,
+        "to a dial-out-only node, plain",
+        Off,
+        WhisperRoute::Auto,
+    )
+    .await;
 
     // The DHT: put from a dial-out-only node, every node gets it.
-    let report = net.node(d1).put("loopback/key", "value").await.expect("put");
+    let report = net
+        .node(d1)
+        .put("loopback/key", "value")
+        .await
+        .expect("put");
     assert_eq!(report.stored, 10, "r = 10 copies: {report:?}");
     for (i, node) in net.nodes().iter().enumerate() {
         let found = node.get("loopback/key").await.expect("get");
@@ -117,7 +139,10 @@ async fn thirty_nodes_shout_whisper_custom_and_dht() {
             "node {i}"
         );
     }
-    assert_eq!(net.node(4).get("loopback/missing").await.expect("get"), None);
+    assert_eq!(
+        net.node(4).get("loopback/missing").await.expect("get"),
+        None
+    );
 
     // CUSTOM: a registered handler answers, an unknown name is refused.
     net.node(8)
