@@ -2774,16 +2774,16 @@ impl NodeEngine {
         peer_address: Address,
         now: Instant,
     ) {
+        let digest = digest_of(msg);
         if !self.within_budget(conn, Class::Whisper, now) {
             self.out.stats.rate_limited += 1;
             let reason = "over this connection's WHISPER budget";
-            let nack = refusal::nack(Opcode::Whisper, None, NackCode::RateLimited, reason);
+            let nack = refusal::whisper_nack(NackCode::RateLimited, reason, &digest);
             self.refuse(conn, nack, now);
             return;
         }
         let routed = msg.from != peer_key;
         let relay = msg.to != self.key;
-        let digest = digest_of(msg);
         // A whisper through other nodes must be encrypted and signed by its
         // origin (§8.6, §9.2); a direct one may be signed. Refusals of a
         // routed one name it by digest, signed, for its origin (§9.9).
@@ -2806,7 +2806,7 @@ impl NodeEngine {
             if routed || relay {
                 self.nack_back(conn, msg.from.clone(), digest, code, reason);
             } else {
-                let nack = refusal::nack(Opcode::Whisper, None, code, reason);
+                let nack = refusal::whisper_nack(code, reason, &digest);
                 self.refuse(conn, nack, now);
             }
             return;
@@ -2835,7 +2835,7 @@ impl NodeEngine {
                     &opened
                 }
                 Err(code) => {
-                    let nack = refusal::nack(Opcode::Whisper, None, code, "does not decrypt");
+                    let nack = refusal::whisper_nack(code, "does not decrypt", &digest);
                     self.refuse(conn, nack, now);
                     return;
                 }
@@ -3025,8 +3025,7 @@ impl NodeEngine {
         code: NackCode,
         reason: &str,
     ) {
-        let mut nack = refusal::nack(Opcode::Whisper, None, code, reason);
-        nack.detail = Some(Value::bin(digest.to_vec()));
+        let nack = refusal::whisper_nack(code, reason, &digest);
         self.send_signed(conn, origin, &Payload::Nack(nack));
     }
 

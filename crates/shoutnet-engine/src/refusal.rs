@@ -78,6 +78,15 @@ pub(crate) fn nack(acked: Opcode, request_id: Option<u64>, code: NackCode, reaso
     }
 }
 
+/// A refusal of a `WHISPER`, named by its digest (docs/PROTOCOL.md §8.6):
+/// request id nil, detail the digest, so that its origin can match it
+/// whether it came direct or through other nodes.
+pub(crate) fn whisper_nack(code: NackCode, reason: &str, digest: &[u8; 32]) -> Nack {
+    let mut nack = nack(Opcode::Whisper, None, code, reason);
+    nack.detail = Some(Value::bin(digest.to_vec()));
+    nack
+}
+
 /// The answer to a message whose payload `refused` (read once, by
 /// [`Message::read`]): `TOO_LARGE` for a field over its limit, `MALFORMED`
 /// otherwise, naming the request id that read found. Replies are never

@@ -390,3 +390,28 @@ fn a_whisper_whose_connection_dies_fails_at_once() {
     run_for(&mut sim, Duration::from_secs(60));
     assert_eq!(finished(&sim, 0, id).len(), 1, "once");
 }
+
+#[test]
+fn a_direct_whisper_refused_fails_at_once_by_its_digest() {
+    // Node 1 takes one whisper per connection a second, so the second of
+    // two sent at once is refused RATE_LIMITED: the refusal names the
+    // whisper by digest (§8.6), and the origin fails it then, not after
+    // the 30 s timeout.
+    let mut sim = network(4, 71, |c| {
+        c.set_local_network(true);
+        c.kad_mut().set_k(5);
+        let mut rates = shoutnet_engine::RequestRates::default();
+        rates.whispers = shoutnet_engine::Rate::new(1, 1);
+        c.set_request_rates(rates);
+    });
+    bootstrap_all(&mut sim);
+    let to = key(&sim, 1);
+    let first = whisper(&mut sim, 0, to.clone(), WhisperRoute::Direct, Some(true));
+    let second = whisper(&mut sim, 0, to, WhisperRoute::Direct, Some(true));
+    run_for(&mut sim, Duration::from_secs(2));
+    assert!(matches!(finished(&sim, 0, first)[..], [Ok(_)]));
+    assert_eq!(
+        finished(&sim, 0, second),
+        [Err(WhisperError::Refused(NackCode::RateLimited))]
+    );
+}
