@@ -13,7 +13,7 @@ use anyhow::{Result, bail};
 use xshell::{Shell, cmd};
 
 use crate::{
-    flags,
+    flags, netns,
     util::{Metadata, Plan, plugin_path, project_root, run_quiet},
     vectors,
 };
@@ -126,6 +126,20 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Ci) -> Result<()> {
         keyfile_interop(&mut plan, sh, &metadata.target_directory);
         live_interop(&mut plan, sh, &metadata.target_directory);
     }
+
+    // Real nodes on 8 hosts made of network namespaces; the script skips
+    // (exit 77, with its reason) where namespaces cannot be made.
+    plan.step(
+        "netns",
+        format!("python3 {} target/debug/shoutnet", netns::SCRIPT),
+        move || match netns::test(sh, &netns::build(sh)?, None)? {
+            netns::Outcome::Passed => Ok(()),
+            netns::Outcome::Skipped => {
+                eprintln!("netns: skipped here (see the SKIP line above)");
+                Ok(())
+            }
+        },
+    );
 
     // Clippy type-checks every target first, so this is also the plain
     // `cargo check` on stable that keeps the fuzz targets from rotting

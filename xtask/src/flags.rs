@@ -88,6 +88,14 @@ xflags::xflags! {
 
         /// Check the source-tree rules in STYLE.md (also runs as a `cargo test`).
         cmd tidy {}
+
+        /// Run `shoutnet node` on 8 hosts in Linux network namespaces (root
+        /// only; skipped with a message where namespaces cannot be made):
+        /// SHOUT, WHISPER and the DHT across hosts, a partition and its healing.
+        cmd netns {
+            /// Seconds the partition is held after the checks inside it (default 45).
+            optional --partition-hold seconds: f64
+        }
     }
 }
 // generated start
@@ -107,6 +115,7 @@ pub enum XtaskCmd {
     Sim(Sim),
     Release(Release),
     Tidy(Tidy),
+    Netns(Netns),
 }
 
 #[derive(Debug)]
@@ -161,6 +170,11 @@ pub struct Release {
 
 #[derive(Debug)]
 pub struct Tidy;
+
+#[derive(Debug)]
+pub struct Netns {
+    pub partition_hold: Option<f64>,
+}
 
 impl Xtask {
     #[allow(dead_code)]

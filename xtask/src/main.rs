@@ -9,6 +9,7 @@ mod bench;
 mod ci;
 mod flags;
 mod fuzz;
+mod netns;
 mod release;
 mod sim;
 mod tidy;
@@ -48,5 +49,6 @@ fn try_main() -> Result<()> {
         flags::XtaskCmd::Release(cmd) => release::run(&sh, &cmd),
         flags::XtaskCmd::Sim(cmd) => sim::run(&sh, &cmd),
         flags::XtaskCmd::Tidy(_) => tidy::run(&sh),
+        flags::XtaskCmd::Netns(cmd) => netns::run(&sh, &cmd),
     }
 }

@@ -48,8 +48,10 @@ impl NetConfig {
     pub const DEFAULT_COALESCE_BYTES: usize = 64 * 1024;
     /// How long a dial may take to connect.
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-    /// How long a bootstrap that reached no one waits before trying the
-    /// seeds again.
+    /// How often the runtime checks whether to join again through the
+    /// seeds: after a bootstrap that reached no one, or while the routing
+    /// table is smaller than it once was (a healed partition), backing off
+    /// up to 5 minutes while that finds nothing new.
     pub const DEFAULT_BOOTSTRAP_RETRY: Duration = Duration::from_secs(10);
     /// How long shutdown waits for connections to flush.
     pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -87,8 +89,9 @@ impl NetConfig {
         self
     }
 
-    /// Seeds to join through when the node starts, and again whenever it
-    /// is left with no connection.
+    /// Seeds to join through when the node starts, and again when it has
+    /// no connection or its routing table lost entries (see
+    /// [`DEFAULT_BOOTSTRAP_RETRY`](Self::DEFAULT_BOOTSTRAP_RETRY)).
     pub fn set_bootstrap(&mut self, seeds: Vec<SocketAddr>) -> &mut Self {
         self.bootstrap = seeds;
         self

@@ -59,6 +59,7 @@ mod config;
 mod connection;
 mod error;
 mod handle;
+mod rejoin;
 mod runtime;
 mod stats;
 mod transport;

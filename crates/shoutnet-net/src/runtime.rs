@@ -22,6 +22,7 @@ use crate::config::NetConfig;
 use crate::connection::{ConnHandle, Connection, Ended, Input};
 use crate::error::NetError;
 use crate::handle::{CustomHandler, CustomRequest, Handle, NodeInfo, Request, Started};
+use crate::rejoin::Rejoin;
 use crate::stats::NetStats;
 use crate::transport::{BoxIo, Listener, Transport};
 
@@ -94,7 +95,7 @@ pub(crate) async fn start(
         transport: config.transport.clone(),
         seeds: config.bootstrap.clone(),
         bootstrap: None,
-        rebootstrap_at: None,
+        rejoin: Rejoin::new(config.bootstrap_retry),
         joined,
         config,
     };
@@ -134,7 +135,7 @@ struct EngineTask {
     seeds: Vec<SocketAddr>,
     /// The runtime's own bootstrap in progress.
     bootstrap: Option<CommandId>,
-    rebootstrap_at: Option<Instant>,
+    rejoin: Rejoin,
     /// The routing table's size when the runtime's last bootstrap ended.
     joined: watch::Sender<Option<usize>>,
 }
@@ -148,7 +149,7 @@ impl EngineTask {
         let mut batch = Vec::with_capacity(INPUT_BATCH);
         let shutdown = loop {
             self.carry_out();
-            let deadline = [self.engine.poll_timeout(), self.rebootstrap_at]
+            let deadline = [self.engine.poll_timeout(), self.rejoin.next_check()]
                 .into_iter()
                 .flatten()
                 .min();
@@ -175,9 +176,12 @@ impl EngineTask {
                 },
                 () = sleep => {
                     let now = now();
-                    if self.rebootstrap_at.is_some_and(|at| at <= now) {
-                        self.rebootstrap_at = None;
-                        self.start_bootstrap();
+                    if self.rejoin.next_check().is_some_and(|at| at <= now) {
+                        let table_len = self.engine.routing_table().len();
+                        let connections = self.engine.connection_count();
+                        if self.rejoin.check(table_len, connections, now) {
+                            self.start_bootstrap();
+                        }
                     }
                     self.engine.handle_timeout(now);
                 }
@@ -227,9 +231,6 @@ impl EngineTask {
                         Ended::PeerClosed | Ended::Closed | Ended::RuntimeGone => {}
                     }
                     self.engine.handle_closed(conn, now);
-                    if self.engine.connection_count() == 0 {
-                        self.schedule_rebootstrap(now);
-                    }
                 }
             }
         }
@@ -370,8 +371,8 @@ impl EngineTask {
                     self.bootstrap = None;
                     if let Event::BootstrapFinished { table_len, .. } = event {
                         self.joined.send_replace(Some(table_len));
-                        if table_len == 0 {
-                            self.schedule_rebootstrap(now());
+                        if !self.seeds.is_empty() {
+                            self.rejoin.bootstrapped(table_len, now());
                         }
                     }
                 }
@@ -435,13 +436,6 @@ impl EngineTask {
             .engine
             .handle_command(Command::Bootstrap { seeds }, now());
         self.bootstrap = Some(id);
-    }
-
-    fn schedule_rebootstrap(&mut self, now: Instant) {
-        if self.seeds.is_empty() || self.bootstrap.is_some() || self.rebootstrap_at.is_some() {
-            return;
-        }
-        self.rebootstrap_at = Some(now + self.config.bootstrap_retry);
     }
 
     // ----- Listeners -----
