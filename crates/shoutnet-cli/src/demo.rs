@@ -200,12 +200,14 @@ async fn dht(net: &LocalNetwork, timeout: Duration) -> anyhow::Result<Row> {
 
 async fn custom(net: &LocalNetwork, timeout: Duration) -> anyhow::Result<Row> {
     let server = net.node(0);
-    server.register_custom("demo.echo", |request| async move {
-        match request.data.as_str() {
-            Some(text) => Ok(Value::from(text.to_uppercase())),
-            None => Err(shoutnet::CustomRefusal::Malformed),
-        }
-    })?;
+    server
+        .register_custom("demo.echo", |request| async move {
+            match request.data.as_str() {
+                Some(text) => Ok(Value::from(text.to_uppercase())),
+                None => Err(shoutnet::CustomRefusal::Malformed),
+            }
+        })
+        .await?;
     let t0 = Instant::now();
     let answer = tokio::time::timeout(
         timeout,

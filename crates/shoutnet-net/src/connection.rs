@@ -74,6 +74,46 @@ pub(crate) struct ConnHandle {
     pub(crate) blocked: Arc<AtomicBool>,
 }
 
+/// Sealed bytes waiting to be written, as the channel handed them out.
+#[derive(Debug, Default)]
+struct Outgoing {
+    queue: std::collections::VecDeque<Bytes>,
+    len: usize,
+}
+
+impl Outgoing {
+    fn push(&mut self, bytes: Bytes) {
+        if !bytes.is_empty() {
+            self.len += bytes.len();
+            self.queue.push_back(bytes);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The bytes to write next (empty when there are none).
+    fn front(&self) -> &[u8] {
+        self.queue.front().map_or(&[], |b| b.as_ref())
+    }
+
+    /// `n` bytes of the front were written.
+    fn advance(&mut self, n: usize) {
+        self.len -= n;
+        if let Some(front) = self.queue.front_mut() {
+            bytes::Buf::advance(front, n);
+            if front.is_empty() {
+                self.queue.pop_front();
+            }
+        }
+    }
+}
+
 /// Everything one connection task needs.
 pub(crate) struct Connection {
     pub(crate) conn: ConnectionId,
@@ -96,7 +136,9 @@ impl Connection {
     async fn serve(&mut self, io: BoxIo) -> Ended {
         let (mut rd, mut wr) = tokio::io::split(io);
         let mut read = BytesMut::with_capacity(READ_CHUNK);
-        let mut out = BytesMut::new();
+        // Sealed Noise messages waiting to be written, in order: written
+        // from the channel's own buffers, without gathering them.
+        let mut out = Outgoing::default();
         let mut plain = BytesMut::new();
         let mut events = Vec::new();
         let mut closing = false;
@@ -107,9 +149,10 @@ impl Connection {
                 return Ended::Closed;
             }
             tokio::select! {
-                written = wr.write_buf(&mut out), if !out.is_empty() => {
-                    if let Err(e) = written {
-                        return Ended::Io(e);
+                written = wr.write(out.front()), if !out.is_empty() => {
+                    match written {
+                        Ok(n) => out.advance(n),
+                        Err(e) => return Ended::Io(e),
                     }
                 }
                 next = self.writer.recv(), if !closing && out.len() < self.coalesce => {
@@ -118,14 +161,24 @@ impl Connection {
                         continue;
                     };
                     self.ready().await;
-                    plain.clear();
-                    plain.extend_from_slice(&first);
-                    while plain.len() < self.coalesce {
-                        let Ok(more) = self.writer.try_recv() else { break };
-                        self.ready().await;
-                        plain.extend_from_slice(&more);
-                    }
-                    if let Err(e) = self.channel.send(&plain) {
+                    // Transmissions queued together are sealed together;
+                    // a lone one is sealed as it is, without a copy.
+                    let sealed = match self.writer.try_recv() {
+                        Err(_) => self.channel.send(&first),
+                        Ok(second) => {
+                            self.ready().await;
+                            plain.clear();
+                            plain.extend_from_slice(&first);
+                            plain.extend_from_slice(&second);
+                            while plain.len() < self.coalesce {
+                                let Ok(more) = self.writer.try_recv() else { break };
+                                self.ready().await;
+                                plain.extend_from_slice(&more);
+                            }
+                            self.channel.send(&plain)
+                        }
+                    };
+                    if let Err(e) = sealed {
                         return Ended::Channel(e);
                     }
                     self.take_output(&mut out);
@@ -159,9 +212,9 @@ impl Connection {
     }
 
     /// Moves what the channel has to send into `out`.
-    fn take_output(&mut self, out: &mut BytesMut) {
+    fn take_output(&mut self, out: &mut Outgoing) {
         while let Some(bytes) = self.channel.take_output() {
-            out.extend_from_slice(&bytes);
+            out.push(bytes);
         }
     }
 

@@ -47,6 +47,7 @@ pub(crate) enum Request {
     RegisterCustom {
         name: String,
         handler: CustomHandler,
+        reply: oneshot::Sender<Result<Option<Event>, NetError>>,
     },
     Info(oneshot::Sender<NodeInfo>),
     Shutdown(oneshot::Sender<()>),
@@ -169,12 +170,22 @@ impl Handle {
     }
 
     /// Serves `CUSTOM` requests named `name` with `handler`, replacing
-    /// an earlier one.
-    pub fn register_custom(&self, name: &str, handler: CustomHandler) -> Result<(), NetError> {
+    /// an earlier one; resolves once the node serves it (a request that
+    /// arrives later finds it), or fails with
+    /// [`CommandError::BadName`](shoutnet_engine::CommandError::BadName)
+    /// for a name that is empty or over 64 bytes.
+    pub async fn register_custom(
+        &self,
+        name: &str,
+        handler: CustomHandler,
+    ) -> Result<(), NetError> {
+        let (reply, answer) = oneshot::channel();
         self.request(Request::RegisterCustom {
             name: name.to_owned(),
             handler,
-        })
+            reply,
+        })?;
+        answer.await.map_err(|_| NetError::Shutdown)?.map(|_| ())
     }
 
     /// A snapshot of the node's connections and counters.

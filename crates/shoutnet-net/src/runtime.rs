@@ -270,10 +270,13 @@ impl EngineTask {
         let now = now();
         match request {
             Request::Command { command, reply } => self.command(command, reply, now),
-            Request::RegisterCustom { name, handler } => {
+            Request::RegisterCustom {
+                name,
+                handler,
+                reply,
+            } => {
                 self.handlers.insert(name.clone(), handler);
-                self.engine
-                    .handle_command(Command::RegisterCustom { name }, now);
+                self.command(Command::RegisterCustom { name }, Some(reply), now);
             }
             Request::Info(reply) => {
                 let _ = reply.send(self.info());

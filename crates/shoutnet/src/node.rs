@@ -210,15 +210,16 @@ impl Node {
     /// Serves `CUSTOM` requests named `name` (1 to 64 bytes) with
     /// `handler`: its answer goes back as `ACK CUSTOM`, its refusal as a
     /// `NACK`. Each request runs on its own task; one that takes longer
-    /// than the engine's reply timeout (10 s) is refused for it.
-    pub fn register_custom<F, Fut>(&self, name: &str, handler: F) -> Result<(), Error>
+    /// than the engine's reply timeout (10 s) is refused for it. Resolves
+    /// once the node serves the name.
+    pub async fn register_custom<F, Fut>(&self, name: &str, handler: F) -> Result<(), Error>
     where
         F: Fn(CustomRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Value, CustomRefusal>> + Send + 'static,
     {
         let handler =
             Arc::new(move |request| -> shoutnet_net::CustomAnswer { Box::pin(handler(request)) });
-        Ok(self.handle.register_custom(name, handler)?)
+        Ok(self.handle.register_custom(name, handler).await?)
     }
 
     /// A snapshot of the node's connections and counters.

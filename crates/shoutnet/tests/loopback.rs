@@ -150,6 +150,7 @@ async fn thirty_nodes_shout_whisper_custom_and_dht() {
             let text = request.data.as_str().ok_or(CustomRefusal::Malformed)?;
             Ok(Value::from(text.len() as u64))
         })
+        .await
         .expect("register");
     let server = net.node(8).address();
     let answer = net.node(d2).custom(server, "test.len", "four").await;
