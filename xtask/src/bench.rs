@@ -1,5 +1,7 @@
 //! `cargo xtask bench [NAME] [--quick]`: runs the criterion benchmarks and
-//! says where criterion wrote its results.
+//! says where criterion wrote its results; `cargo xtask bench net` runs the
+//! network benchmark (`crates/shoutnet/benches/net.rs`), which prints one
+//! table.
 //!
 //! Benchmarks are measured here and never in timed tests (docs/design.md §16).
 
@@ -23,6 +25,10 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Bench) -> Result<()> {
     );
     step("bench", &bench.to_string(), || run_quiet(bench))?;
 
+    // `net` prints its own table and is not a criterion benchmark.
+    if selection == "net" {
+        return Ok(());
+    }
     let criterion_dir = Metadata::load(sh)?.target_directory.join("criterion");
     if criterion_dir.is_dir() {
         eprintln!(

@@ -327,7 +327,10 @@ async fn bench() {
         );
 
         // One-way latency of timestamped 64 B messages, idle link and loaded.
-        for (label, gap) in [("idle link (1 msg / 1 ms)", 1000u64), ("loaded link", 0)] {
+        for (label, gap) in [
+            ("idle link (1 msg / 1 ms)", 1000u64),
+            ("saturated link: queueing, not batching", 0),
+        ] {
             counter.latencies.lock().expect("lock").clear();
             let count = if gap > 0 {
                 2000 / scale
@@ -464,6 +467,38 @@ async fn bench() {
     for node in net.nodes() {
         connections += node.info().await.expect("info").connections;
     }
+    // One SHOUT at a time: delivery latency without queueing.
+    let mut isolated = Vec::new();
+    for i in 0..20 {
+        let stamp = epoch.elapsed().as_nanos() as u64;
+        net.node(i % 50)
+            .shout(Value::from(stamp))
+            .await
+            .expect("shout");
+        let mut got = 0;
+        net.wait_for(Duration::from_secs(30), |a| {
+            if let shoutnet::Event::Shout { data, .. } = &a.event
+                && data.as_u64() == Some(stamp)
+            {
+                isolated.push((epoch.elapsed().as_nanos() as u64).saturating_sub(stamp));
+                got += 1;
+            }
+            got == 49
+        })
+        .await
+        .expect("every shout delivered");
+    }
+    isolated.sort_unstable();
+    table.row(
+        "50 nodes: SHOUT delivery latency p50/p99, one at a time (ms)",
+        format!(
+            "{:.2} / {:.2}",
+            percentile(&isolated, 0.5) as f64 / 1e6,
+            percentile(&isolated, 0.99) as f64 / 1e6
+        ),
+        "",
+    );
+    // Back to back from every node: the rate, and latency under load.
     let shouts = 200 / scale as usize;
     let mut deliveries = Vec::new();
     let t0 = Instant::now();
@@ -488,7 +523,7 @@ async fn bench() {
     let rate = shouts as f64 / t0.elapsed().as_secs_f64();
     deliveries.sort_unstable();
     table.row(
-        "50 nodes: SHOUT delivery latency p50/p99 (ms)",
+        "50 nodes: SHOUT delivery latency p50/p99, 200 back to back (ms)",
         format!(
             "{:.2} / {:.2}",
             percentile(&deliveries, 0.5) as f64 / 1e6,

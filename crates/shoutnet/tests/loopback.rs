@@ -229,3 +229,33 @@ async fn shutdown_leaves_no_task_running() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_talk_over_ipv6_loopback() {
+    let (seed, _) = shoutnet::Node::builder()
+        .listen("[::1]:0".parse().expect("addr"))
+        .local_network(true)
+        .build()
+        .await
+        .expect("seed");
+    let (node, mut events) = shoutnet::Node::builder()
+        .listen("[::1]:0".parse().expect("addr"))
+        .bootstrap(seed.listen_addrs().to_vec())
+        .local_network(true)
+        .build()
+        .await
+        .expect("node");
+    assert!(seed.listen_addrs()[0].is_ipv6());
+    node.joined().await.expect("joined over ::1");
+    seed.whisper(node.key(), "over IPv6", Encryption::On)
+        .await
+        .expect("delivered");
+    while let Some(event) = events.next().await {
+        if let Event::Whisper { data, .. } = event {
+            assert_eq!(data, Value::from("over IPv6"));
+            break;
+        }
+    }
+    node.shutdown().await.expect("shutdown");
+    seed.shutdown().await.expect("shutdown");
+}
