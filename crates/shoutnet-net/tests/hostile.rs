@@ -75,20 +75,28 @@ impl RawPeer {
         let channel = SecureChannel::initiator(&identity(), seed()).expect("channel");
         let mut peer = Self { stream, channel };
         peer.flush().await;
-        let mut buf = vec![0; 65_536];
-        let mut events = Vec::new();
         loop {
-            let n = tokio::time::timeout(WAIT, peer.stream.read(&mut buf))
-                .await
-                .expect("handshake in time")
-                .expect("read");
-            assert!(n > 0, "closed during the handshake");
-            peer.channel.receive(&buf[..n], &mut events).expect("noise");
+            let events = peer.read().await.expect("closed during the handshake");
             peer.flush().await;
             if events.iter().any(|e| matches!(e, ChannelEvent::Secured(_))) {
                 return peer;
             }
         }
+    }
+
+    /// Reads once and opens what arrived; `None` once the node closed.
+    async fn read(&mut self) -> Option<Vec<ChannelEvent>> {
+        let mut buf = vec![0; 65_536];
+        let n = tokio::time::timeout(WAIT, self.stream.read(&mut buf))
+            .await
+            .expect("the node answers or closes in time")
+            .unwrap_or(0);
+        if n == 0 {
+            return None;
+        }
+        let mut events = Vec::new();
+        self.channel.receive(&buf[..n], &mut events).expect("noise");
+        Some(events)
     }
 
     async fn flush(&mut self) {
@@ -118,21 +126,8 @@ async fn a_forged_from_key_gets_its_nack_before_the_close() {
     let tx = encode_transmission(Profile::Ed25519, &[msg], Method::None).expect("encode");
     forger.send(&tx).await;
     let mut plain = Vec::new();
-    let mut buf = vec![0; 65_536];
-    let mut events = Vec::new();
-    loop {
-        let n = tokio::time::timeout(WAIT, forger.stream.read(&mut buf))
-            .await
-            .expect("answer or close in time")
-            .unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        forger
-            .channel
-            .receive(&buf[..n], &mut events)
-            .expect("noise");
-        for event in events.drain(..) {
+    while let Some(events) = forger.read().await {
+        for event in events {
             if let ChannelEvent::Data(bytes) = event {
                 plain.extend_from_slice(&bytes);
             }

@@ -157,6 +157,13 @@ fn count_speaks(mut events: EventStream, epoch: Instant) -> Arc<Counter> {
     counter
 }
 
+/// `p50 / p99` of nanosecond samples `sorted`, divided by `unit`, with
+/// `decimals` decimals.
+fn p50_p99(sorted: &[u64], unit: f64, decimals: usize) -> String {
+    let at = |p| percentile(sorted, p) as f64 / unit;
+    format!("{:.*} / {:.*}", decimals, at(0.5), decimals, at(0.99))
+}
+
 fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
@@ -357,11 +364,7 @@ async fn bench() {
             l.sort_unstable();
             table.row(
                 &format!("64 B one-way latency p50/p99, {label} (µs)"),
-                format!(
-                    "{:.0} / {:.0}",
-                    percentile(&l, 0.5) as f64 / 1e3,
-                    percentile(&l, 0.99) as f64 / 1e3
-                ),
+                p50_p99(&l, 1e3, 0),
                 if gap > 0 {
                     "batching adds ≤ 1 ms p99"
                 } else {
@@ -491,11 +494,7 @@ async fn bench() {
     isolated.sort_unstable();
     table.row(
         "50 nodes: SHOUT delivery latency p50/p99, one at a time (ms)",
-        format!(
-            "{:.2} / {:.2}",
-            percentile(&isolated, 0.5) as f64 / 1e6,
-            percentile(&isolated, 0.99) as f64 / 1e6
-        ),
+        p50_p99(&isolated, 1e6, 2),
         "",
     );
     // Back to back from every node: the rate, and latency under load.
@@ -524,11 +523,7 @@ async fn bench() {
     deliveries.sort_unstable();
     table.row(
         "50 nodes: SHOUT delivery latency p50/p99, 200 back to back (ms)",
-        format!(
-            "{:.2} / {:.2}",
-            percentile(&deliveries, 0.5) as f64 / 1e6,
-            percentile(&deliveries, 0.99) as f64 / 1e6
-        ),
+        p50_p99(&deliveries, 1e6, 2),
         "",
     );
     table.row(
