@@ -692,7 +692,7 @@ impl NodeEngine {
         let signed_reply =
             matches!(msg.opcode, Opcode::Ack | Opcode::Nack) && msg.signature.is_some();
         if signed_reply && (msg.from != peer.public.key_field() || msg.to != self.key) {
-            self.on_routed_reply(msg);
+            self.on_routed_reply(msg, now);
             return;
         }
         let forwarded = msg.opcode == Opcode::Shout;
@@ -992,7 +992,7 @@ impl NodeEngine {
         if let AckResult::Whisper { digest } = ack.result {
             // A direct answer: it must name the request and its digest.
             if self.whispers.digest_of_request(ack.request_id) == Some(digest) {
-                self.whisper_resolved(&digest, Ok(()));
+                self.whisper_resolved(&digest, Ok(()), now);
             } else {
                 self.out.stats.unsolicited += 1;
             }
@@ -1058,7 +1058,7 @@ impl NodeEngine {
                     .and_then(|id| self.whispers.digest_of_request(id))
             });
             match digest {
-                Some(digest) => self.whisper_resolved(&digest, Err(nack.code)),
+                Some(digest) => self.whisper_resolved(&digest, Err(nack.code), now),
                 None => self.out.stats.unsolicited += 1,
             }
             return;
@@ -1476,7 +1476,12 @@ impl NodeEngine {
         self.customs.closed(conn);
         // Whispers that left on it will get no answer: they failed.
         for (origin, digest) in self.whispers.via_closed(conn, &self.key) {
-            self.whisper_failed(&origin, &digest, "the connection to the next hop closed");
+            self.whisper_failed(
+                &origin,
+                &digest,
+                "the connection to the next hop closed",
+                now,
+            );
         }
         self.whispers.closed(conn);
         self.relaying.closed(conn);
@@ -2629,6 +2634,7 @@ impl NodeEngine {
             return fail(self, WhisperError::TooMany);
         }
         let connected = self.pool.newest(&dest);
+        let auto = route == WhisperRoute::Auto;
         let route = match route {
             WhisperRoute::Auto if connected.is_some() => WhisperRoute::Direct,
             WhisperRoute::Auto if self.routing.dial_info(&dest).is_some() => {
@@ -2665,6 +2671,9 @@ impl NodeEngine {
         match (route, connected) {
             (WhisperRoute::Recursive, _) if hop.is_some() => {
                 self.whispers.sent(id, route, request_id, digest, now);
+                if auto {
+                    self.whispers.keep_fallback(&digest, message.clone());
+                }
                 if let Some(hop) = hop {
                     self.whispers.try_hop(&self.local, &digest, hop);
                     self.request_to(hop, Queued::Whisper { message, digest }, now);
@@ -2672,6 +2681,9 @@ impl NodeEngine {
             }
             (_, Some(conn)) => {
                 self.whispers.sent(id, route, request_id, digest, now);
+                if auto {
+                    self.whispers.keep_fallback(&digest, message.clone());
+                }
                 self.send_queued(conn, Queued::Whisper { message, digest }, now);
             }
             (WhisperRoute::Direct, None) => return fail(self, WhisperError::Undeliverable),
@@ -2681,17 +2693,25 @@ impl NodeEngine {
             (_, None) => {
                 self.whispers.sent(id, route, request_id, digest, now);
                 if self.routing.dial_info(&dest).is_some() {
+                    if auto {
+                        self.whispers.keep_fallback(&digest, message.clone());
+                    }
                     self.request_to(dest, Queued::Whisper { message, digest }, now);
                 } else {
-                    // A FIND_VALUE of the destination's key: the lookup
-                    // finds it, or the record naming its relays (§9.10).
-                    let key = message.to.clone();
-                    let waiting = self.whispers.prepare(Prepared { message, digest });
-                    self.start_lookup_of(Owner::Whisper(waiting), dest, Some(key), now);
+                    self.look_up_then_whisper(Prepared { message, digest }, now);
                 }
             }
         }
         self.arm_whisper_timer();
+    }
+
+    /// A FIND_VALUE of the destination's key, then the whisper: the lookup
+    /// finds the destination, or the record naming its relays (§9.10).
+    fn look_up_then_whisper(&mut self, prepared: Prepared, now: Instant) {
+        let key = prepared.message.to.clone();
+        let dest = Address::of_key_field(&key);
+        let waiting = self.whispers.prepare(prepared);
+        self.start_lookup_of(Owner::Whisper(waiting), dest, Some(key), now);
     }
 
     /// The lookup of a waiting whisper's destination ended: send it if the
@@ -2716,7 +2736,7 @@ impl NodeEngine {
             .unwrap_or_default();
         match relays.into_iter().next() {
             Some(relay) => self.send_via_relay(relay, Queued::Whisper { message, digest }, now),
-            None => self.whisper_resolved(&digest, Err(NackCode::Undeliverable)),
+            None => self.whisper_resolved(&digest, Err(NackCode::Undeliverable), now),
         }
     }
 
@@ -2853,14 +2873,18 @@ impl NodeEngine {
                 return;
             }
         };
-        self.out.stats.whispers_delivered += 1;
-        self.out.push_event(Event::Whisper {
-            conn,
-            from: msg.from.clone(),
-            data: whisper.data,
-            encrypted: msg.encrypted,
-            routed,
-        });
+        if self.whispers.first_delivery(&msg.from, &digest, now) {
+            self.out.stats.whispers_delivered += 1;
+            self.out.push_event(Event::Whisper {
+                conn,
+                from: msg.from.clone(),
+                data: whisper.data,
+                encrypted: msg.encrypted,
+                routed,
+            });
+        } else {
+            self.out.stats.whispers_repeated += 1;
+        }
         let ack = Payload::Ack(Ack {
             request_id: whisper.request_id,
             result: AckResult::Whisper { digest },
@@ -2958,9 +2982,12 @@ impl NodeEngine {
                     };
                     self.send_via_relay(relay, queued, now);
                 }
-                None => {
-                    self.whisper_failed(&msg.from, &digest, "no node closer to the destination")
-                }
+                None => self.whisper_failed(
+                    &msg.from,
+                    &digest,
+                    "no node closer to the destination",
+                    now,
+                ),
             }
             return;
         };
@@ -2990,14 +3017,14 @@ impl NodeEngine {
             return;
         }
         let reason = "the next hop could not be reached";
-        self.whisper_failed(&message.from, &digest, reason);
+        self.whisper_failed(&message.from, &digest, reason, now);
     }
 
     /// The whisper from `origin` with `digest` cannot go on: this node's
     /// own fails, a relayed one is refused back along its route.
-    fn whisper_failed(&mut self, origin: &Bytes, digest: &Digest, reason: &str) {
+    fn whisper_failed(&mut self, origin: &Bytes, digest: &Digest, reason: &str, now: Instant) {
         if *origin == self.key {
-            self.whisper_resolved(digest, Err(NackCode::Undeliverable));
+            self.whisper_resolved(digest, Err(NackCode::Undeliverable), now);
             return;
         }
         self.out.stats.whispers_undeliverable += 1;
@@ -3044,7 +3071,7 @@ impl NodeEngine {
 
     /// A signed `ACK`/`NACK` from another node than the peer: the answer
     /// to a routed whisper, for this node or to send back along its route.
-    fn on_routed_reply(&mut self, msg: &Message) {
+    fn on_routed_reply(&mut self, msg: &Message, now: Instant) {
         let valid = self
             .known_key(&msg.from)
             .is_ok_and(|from| verify_message(&from, msg).is_ok());
@@ -3068,7 +3095,7 @@ impl NodeEngine {
             return;
         };
         if msg.to == self.key {
-            self.whisper_resolved(&digest, outcome);
+            self.whisper_resolved(&digest, outcome, now);
             return;
         }
         match self
@@ -3083,7 +3110,17 @@ impl NodeEngine {
     }
 
     /// This node's whisper with `digest` got its answer.
-    fn whisper_resolved(&mut self, digest: &Digest, outcome: Result<(), NackCode>) {
+    fn whisper_resolved(&mut self, digest: &Digest, outcome: Result<(), NackCode>, now: Instant) {
+        // A route the node chose by itself failed: a lookup of the
+        // destination tries once more, with the same message (§9.9).
+        if outcome == Err(NackCode::Undeliverable)
+            && let Some(message) = self.whispers.fall_back(digest)
+        {
+            self.out.stats.whisper_fallbacks += 1;
+            let digest = *digest;
+            self.look_up_then_whisper(Prepared { message, digest }, now);
+            return;
+        }
         let Some(sent) = self.whispers.resolve(digest) else {
             self.out.stats.unsolicited += 1;
             return;

@@ -93,6 +93,12 @@ counters! {
     pub whispers_sent: u64,
     /// Whispers delivered to this node.
     pub whispers_delivered: u64,
+    /// Whispers that arrived here again (a retry whose first copy had
+    /// arrived, or a replay): answered, not delivered twice.
+    pub whispers_repeated: u64,
+    /// This node's own whispers whose route, chosen by the node, failed
+    /// and that were sent again after a lookup of their destination.
+    pub whisper_fallbacks: u64,
     /// Whispers this node forwarded towards their destination.
     pub whispers_relayed: u64,
     /// Whispers this node could not take closer, refused back to their

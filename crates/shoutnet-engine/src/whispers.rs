@@ -10,13 +10,20 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use shoutnet_crypto::Address;
-use shoutnet_wire::Message;
+use shoutnet_flood::{MessageId, SeenCache};
+use shoutnet_wire::{Message, Opcode};
 
 use crate::event::{CommandId, ConnectionId, WhisperRoute};
 
 /// Next hops a whisper tries, one after another, when the one chosen
 /// cannot be reached (§9.9).
 pub(crate) const MAX_HOP_TRIES: usize = 3;
+
+/// Whispers delivered here that are remembered, so that a copy arriving
+/// again (a retry whose first copy arrived, or a replay) is answered but
+/// not delivered twice; each costs at most
+/// [`shoutnet_flood::BYTES_PER_ENTRY`].
+pub(crate) const MAX_DELIVERED: usize = 4_096;
 
 /// SHA-256 of a WHISPER's body as sent or received: its content (the
 /// ciphertext, if encrypted) and its signature, if signed.
@@ -34,7 +41,7 @@ pub(crate) fn digest_of(msg: &Message) -> Digest {
 }
 
 /// A whisper this node sent and waits on.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Sent {
     pub(crate) command: CommandId,
     pub(crate) route: WhisperRoute,
@@ -44,6 +51,10 @@ pub(crate) struct Sent {
     via: Option<ConnectionId>,
     /// Next hops tried, at most [`MAX_HOP_TRIES`].
     tried: Vec<Address>,
+    /// For a whisper the node routed by itself (`WhisperRoute::Auto`) on a
+    /// route other than a lookup: the message, sent again after a lookup
+    /// of its destination if that route fails.
+    fallback: Option<Message>,
 }
 
 /// A whisper waiting for the lookup of its destination.
@@ -88,6 +99,8 @@ pub(crate) struct Whispers {
     routes_per_conn: BTreeMap<ConnectionId, usize>,
     max_routes: usize,
     max_routes_per_conn: usize,
+    /// Whispers delivered here recently, by origin and digest.
+    delivered: SeenCache,
 }
 
 impl Whispers {
@@ -110,6 +123,7 @@ impl Whispers {
             routes_per_conn: BTreeMap::new(),
             max_routes,
             max_routes_per_conn,
+            delivered: SeenCache::new(2 * timeout, MAX_DELIVERED),
         }
     }
 
@@ -137,10 +151,39 @@ impl Whispers {
                 deadline,
                 via: None,
                 tried: Vec::new(),
+                fallback: None,
             },
         );
         self.by_request.insert(request_id, digest);
         self.sent_deadlines.insert((deadline, digest));
+    }
+
+    /// If the route of the whisper with `digest` fails, it is sent again
+    /// after a lookup of its destination.
+    pub(crate) fn keep_fallback(&mut self, digest: &Digest, message: Message) {
+        if let Some(sent) = self.sent.get_mut(digest) {
+            sent.fallback = Some(message);
+        }
+    }
+
+    /// The route of the whisper with `digest` failed: its message, if it
+    /// falls back to a lookup of its destination, now counted as an
+    /// iterative whisper with no hop tried. Once per whisper.
+    pub(crate) fn fall_back(&mut self, digest: &Digest) -> Option<Message> {
+        let sent = self.sent.get_mut(digest)?;
+        let message = sent.fallback.take()?;
+        sent.route = WhisperRoute::Iterative;
+        sent.via = None;
+        sent.tried.clear();
+        Some(message)
+    }
+
+    /// Whether the whisper from `origin` with `digest` is delivered here
+    /// for the first time (within twice the whisper timeout, and among the
+    /// last [`MAX_DELIVERED`]); remembers it.
+    pub(crate) fn first_delivery(&mut self, origin: &[u8], digest: &Digest, now: Instant) -> bool {
+        let id = MessageId::of(origin, Opcode::Whisper.value() << 4, digest);
+        self.delivered.insert(id, now)
     }
 
     /// The whisper whose body had `digest`, resolved now (once).
@@ -391,5 +434,42 @@ mod tests {
         assert_eq!(w.add_route(&key, a, c1, t0), Ok(()));
         w.expire_routes(t0 + Duration::from_secs(30));
         assert_eq!(w.routes(), 0);
+    }
+
+    #[test]
+    fn a_whisper_falls_back_once_and_is_delivered_once() {
+        #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
+        let t0 = Instant::now();
+        let timeout = Duration::from_secs(30);
+        let mut w = Whispers::new(timeout, 4, 4, 4);
+        let (a, b) = ([1; 32], [2; 32]);
+        let message = Message::new(
+            Bytes::from_static(b"from"),
+            Bytes::from_static(b"to"),
+            Opcode::Whisper,
+            Bytes::from_static(b"sealed"),
+        );
+        w.sent(CommandId(1), WhisperRoute::Recursive, 11, a, t0);
+        w.sent(CommandId(2), WhisperRoute::Recursive, 12, b, t0);
+        w.keep_fallback(&a, message.clone());
+        w.left_on(&Address([0; 32]), &a, ConnectionId(5));
+        assert_eq!(w.fall_back(&a), Some(message));
+        assert_eq!(w.fall_back(&a), None, "once");
+        assert_eq!(w.fall_back(&b), None, "only those kept");
+        let sent = w.resolve(&a).unwrap();
+        assert_eq!(sent.route, WhisperRoute::Iterative);
+        assert_eq!(sent.via, None);
+
+        // (origin, digest, when, first delivery)
+        let cases = [
+            (b"k1".as_slice(), a, t0, true),
+            (b"k1", a, t0, false),
+            (b"k2", a, t0, true),
+            (b"k1", b, t0, true),
+            (b"k1", a, t0 + 2 * timeout, true),
+        ];
+        for (origin, digest, now, first) in cases {
+            assert_eq!(w.first_delivery(origin, &digest, now), first, "{origin:?}");
+        }
     }
 }

@@ -415,3 +415,92 @@ fn a_direct_whisper_refused_fails_at_once_by_its_digest() {
         [Err(WhisperError::Refused(NackCode::RateLimited))]
     );
 }
+
+/// In a joined network, an origin, a destination it has no routing-table
+/// entry for, and the node it would relay through: the closest entry of its
+/// table sharing a longer prefix with the destination (§9.9), connected.
+fn relayed_through(sim: &Sim) -> (usize, usize, usize) {
+    let address = |i: usize| sim.node(i).local_address();
+    let index = |a: &Address| (0..sim.len()).find(|&i| address(i) == *a).unwrap();
+    for origin in 0..sim.len() {
+        let node = sim.node(origin);
+        let dest = unconnected(sim, origin, WhisperRoute::Recursive);
+        let target = address(dest);
+        let own = common_prefix(&address(origin), &target);
+        let hop = node
+            .routing_table()
+            .closest(&target, 5)
+            .into_iter()
+            .map(|(a, _)| a)
+            .find(|a| common_prefix(a, &target) > own);
+        if let Some(hop) = hop.filter(|hop| node.is_connected(hop)) {
+            return (origin, dest, index(&hop));
+        }
+    }
+    panic!("no origin relays through a connected node");
+}
+
+#[test]
+fn an_auto_whisper_whose_relay_fails_is_sent_again_after_a_lookup() {
+    for (route, expected) in [
+        // The node chose the route: a lookup of the destination, then the
+        // same message again.
+        (WhisperRoute::Auto, Ok(WhisperRoute::Iterative)),
+        // The caller chose it: the failure is the answer.
+        (WhisperRoute::Recursive, Err(WhisperError::Undeliverable)),
+    ] {
+        let mut sim = joined(24, 106);
+        let (origin, dest, hop) = relayed_through(&sim);
+        let to = key(&sim, dest);
+
+        let id = whisper(&mut sim, origin, to, route, None);
+        // The relay dies before the whisper reaches it; its peers see the
+        // close one link latency later.
+        sim.crash(hop);
+        settle(&mut sim);
+        let result = finished(&sim, origin, id);
+        assert_eq!(
+            result
+                .iter()
+                .map(|r| r.map(|d| d.route))
+                .collect::<Vec<_>>(),
+            [expected],
+            "{route:?}: resolved once"
+        );
+        let fallbacks = sim.node(origin).stats().whisper_fallbacks;
+        assert_eq!(fallbacks, u64::from(route == WhisperRoute::Auto));
+        let got = received(&sim, dest);
+        assert_eq!(got.len(), usize::from(expected.is_ok()), "{route:?}");
+    }
+}
+
+#[test]
+fn a_whisper_arriving_twice_is_answered_twice_and_delivered_once() {
+    let mut sim = network(2, 107, |c| {
+        c.set_local_network(true);
+    });
+    let (_, at_1) = sim.connect(0, 1);
+    settle(&mut sim);
+    // The same signed, encrypted whisper twice, as a retry whose first
+    // copy arrived would bring it (or an attacker replaying it).
+    let msg = routed(&sim, 0, 1, false);
+    sim.inject(1, at_1, &encode(&[msg.clone(), msg]));
+    run_for(&mut sim, Duration::from_millis(100));
+    assert_eq!(received(&sim, 1).len(), 1, "delivered once");
+    assert_eq!(sim.node(1).stats().whispers_repeated, 1);
+    let acks = sim
+        .messages()
+        .iter()
+        .filter(|m| {
+            m.from == 1
+                && matches!(
+                    m.payload,
+                    Some(Payload::Ack(Ack {
+                        result: AckResult::Whisper { .. },
+                        ..
+                    }))
+                )
+        })
+        .count();
+    assert_eq!(acks, 2, "answered each time");
+}
