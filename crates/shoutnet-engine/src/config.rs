@@ -76,6 +76,7 @@ pub struct EngineConfig {
     pub(crate) relay_rate: Rate,
     pub(crate) record_replicas: usize,
     pub(crate) compress_above: usize,
+    pub(crate) batch_bytes: usize,
 }
 
 impl EngineConfig {
@@ -197,6 +198,12 @@ impl EngineConfig {
     /// when a method was negotiated: under about half a kilobyte the
     /// formats' own headers outweigh what they save (docs/design.md §4).
     pub const DEFAULT_COMPRESS_ABOVE: usize = 512;
+    /// Messages queued for one peer leave together in one transmission up
+    /// to this many body bytes (a message larger than this goes alone,
+    /// within the peer's `max_transmission`): hundreds of small messages
+    /// per transmission, while a receiver never has to buffer a
+    /// transmission of many large ones before it can decode the first.
+    pub const DEFAULT_BATCH_BYTES: usize = 64 * 1024;
 
     /// The defaults for `keypair`, whose profile is the network's, with the
     /// engine's only RNG (nonces, signatures) seeded from `rng_seed`.
@@ -241,6 +248,7 @@ impl EngineConfig {
             relay_rate: Self::DEFAULT_RELAY_RATE,
             record_replicas: Self::DEFAULT_RECORD_REPLICAS,
             compress_above: Self::DEFAULT_COMPRESS_ABOVE,
+            batch_bytes: Self::DEFAULT_BATCH_BYTES,
         }
     }
 
@@ -473,6 +481,14 @@ impl EngineConfig {
     /// compresses every one with the negotiated method.
     pub fn set_compress_above(&mut self, bytes: usize) -> &mut Self {
         self.compress_above = bytes;
+        self
+    }
+
+    /// Transmissions fill with queued messages up to `bytes` of body
+    /// ([`DEFAULT_BATCH_BYTES`](Self::DEFAULT_BATCH_BYTES)); a single
+    /// larger message still goes, within the peer's limit.
+    pub fn set_batch_bytes(&mut self, bytes: usize) -> &mut Self {
+        self.batch_bytes = bytes;
         self
     }
 

@@ -239,18 +239,20 @@ impl Connection {
         !self.outbox.is_empty()
     }
 
-    /// Encodes queued messages as one transmission within `max_body` (the
-    /// peer's `max_transmission`), with the negotiated method once the
-    /// body reaches `compress_above` bytes (see
+    /// Encodes queued messages as one transmission within the peer's
+    /// `max_transmission` and `batch_bytes`, with the negotiated method
+    /// once the body reaches `compress_above` bytes (see
     /// [`Outbox::take_transmission`]).
     pub(crate) fn take_transmission(
         &mut self,
         profile: Profile,
-        max_body: usize,
+        batch_bytes: usize,
         compress_above: usize,
     ) -> Option<(Option<Bytes>, u64)> {
+        let max_body = self.peer_max_transmission;
+        let method = self.send_method;
         self.outbox
-            .take_transmission(profile, max_body, self.send_method, compress_above)
+            .take_transmission(profile, max_body, batch_bytes, method, compress_above)
     }
 
     /// Whether a request of `class` is within the peer's budget at `now`.
@@ -427,8 +429,26 @@ mod tests {
         assert_eq!(c.keepalive_step(s(30), t0 + s(75)), KeepaliveStep::Ping);
     }
 
+    /// Messages per transmission as `c`'s outbox drains in batches of at
+    /// most `batch_bytes`.
+    fn batch_sizes(c: &mut Connection, batch_bytes: usize) -> Vec<usize> {
+        let mut sizes = Vec::new();
+        while let Some((bytes, errors)) = c.take_transmission(Profile::Ed25519, batch_bytes, 0) {
+            assert_eq!(errors, 0);
+            let tx = shoutnet_wire::decode_transmission(
+                bytes.unwrap(),
+                Profile::Ed25519,
+                &Limits::default(),
+                MethodSet::all(),
+            )
+            .unwrap();
+            sizes.push(tx.len());
+        }
+        sizes
+    }
+
     #[test]
-    fn outbox_is_bounded_in_bytes_and_split_at_the_peers_limit() {
+    fn outbox_is_bounded_in_bytes_and_split_at_the_peers_limit_and_batch_size() {
         #[allow(clippy::disallowed_methods)] // A fixed epoch for the test.
         let t0 = Instant::now();
         let mut c = conn(Role::Inbound, t0);
@@ -452,27 +472,28 @@ mod tests {
             "bounded in bytes"
         );
         assert!(c.outbox_full(5 * len));
-        // A peer that takes at most two messages a transmission gets three.
-        let mut sizes = Vec::new();
-        while let Some((bytes, errors)) = c.take_transmission(Profile::Ed25519, 2 * len, 0) {
-            assert_eq!(errors, 0);
-            let tx = shoutnet_wire::decode_transmission(
-                bytes.unwrap(),
-                Profile::Ed25519,
-                &Limits::default(),
-                MethodSet::all(),
-            )
-            .unwrap();
-            sizes.push(tx.len());
-        }
-        assert_eq!(sizes, [2, 2, 1]);
+        // A peer that takes at most two messages a transmission gets three,
+        // however large the batches may be.
+        c.peer_max_transmission = 2 * len;
+        assert_eq!(batch_sizes(&mut c, 1 << 20), [2, 2, 1]);
         assert!(!c.outbox_full(1), "emptied");
         // A message bigger than the peer takes is dropped and counted.
-        assert_ne!(c.queue(msg, len, Lane::Own, 5 * len, t0), Pushed::Full);
+        assert_ne!(
+            c.queue(msg.clone(), len, Lane::Own, 5 * len, t0),
+            Pushed::Full
+        );
+        c.peer_max_transmission = len - 1;
         assert_eq!(
-            c.take_transmission(Profile::Ed25519, len - 1, 0),
+            c.take_transmission(Profile::Ed25519, 1 << 20, 0),
             Some((None, 1))
         );
+        // Batches stop at `batch_bytes` (one message each here), but a
+        // message larger than that still goes alone within the peer's limit.
+        c.peer_max_transmission = 1 << 20;
+        for _ in 0..3 {
+            c.queue(msg.clone(), len, Lane::Own, 5 * len, t0);
+        }
+        assert_eq!(batch_sizes(&mut c, len - 1), [1, 1, 1]);
     }
 
     #[test]

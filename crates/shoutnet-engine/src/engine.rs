@@ -3290,10 +3290,9 @@ impl NodeEngine {
     /// marked.
     fn encode(&mut self, conn: ConnectionId) -> Option<Transmit> {
         let c = self.pool.get_mut(conn)?;
-        let max = c.peer_max_transmission;
-        let compress_above = self.config.compress_above;
+        let (batch, compress_above) = (self.config.batch_bytes, self.config.compress_above);
         loop {
-            let (bytes, errors) = c.take_transmission(self.profile, max, compress_above)?;
+            let (bytes, errors) = c.take_transmission(self.profile, batch, compress_above)?;
             self.out.stats.encode_errors += errors;
             if let Some(bytes) = bytes {
                 if c.has_outbox() {

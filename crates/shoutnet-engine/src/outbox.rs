@@ -102,24 +102,29 @@ impl Outbox {
     }
 
     /// Encodes queued messages, own lane first, as one transmission whose
-    /// body stays within `max_body`, compressed with `method` only if the
-    /// body reaches `compress_above` bytes (small bodies grow under
-    /// compression): `None` when nothing is queued, else the bytes (if
-    /// any could be encoded) and the number of messages that could not be
-    /// (a single message over `max_body` is one). What does not fit stays
-    /// for the next transmission.
+    /// body stays within `max_body` (the peer's limit) and, once it holds
+    /// a message, within `batch_bytes` (so that large messages are not
+    /// copied into ever larger transmissions that the peer must buffer
+    /// whole), compressed with `method` only if the body reaches
+    /// `compress_above` bytes (small bodies grow under compression):
+    /// `None` when nothing is queued, else the bytes (if any could be
+    /// encoded) and the number of messages that could not be (a single
+    /// message over `max_body` is one). What does not fit stays for the
+    /// next transmission.
     pub(crate) fn take_transmission(
         &mut self,
         profile: Profile,
         max_body: usize,
+        batch_bytes: usize,
         method: Method,
         compress_above: usize,
     ) -> Option<(Option<Bytes>, u64)> {
         self.front()?;
         let mut errors = 0;
         let mut batch = BatchEncoder::new(profile);
+        let fill = batch_bytes.min(max_body);
         while let Some(len) = self.front() {
-            if !batch.is_empty() && batch.body_len() + len > max_body {
+            if !batch.is_empty() && batch.body_len() + len > fill {
                 break;
             }
             let Some(msg) = self.pop() else {
@@ -162,7 +167,13 @@ mod tests {
 
     fn ids(outbox: &mut Outbox, compress_above: usize) -> (Vec<u64>, Method) {
         let (bytes, errors) = outbox
-            .take_transmission(Profile::Ed25519, 1 << 20, Method::Snappy, compress_above)
+            .take_transmission(
+                Profile::Ed25519,
+                1 << 20,
+                1 << 20,
+                Method::Snappy,
+                compress_above,
+            )
             .unwrap();
         assert_eq!(errors, 0);
         let bytes = bytes.unwrap();

@@ -26,8 +26,10 @@ use crate::rejoin::Rejoin;
 use crate::stats::NetStats;
 use crate::transport::{BoxIo, Listener, Transport};
 
-/// Inputs handled in one go before the engine's outputs are carried out:
-/// enough to batch what arrives together, few enough to keep latency low.
+/// Inputs, or requests from handles, handled in one go before the
+/// engine's outputs are carried out: enough that messages queued together
+/// leave together (the engine encodes a connection's outbox only when it
+/// is carried out), few enough to keep latency low.
 const INPUT_BATCH: usize = 256;
 
 /// The clock, read by the runtime only (the engine reads none).
@@ -147,7 +149,8 @@ impl EngineTask {
         mut requests: mpsc::Receiver<Request>,
     ) {
         let mut batch = Vec::with_capacity(INPUT_BATCH);
-        let shutdown = loop {
+        let mut asked = Vec::with_capacity(INPUT_BATCH);
+        let shutdown = 'run: loop {
             self.carry_out();
             let deadline = [self.engine.poll_timeout(), self.rejoin.next_check()]
                 .into_iter()
@@ -169,11 +172,18 @@ impl EngineTask {
                         self.on_input(input, now);
                     }
                 }
-                request = requests.recv() => match request {
-                    Some(Request::Shutdown(reply)) => break Some(reply),
-                    Some(request) => self.on_request(request),
-                    None => break None,
-                },
+                n = requests.recv_many(&mut asked, INPUT_BATCH) => {
+                    if n == 0 {
+                        break None;
+                    }
+                    let now = now();
+                    for request in asked.drain(..) {
+                        match request {
+                            Request::Shutdown(reply) => break 'run Some(reply),
+                            request => self.on_request(request, now),
+                        }
+                    }
+                }
                 () = sleep => {
                     let now = now();
                     if self.rejoin.next_check().is_some_and(|at| at <= now) {
@@ -266,8 +276,7 @@ impl EngineTask {
         self.engine.handle_connected(conn, direction, now);
     }
 
-    fn on_request(&mut self, request: Request) {
-        let now = now();
+    fn on_request(&mut self, request: Request, now: Instant) {
         match request {
             Request::Command { command, reply } => self.command(command, reply, now),
             Request::RegisterCustom {
