@@ -2668,39 +2668,30 @@ impl NodeEngine {
         } else {
             None
         };
-        match (route, connected) {
-            (WhisperRoute::Recursive, _) if hop.is_some() => {
-                self.whispers.sent(id, route, request_id, digest, now);
-                if auto {
-                    self.whispers.keep_fallback(&digest, message.clone());
-                }
-                if let Some(hop) = hop {
-                    self.whispers.try_hop(&self.local, &digest, hop);
-                    self.request_to(hop, Queued::Whisper { message, digest }, now);
-                }
+        if route == WhisperRoute::Direct && connected.is_none() {
+            return fail(self, WhisperError::Undeliverable);
+        }
+        // Iterative, or recursive from a node that knows none closer to the
+        // destination than itself (it may listen nowhere, and only the
+        // record naming its relays can tell), with no address for it: a
+        // lookup first.
+        let lookup_first =
+            hop.is_none() && connected.is_none() && self.routing.dial_info(&dest).is_none();
+        self.whispers.sent(id, route, request_id, digest, now);
+        if auto && !lookup_first {
+            self.whispers.keep_fallback(&digest, message.clone());
+        }
+        let queued = |message| Queued::Whisper { message, digest };
+        match (hop, connected) {
+            (Some(hop), _) => {
+                self.whispers.try_hop(&self.local, &digest, hop);
+                self.request_to(hop, queued(message), now);
             }
-            (_, Some(conn)) => {
-                self.whispers.sent(id, route, request_id, digest, now);
-                if auto {
-                    self.whispers.keep_fallback(&digest, message.clone());
-                }
-                self.send_queued(conn, Queued::Whisper { message, digest }, now);
+            (None, Some(conn)) => self.send_queued(conn, queued(message), now),
+            (None, None) if lookup_first => {
+                self.look_up_then_whisper(Prepared { message, digest }, now);
             }
-            (WhisperRoute::Direct, None) => return fail(self, WhisperError::Undeliverable),
-            // Iterative, or recursive from a node that knows none closer to
-            // the destination than itself (it may listen nowhere, and only
-            // the record naming its relays can tell): a lookup first.
-            (_, None) => {
-                self.whispers.sent(id, route, request_id, digest, now);
-                if self.routing.dial_info(&dest).is_some() {
-                    if auto {
-                        self.whispers.keep_fallback(&digest, message.clone());
-                    }
-                    self.request_to(dest, Queued::Whisper { message, digest }, now);
-                } else {
-                    self.look_up_then_whisper(Prepared { message, digest }, now);
-                }
-            }
+            (None, None) => self.request_to(dest, queued(message), now),
         }
         self.arm_whisper_timer();
     }
