@@ -1709,6 +1709,7 @@ impl NodeEngine {
             Owner::Refresh => {}
             Owner::Put(put) => self.put_looked_up(put, finished, now),
             Owner::Whisper(waiting) => self.whisper_looked_up(waiting, &finished, now),
+            Owner::Request(key) => self.request_looked_up(key, &finished, now),
             Owner::Get(command) => {
                 let found = finished.found.map(|f| Found {
                     value: f.value,
@@ -2565,7 +2566,7 @@ impl NodeEngine {
             data,
         });
         let purpose = reply.then_some(Purpose::Custom { command: id });
-        self.request_to(peer, Queued::Request { payload, purpose }, now);
+        self.request_to_anyone(peer, Queued::Request { payload, purpose }, now);
     }
 
     /// Answers the `CUSTOM` request `reply` for `Command::ReplyCustom`.
@@ -3149,6 +3150,37 @@ impl NodeEngine {
         match self.routing.dial_info(&peer) {
             Some((addr, _)) => self.send_at(peer, addr, queued, now),
             None => self.queued_failed(queued, now),
+        }
+    }
+
+    /// [`request_to`](Self::request_to), but a `peer` this node has
+    /// neither a connection to nor an address for is looked up first: any
+    /// node of the network can be asked.
+    fn request_to_anyone(&mut self, peer: Address, queued: Queued, now: Instant) {
+        if self.pool.newest(&peer).is_some() || self.routing.dial_info(&peer).is_some() {
+            self.request_to(peer, queued, now);
+            return;
+        }
+        if self.requests.may_wait_for_lookup() {
+            let key = self.requests.wait_for_lookup(queued);
+            self.start_lookup_of(Owner::Request(key), peer, None, now);
+        } else {
+            self.queued_failed(queued, now);
+        }
+    }
+
+    /// The lookup of a request's peer ended: the request goes to the
+    /// address the peer answered from, or fails as unreachable.
+    fn request_looked_up(&mut self, key: u64, finished: &Finished, now: Instant) {
+        let Some(queued) = self.requests.looked_up(key) else {
+            return;
+        };
+        let peer = finished.target;
+        match finished.addresses.get(&peer) {
+            Some(addr) if finished.closest.first() == Some(&peer) => {
+                self.send_at(peer, *addr, queued, now);
+            }
+            _ => self.request_to(peer, queued, now),
         }
     }
 

@@ -109,8 +109,10 @@ pub enum Command {
         name: String,
     },
     /// Send a `CUSTOM` request to `peer`, over its connection or a new one
-    /// to the address the routing table has for it. With `reply`, ends with
-    /// [`Event::CustomAnswered`]; without, nothing is answered.
+    /// to the address the routing table has for it; a peer with neither is
+    /// looked up first (`RequestError::Unreachable` if the lookup does not
+    /// reach it). With `reply`, ends with [`Event::CustomAnswered`];
+    /// without, nothing is answered.
     Custom {
         /// The node to ask.
         peer: Address,

@@ -34,6 +34,9 @@ pub(crate) enum Owner {
     /// The lookup of a whisper's destination (the key of the whisper
     /// waiting for it).
     Whisper(u64),
+    /// The lookup of the peer of a request of this node, whose address it
+    /// did not know (the key of the request waiting for it).
+    Request(u64),
 }
 
 /// The id of one put the engine runs: a command's or a republish.

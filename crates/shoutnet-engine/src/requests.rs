@@ -88,12 +88,15 @@ pub(crate) enum Failure {
     Unreachable,
 }
 
-/// Outstanding requests, bounded by `capacity`.
+/// Outstanding requests, bounded by `capacity`, and the requests waiting
+/// for a lookup of their peer's address, bounded by the same.
 #[derive(Debug)]
 pub(crate) struct Requests {
     map: BTreeMap<(ConnectionId, u64), Pending>,
     next_id: u64,
     capacity: usize,
+    looking_up: BTreeMap<u64, Queued>,
+    next_lookup: u64,
 }
 
 impl Requests {
@@ -102,7 +105,28 @@ impl Requests {
             map: BTreeMap::new(),
             next_id: 1,
             capacity,
+            looking_up: BTreeMap::new(),
+            next_lookup: 0,
         }
+    }
+
+    /// Whether another request may wait for a lookup of its peer.
+    pub(crate) fn may_wait_for_lookup(&self) -> bool {
+        self.looking_up.len() < self.capacity
+    }
+
+    /// `queued` waits for a lookup of its peer's address (after
+    /// [`may_wait_for_lookup`](Self::may_wait_for_lookup)): the key for
+    /// the lookup's owner.
+    pub(crate) fn wait_for_lookup(&mut self, queued: Queued) -> u64 {
+        self.next_lookup += 1;
+        self.looking_up.insert(self.next_lookup, queued);
+        self.next_lookup
+    }
+
+    /// The request that waited for lookup `key`.
+    pub(crate) fn looked_up(&mut self, key: u64) -> Option<Queued> {
+        self.looking_up.remove(&key)
     }
 
     /// A fresh request id (unique for the engine's life, so per connection

@@ -12,7 +12,7 @@ use shoutnet_engine::{
 };
 use shoutnet_sim::Sim;
 use shoutnet_wire::{Message, NackCode, Opcode, Value};
-use support::{encode, key, nack_codes, network, run_for, settle};
+use support::{bootstrap_all, encode, key, nack_codes, network, run_for, settle};
 
 /// Nodes 0 and 1 connected; node 1 serves "echo".
 fn serving(configure: impl Fn(&mut shoutnet_engine::EngineConfig) + Send + Sync + 'static) -> Sim {
@@ -189,4 +189,72 @@ fn names_are_checked_on_both_sides() {
     settle(&mut sim);
     assert_eq!(nack_codes(&sim, 1, 0), [NackCode::TooLarge]);
     assert!(requests(&sim).is_empty());
+}
+
+#[test]
+fn a_request_to_a_node_never_met_looks_it_up_first() {
+    let mut sim = network(24, 91, |c| {
+        c.set_local_network(true);
+        c.kad_mut().set_k(5);
+    });
+    bootstrap_all(&mut sim);
+    // A node with neither a connection to nor an address for another.
+    let address = |sim: &Sim, i: usize| sim.node(i).local_address();
+    let (from, to) = (0..sim.len())
+        .flat_map(|a| (0..sim.len()).map(move |b| (a, b)))
+        .find(|&(a, b)| {
+            let node = sim.node(a);
+            a != b
+                && !node.is_connected(&address(&sim, b))
+                && !node.routing_table().contains(&address(&sim, b))
+        })
+        .expect("a pair that never met");
+    sim.command(
+        to,
+        Command::RegisterCustom {
+            name: "echo".into(),
+        },
+    );
+    let ask = |sim: &mut Sim, peer| {
+        sim.command(
+            from,
+            Command::Custom {
+                peer,
+                name: "echo".into(),
+                data: Value::from("hello"),
+                reply: true,
+            },
+        )
+    };
+    let target = address(&sim, to);
+    let id = ask(&mut sim, target);
+    // Nobody answers at this address: the lookup ends without it.
+    let nobody = ask(&mut sim, shoutnet_crypto::Address([0x5a; 32]));
+    // Within the handler's 10 s to answer.
+    run_for(&mut sim, Duration::from_secs(2));
+    let reply = sim
+        .events(to)
+        .find_map(|e| match e {
+            Event::Custom { reply, .. } => *reply,
+            _ => None,
+        })
+        .expect("the request reached the node");
+    sim.command(
+        to,
+        Command::ReplyCustom {
+            reply,
+            answer: Ok(Value::from("hello")),
+        },
+    );
+    settle(&mut sim);
+    let answers = |sim: &Sim, id| -> Vec<_> {
+        sim.events(from)
+            .filter_map(|e| match e {
+                Event::CustomAnswered { id: got, result } if *got == id => Some(result.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(answers(&sim, id), [Ok(Value::from("hello"))]);
+    assert_eq!(answers(&sim, nobody), [Err(RequestError::Unreachable)]);
 }

@@ -91,6 +91,15 @@ impl Node {
     /// of kept connections it left on; fails with
     /// [`NetError::Overloaded`](shoutnet_net::NetError::Overloaded) (inside
     /// [`Error::Net`]) when none could take it.
+    ///
+    /// A node opens its kept connections at its first upkeep after it
+    /// joins, one maintenance interval (10 s by default) after its first
+    /// handshake; until then a broadcast has nothing to flood over and
+    /// this returns `Ok(0)`. Networks that start many nodes at once can
+    /// shorten the interval with
+    /// [`NodeBuilder::configure`](crate::NodeBuilder::configure) and
+    /// `engine_mut().set_maintenance_interval(..)`, as
+    /// [`LocalNetwork`](crate::local::LocalNetwork) does.
     pub async fn shout(&self, data: impl Into<Value>) -> Result<usize, Error> {
         match self.run(Command::Shout { data: data.into() }).await? {
             EngineEvent::Shouted { sent, .. } => Ok(sent),
@@ -188,7 +197,8 @@ impl Node {
     }
 
     /// Sends a `CUSTOM` request named `name` to `peer` and waits for its
-    /// answer.
+    /// answer. A peer this node has no connection to and no address for
+    /// is looked up first, so any node of the network can be asked.
     pub async fn custom(
         &self,
         peer: Address,
