@@ -2354,8 +2354,21 @@ impl NodeEngine {
             .routing
             .closest(&address, self.config.kad.bucket_size());
         let mut config = self.config.kad.clone();
-        config.set_k(self.config.record_replicas());
+        config.set_k(self.replicas_at(&address));
         self.launch_lookup(Owner::Put(put), address, seeds, &config, None, now);
+    }
+
+    /// How many nodes a record at `address` is stored on: r, but k for
+    /// the record at this node's own address — the one naming its relays
+    /// (§9.10), which the last hop of a recursive whisper, one of the k
+    /// closest to the node, must hold. With r copies only, 1 to 2 whispers
+    /// in 200 to dial-out-only nodes failed at n = 10,000.
+    fn replicas_at(&self, address: &Address) -> usize {
+        if *address == self.local {
+            self.config.kad.bucket_size()
+        } else {
+            self.config.record_replicas()
+        }
     }
 
     /// Republishes every publication due.
@@ -2379,7 +2392,7 @@ impl NodeEngine {
             return;
         };
         let target = finished.target;
-        let k = self.config.record_replicas();
+        let k = self.replicas_at(&target);
         let ours = target.distance(&self.local);
         let here = finished.closest.len() < k
             || finished

@@ -103,6 +103,34 @@ fn a_put_stores_on_the_record_replicas_only() {
 }
 
 #[test]
+fn a_record_at_the_publishers_own_address_goes_to_the_k_closest() {
+    // The record naming a dial-out-only node's relays lives at the node's
+    // own address (§9.10): the last hop of a recursive whisper, one of the
+    // k closest to it, must hold it, so it gets k copies, not r.
+    let mut sim = network(24, 87, |c| {
+        c.set_local_network(true).set_record_replicas(3);
+        c.kad_mut().set_k(8);
+    });
+    bootstrap_all(&mut sim);
+    let own = key(&sim, 5);
+    let id = sim.command(
+        5,
+        Command::Put {
+            key: own,
+            value: Value::from("relays"),
+            version: None,
+            ttl: None,
+        },
+    );
+    settle(&mut sim);
+    let report = put_report(&sim, 5, id).expect("the put ended");
+    assert_eq!(report.stored, 8, "k = 8 copies: {report:?}");
+    // Any other key still gets r.
+    let other = put(&mut sim, 5, "not an address", Value::from("x"), None);
+    assert_eq!(other.stored, 3, "{other:?}");
+}
+
+#[test]
 fn versions_never_go_back() {
     let mut sim = joined(16, 81);
     let first = put(&mut sim, 2, "counter", Value::from(5u8), Some(5));
