@@ -84,6 +84,7 @@ pub(crate) fn render(info: &NodeInfo) -> anyhow::Result<String> {
         ("net_transmissions", info.net.transmissions),
         ("net_transmissions_dropped", info.net.transmissions_dropped),
         ("net_events_dropped", info.net.events_dropped),
+        ("net_customs_dropped", info.net.customs_dropped),
     ];
     for (name, value) in net {
         registry.register(

@@ -67,6 +67,7 @@ mod transport;
 pub use config::NetConfig;
 pub use error::NetError;
 pub use handle::{CustomAnswer, CustomHandler, CustomRequest, EventStream, Handle, NodeInfo};
+pub use runtime::MAX_UNANSWERED_HANDLERS;
 pub use stats::NetStats;
 pub use transport::{Io, MemoryNetwork, Transport};
 

@@ -32,6 +32,13 @@ use crate::transport::{BoxIo, Listener, Transport};
 /// is carried out), few enough to keep latency low.
 const INPUT_BATCH: usize = 256;
 
+/// Handler calls for `CUSTOM` requests that want no answer running at
+/// once; past it such requests are dropped and counted. (Requests that
+/// want an answer are bounded by the engine, which lets at most 256 wait.)
+/// Without it, peers sending fire-and-forget requests to a slow handler
+/// within their rate budgets would make the node hold a task each.
+pub const MAX_UNANSWERED_HANDLERS: usize = 256;
+
 /// The clock, read by the runtime only (the engine reads none).
 #[allow(clippy::disallowed_methods)]
 fn now() -> Instant {
@@ -88,6 +95,7 @@ pub(crate) async fn start(
         next_conn: 0,
         pending: BTreeMap::new(),
         handlers: BTreeMap::new(),
+        unanswered: Arc::new(tokio::sync::Semaphore::new(MAX_UNANSWERED_HANDLERS)),
         events,
         inputs,
         requests: requests.downgrade(),
@@ -125,6 +133,8 @@ struct EngineTask {
     next_conn: u64,
     pending: BTreeMap<CommandId, Waiting>,
     handlers: BTreeMap<String, CustomHandler>,
+    /// Permits for handler calls of requests that want no answer.
+    unanswered: Arc<tokio::sync::Semaphore>,
     events: mpsc::Sender<Event>,
     inputs: mpsc::Sender<Input>,
     /// For handler tasks to answer through; weak, so the node stops when
@@ -406,6 +416,16 @@ impl EngineTask {
             } = &event
                 && let Some(handler) = self.handlers.get(name)
             {
+                let permit = match reply {
+                    Some(_) => None,
+                    None => match self.unanswered.clone().try_acquire_owned() {
+                        Ok(permit) => Some(permit),
+                        Err(_) => {
+                            self.stats.customs_dropped += 1;
+                            continue;
+                        }
+                    },
+                };
                 let request = CustomRequest {
                     peer: *peer,
                     name: name.clone(),
@@ -416,6 +436,7 @@ impl EngineTask {
                 let requests = self.requests.clone();
                 self.tasks.spawn(async move {
                     let answer = answer.await;
+                    drop(permit);
                     if let (Some(reply), Some(requests)) = (reply, requests.upgrade()) {
                         let command = Command::ReplyCustom { reply, answer };
                         let _ = requests

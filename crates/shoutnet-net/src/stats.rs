@@ -25,4 +25,8 @@ pub struct NetStats {
     /// Events dropped because the application did not read them and
     /// their queue was full.
     pub events_dropped: u64,
+    /// `CUSTOM` requests without a request id dropped because
+    /// [`MAX_UNANSWERED_HANDLERS`](crate::MAX_UNANSWERED_HANDLERS) handler
+    /// calls for such requests were running already.
+    pub customs_dropped: u64,
 }

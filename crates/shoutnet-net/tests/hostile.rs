@@ -324,3 +324,56 @@ async fn a_peer_that_never_reads_costs_bounded_memory() {
     reader.shutdown().await.expect("shutdown");
     sender.shutdown().await.expect("shutdown");
 }
+
+/// A peer sending `CUSTOM` requests that want no answer to a handler that
+/// never finishes: the node runs at most `MAX_UNANSWERED_HANDLERS` such
+/// calls at once, drops and counts the rest, and keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_customs_to_a_stuck_handler_are_bounded() {
+    let lift = |c: &mut EngineConfig| {
+        let mut rates = RequestRates::default();
+        rates.customs = Rate::new(100_000, 100_000);
+        c.set_request_rates(rates);
+    };
+    let (target, _events) = node(true, Vec::new(), lift).await;
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = calls.clone();
+    let handler: shoutnet_net::CustomHandler = std::sync::Arc::new(move |_| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Box::pin(std::future::pending())
+    });
+    target
+        .register_custom("stuck", handler)
+        .await
+        .expect("register");
+    let (sender, _) = node(false, target.listen_addrs().to_vec(), lift).await;
+    sender.joined().await.expect("joined");
+    let extra = 44;
+    let sent = shoutnet_net::MAX_UNANSWERED_HANDLERS + extra;
+    for _ in 0..sent {
+        let command = Command::Custom {
+            peer: target.address(),
+            name: "stuck".into(),
+            data: Value::Nil,
+            reply: false,
+        };
+        sender.command(command).await.expect("sent");
+    }
+    let deadline = Instant::now() + WAIT;
+    let dropped = loop {
+        let info = target.info().await.expect("info");
+        let handled = calls.load(std::sync::atomic::Ordering::Relaxed);
+        if handled + info.net.customs_dropped as usize >= sent || Instant::now() > deadline {
+            break info.net.customs_dropped;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::Relaxed),
+        shoutnet_net::MAX_UNANSWERED_HANDLERS
+    );
+    assert_eq!(dropped, extra as u64);
+    still_serves(&target).await;
+    sender.shutdown().await.expect("shutdown");
+    target.shutdown().await.expect("shutdown");
+}
